@@ -1,0 +1,1 @@
+"""The engine: loading and validating projects, events, filters, templates and the runner."""

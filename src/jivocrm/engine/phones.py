@@ -1,0 +1,40 @@
+"""Phone numbers and e-mails in the one form that duplicate checks compare: E.164, lower case."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+DEFAULT_REGION = "RU"
+
+
+def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
+    """``+7 916 123-45-67``, ``8 (916) 123-45-67`` and ``79161234567`` → ``+79161234567``.
+
+    Returns None for empty input or text that is not a possible number.
+    """
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    candidates = [text]
+    if not text.startswith("+") and digits:
+        # "79161234567" has no "+": try it as an international number before the region's.
+        candidates.append("+" + digits)
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # Possible but not valid for any region: keep the digits so equal inputs still compare equal.
+    return "+" + digits if len(digits) >= 7 else None
+
+
+def normalize_email(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    text = str(raw).strip().lower()
+    return text if "@" in text else None
