@@ -32,12 +32,12 @@ class Document:
     file: str
     data: Any
 
-    def position(self, path: tuple[str | int, ...]) -> tuple[int, int]:
+    def position(self, path: tuple[str | int, ...], at_key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``path``, or of its nearest ancestor."""
-        return position(self.data, path)
+        return position(self.data, path, at_key)
 
 
-def position(data: Any, path: tuple[str | int, ...]) -> tuple[int, int]:
+def position(data: Any, path: tuple[str | int, ...], at_key: bool = False) -> tuple[int, int]:
     node = data
     best = (1, 1)
     for i, part in enumerate(path):
@@ -45,7 +45,8 @@ def position(data: Any, path: tuple[str | int, ...]) -> tuple[int, int]:
             if isinstance(node, CommentedMap) and part in node:
                 # The value's position when it is the last part and a scalar, else the key's.
                 line, col = node.lc.key(part)
-                if i == len(path) - 1 and not isinstance(node[part], (CommentedMap, CommentedSeq)):
+                last = i == len(path) - 1
+                if last and not at_key and not isinstance(node[part], (CommentedMap, CommentedSeq)):
                     line, col = node.lc.value(part)
                 best = (line + 1, col + 1)
                 node = node[part]

@@ -1,0 +1,3 @@
+from jivocrm.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""What every command shares: the exit-code contract, crash reports, output formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jivocrm.errors import JivoCRMError
+
+OK, USER_ERROR, USAGE = 0, 1, 2
+CRASH = 70
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts.",
+)
+
+
+def finish(code: int) -> None:
+    """Exit with ``code`` (commands are plain functions returning an exit code)."""
+    sys.exit(code)
+
+
+def guarded(fn: Callable[[], int]) -> int:
+    """Run a command body: known errors → one line and exit 1; anything else → a crash report."""
+    try:
+        return fn()
+    except JivoCRMError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never a traceback
+        report = write_crash_report(exc)
+        click.echo(
+            f"jivocrm crashed: {type(exc).__name__}: {exc}. Crash report: {report}", err=True
+        )
+        return CRASH
+
+
+def write_crash_report(exc: BaseException) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    folder = Path(".jivocrm")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    path = folder / f"crash-{stamp}.txt"
+    text = "".join(traceback.format_exception(exc))
+    path.write_text(f"jivocrm crash at {stamp}\nargv: {sys.argv}\n\n{text}", "utf-8")
+    return path
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

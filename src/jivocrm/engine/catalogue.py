@@ -1,0 +1,141 @@
+"""The fields of the seven Jivo events (shared/api/api-facts.md §1), for validate and the docs.
+
+A path is dotted; ``[]`` marks a list (``agents[].email``); a template may index it
+(``event.agents[0].email``). Besides the raw payload, jivocrm adds computed fields (``COMPUTED``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+PERSON = ("id", "name", "email", "phone")
+VISITOR = ("name", "email", "phone", "number", "description", "social", "chats_count")
+SESSION = (
+    "geoip",
+    "geoip.region_code",
+    "geoip.country",
+    "geoip.country_code",
+    "geoip.region",
+    "geoip.city",
+    "geoip.latitude",
+    "geoip.longitude",
+    "geoip.organization",
+    "utm",
+    "utm_json",
+    "utm_json.source",
+    "utm_json.medium",
+    "utm_json.campaign",
+    "utm_json.content",
+    "utm_json.term",
+    "ip_addr",
+    "user_agent",
+)
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "visitor": VISITOR,
+    "agent": PERSON,
+    "assigned_agent": PERSON,
+    "agents[]": PERSON,
+    "department": ("id", "name"),
+    "session": SESSION,
+    "page": ("url", "title"),
+    "analytics": ("ga", "ym"),
+    "organization": ("id", "name"),
+    "tags[]": ("id", "title"),
+    "status": ("id", "title"),
+    "topic": ("topic_id", "title", "parent_id"),
+    "call": ("type", "phone", "status", "record_url", "reason"),
+    "chat": (
+        "messages",
+        "messages[].timestamp",
+        "messages[].type",
+        "messages[].agent_id",
+        "messages[].message",
+        "rate",
+        "blacklisted",
+        "invitation",
+    ),
+}
+
+COMMON = ("event_name", "widget_id", "user_token", "visitor", "session", "page")
+
+EVENTS: dict[str, tuple[str, ...]] = {
+    "call_event": (*COMMON, "chat_id", "agent", "department", "analytics", "topic", "call"),
+    "chat_accepted": (*COMMON, "chat_id", "agent", "department", "analytics"),
+    "chat_assigned": (*COMMON, "chat_id", "assign_to", "agent", "assigned_agent", "department"),
+    "chat_updated": (*COMMON, "chat_id", "agent", "department", "analytics"),
+    "chat_finished": (
+        *COMMON,
+        "chat_id",
+        "agents[]",
+        "department",
+        "analytics",
+        "chat",
+        "plain_messages",
+        "html_messages",
+    ),
+    "offline_message": (*COMMON, "chat_id", "offline_message_id", "message", "analytics"),
+    "client_updated": (
+        *COMMON,
+        "chat_id",
+        "client_id",
+        "message",
+        "assigned_agent",
+        "tags[]",
+        "status",
+        "organization",
+    ),
+}
+
+# Replies Jivo reads (api-facts §1.5): only these triggers may carry a jivo_reply step.
+REPLY_EVENTS = frozenset({"chat_accepted", "chat_updated"})
+
+# Computed by jivocrm, present on every event (None where the payload has nothing to offer).
+COMPUTED: dict[str, str] = {
+    "operator": "the agent who handled the event: agent, assigned_agent or the first of agents",
+    "operator.id": "the operator's Jivo id (text)",
+    "operator.name": "the operator's name",
+    "operator.email": "the operator's e-mail (their Jivo login)",
+    "operator.phone": "the operator's phone",
+    "transcript": "chat_finished: the messages as readable text, one line each",
+    "phone": "the visitor's phone (or the call's) in E.164, e.g. +79161234567",
+    "email": "the visitor's e-mail in lower case",
+    "chat": "chat_finished: the chat block (messages, rate, …)",
+}
+
+
+def _expand(key: str) -> Iterable[str]:
+    yield key
+    for sub in BLOCKS.get(key, ()):
+        yield f"{key}.{sub}"
+
+
+def fields(event: str) -> frozenset[str]:
+    """Every path (``[]`` for list items) that events of this type may carry, computed included."""
+    out: set[str] = set(COMPUTED)
+    for key in EVENTS[event]:
+        out.update(_expand(key))
+    return frozenset(out)
+
+
+def normalize_path(path: str) -> str:
+    """``agents[0].email`` → ``agents[].email``; ``agents.0.email`` likewise."""
+    parts = []
+    for part in path.replace("]", "").split("."):
+        if "[" in part:
+            head, _ = part.split("[", 1)
+            parts.append(head + "[]")
+        elif part.isdigit() and parts:
+            parts[-1] = parts[-1] if parts[-1].endswith("[]") else parts[-1] + "[]"
+        else:
+            parts.append(part)
+    return ".".join(parts)
+
+
+def known(event: str, path: str) -> bool:
+    """Whether ``path`` exists in ``event``; anything below an open-ended object counts too."""
+    norm = normalize_path(path)
+    catalogue = fields(event)
+    if norm in catalogue:
+        return True
+    # Paths below free-form objects (visitor.social.*, utm_json.*) are the visitor's data.
+    return any(norm.startswith(prefix + ".") for prefix in ("visitor.social", "analytics"))

@@ -1,0 +1,72 @@
+"""``${VAR}`` and ``${VAR:-default}`` references in the project file, resolved on parsed values.
+
+Resolution happens after YAML parsing and only inside scalars, so a value can never change the
+file's structure. ``$${`` writes a literal ``${``. A resolved value containing a newline is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jivocrm.errors import JivoCRMError
+
+REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class MissingVariable(JivoCRMError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        listed = ", ".join(names)
+        super().__init__(
+            f"environment variable{'s' if len(names) > 1 else ''} {listed} not set; "
+            "export it or put it in .env (see .env.example)"
+        )
+
+
+def references(text: str) -> list[str]:
+    return [m.group(1) for m in REFERENCE.finditer(text) if m.group(1)]
+
+
+def is_reference_only(text: str) -> bool:
+    """True when the whole value is one ``${VAR}`` (with or without a default)."""
+    match = REFERENCE.fullmatch(text.strip())
+    return bool(match and match.group(1))
+
+
+def resolve_text(text: str, environ: Mapping[str, str], missing: list[str]) -> str:
+    def sub(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                missing.append(name)
+                return ""
+            value = default
+        if "\n" in value or "\r" in value:
+            raise JivoCRMError(f"environment variable {name} contains a line break; remove it")
+        return value
+
+    return REFERENCE.sub(sub, text)
+
+
+def resolve(value: Any, environ: Mapping[str, str]) -> Any:
+    """``value`` with every reference replaced; raises ``MissingVariable`` naming all unset ones."""
+    missing: list[str] = []
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return resolve_text(item, environ, missing)
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    out = walk(value)
+    if missing:
+        raise MissingVariable(sorted(set(missing)))
+    return out

@@ -1,0 +1,113 @@
+"""The validated project as typed, immutable objects: what ``load_project`` hands to the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jivocrm.engine.retry import RetryPolicy
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    type: str
+    index: int
+    params: dict[str, Any]  # the step's own keys, templates not yet rendered
+    connection: str | None = None
+    when: str | None = None
+    on_error: str = "fail"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    file: str  # as reported in messages, relative to the project root
+    event: str
+    steps: tuple[Step, ...]
+    enabled: bool = True
+    description: str = ""
+    channels: tuple[str, ...] = ()
+    # OR of AND-groups; empty = no filter
+    filter: tuple[tuple[Condition, ...], ...] = ()
+    lane: str | None = None
+    # sha256 of the bundle's content; each run records the version it ran with
+    version_hash: str = ""
+    source: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def replies(self) -> bool:
+        return any(s.type == "jivo_reply" for s in self.steps)
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    widget_id: str
+    token: str  # as written: usually a ${VAR} reference
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    type: str
+    config: dict[str, Any]  # as written (references unresolved)
+    emulate: bool = False
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int | str = 8080
+    public_url: str | None = None
+    reply_timeout: float = 2.5
+    body_limit: int = 1024 * 1024
+    workers: int = 8
+    shutdown_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    retention_days: int = 30
+    max_events: int = 0
+    redact_personal_data: bool = False
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook_url: str | None = None
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    file: Path
+    bundles: tuple[Bundle, ...]
+    channels: dict[str, Channel]
+    connections: dict[str, Connection]
+    server: ServerConfig = ServerConfig()
+    store: str = "sqlite:///.jivocrm/jivocrm.db"
+    region: str = "RU"
+    metadata_path: Path | None = None
+    journal: JournalConfig = JournalConfig()
+    notify: NotifyConfig = NotifyConfig()
+    retry: RetryPolicy = RetryPolicy(attempts=12, initial=5.0, multiplier=3.0, max_delay=14400.0)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def bundle(self, name: str) -> Bundle | None:
+        return next((b for b in self.bundles if b.name == name), None)
+
+    def channel_for_token(self, token: str) -> Channel | None:
+        return next((c for c in self.channels.values() if c.token == token), None)

@@ -1,0 +1,108 @@
+"""jsonschema errors → short diagnostics at the right line and column, with did-you-mean."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.engine.loader import Document
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A compiled validator per schema object (schemas are built once and cached by their makers)."""
+    hit = _VALIDATORS.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = (schema, Draft202012Validator(schema))
+        _VALIDATORS[id(schema)] = hit
+    return hit[1]
+
+
+def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
+    path = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extras = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        if extras:
+            key = extras[0]
+            return (*path, key), f"unknown key '{key}'{did_you_mean(key, allowed)}", True
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else error.message
+        return path, f"missing required key '{missing}'", False
+    if kind == "enum":
+        choices = [str(c) for c in error.validator_value]
+        value = error.instance
+        hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
+        what = "step type" if path[-1:] == ("type",) and "steps" in path else "value"
+        if hint:
+            return path, f"unknown {what} '{value}'{hint}", False
+        shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
+        return path, f"{value!r} is not one of: {shown}", False
+    if kind == "const":
+        return path, f"must be {error.validator_value!r}, not {error.instance!r}", False
+    if kind == "type":
+        expected = error.validator_value
+        names = " or ".join(expected) if isinstance(expected, list) else expected
+        return path, f"must be {_article(names)}, not {_typename(error.instance)}", False
+    if kind in ("oneOf", "anyOf"):
+        return path, f"{_typename(error.instance)} is not a valid value here ({error.schema.get('description', 'see jivocrm schema')})", False
+    if kind == "pattern":
+        return path, f"{error.instance!r} does not have the expected form ({error.validator_value})", False
+    if kind == "minItems":
+        return path, "must not be empty", False
+    return path, error.message, False
+
+
+def _article(names: str) -> str:
+    first = names.split(" or ")[0]
+    return ("an " if first[:1] in "aeiou" else "a ") + names.replace("object", "mapping").replace(
+        "array", "list"
+    )
+
+
+def _typename(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"text {value!r}" if len(str(value)) < 40 else "text"
+
+
+def check(
+    document: Document,
+    schema: dict[str, Any],
+    instance: Any = None,
+    prefix: tuple[str | int, ...] = (),
+) -> Iterator[Diagnostic]:
+    """Diagnostics of ``instance`` (default: the whole document) against ``schema``."""
+    target = document.data if instance is None else instance
+    errors = sorted(validator(schema).iter_errors(target), key=lambda e: list(map(str, e.absolute_path)))
+    seen: set[tuple[str, str]] = set()
+    for error in errors:
+        path, message, at_key = _message(error)
+        full = (*prefix, *path)
+        key = (json_path(full), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        line, col = document.position(full, at_key)
+        yield Diagnostic(document.file, line, col, json_path(full), message)

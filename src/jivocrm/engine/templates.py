@@ -1,0 +1,210 @@
+"""Templates: Jinja2 in an immutable sandbox with strict undefined and resource caps.
+
+* A value without ``{{``/``{%`` is a literal. A value that is exactly one ``{{ … }}`` keeps the
+  type of what it evaluates to (a number stays a number, a dict a dict); anything else renders
+  to text.
+* Event data is data: values from a chat are passed as context, never compiled, so a visitor who
+  types ``{{ 7*7 }}`` gets those characters written to the CRM.
+* The sandbox blocks attribute escapes but not resource abuse (``'a' * 50000000``), so ``*``,
+  ``**`` and ``+`` are intercepted and bounded, and rendered output is capped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.errors import TemplateError
+
+MAX_OUTPUT = 256 * 1024
+MAX_SEQUENCE = 100_000
+MAX_EXPONENT = 64
+WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
+ROOTS = ("event", "steps", "bundle", "run", "now")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, list, tuple)) else 0
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            count = right if isinstance(right, int) else left if isinstance(left, int) else 1
+            if max(_size(left), _size(right)) * abs(count) > MAX_SEQUENCE:
+                raise SecurityError(f"'*' would build more than {MAX_SEQUENCE} items")
+        elif operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"'**' with an exponent above {MAX_EXPONENT} is not allowed")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > 4096:
+                raise SecurityError("'**' would build a number of more than 4096 bits")
+        elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
+            raise SecurityError(f"'+' would build more than {MAX_OUTPUT} characters")
+        return super().call_binop(context, operator, left, right)
+
+
+def _phone(value: Any, region: str = "RU") -> str | None:
+    return normalize_phone(None if value is None else str(value), region)
+
+
+def _digits(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Unix seconds, ISO text or a datetime → formatted text (UTC unless the value says)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, (int, float)):
+        moment = dt.datetime.fromtimestamp(value, dt.UTC)
+    elif isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = dt.datetime.fromisoformat(str(value))
+    return moment.strftime(fmt)
+
+
+def _transcript(messages: Any, visitor: str = "Посетитель", agent: str = "Оператор") -> str:
+    """A chat's messages (event.chat.messages) as readable lines."""
+    lines = []
+    for message in messages or []:
+        if not isinstance(message, Mapping):
+            continue
+        who = agent if message.get("type") == "agent" else visitor
+        when = _date(message.get("timestamp"), "%H:%M") if message.get("timestamp") else ""
+        prefix = f"[{when}] " if when else ""
+        lines.append(f"{prefix}{who}: {message.get('message') or ''}")
+    return "\n".join(lines)
+
+
+@functools.cache
+def environment() -> Sandbox:
+    env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters.update(
+        phone=_phone,
+        digits=_digits,
+        email=lambda v: normalize_email(None if v is None else str(v)),
+        date=_date,
+        transcript=_transcript,
+    )
+    return env
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source: str) -> Any:
+    match = WHOLE_EXPRESSION.match(source)
+    env = environment()
+    if match:
+        return ("expr", env.compile_expression(match.group("expr"), undefined_to_none=False))
+    return ("text", env.from_string(source))
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    found = re.search(r"has no attribute '([^']+)'", text) or re.search(r"'([^']+)' is undefined", text)
+    if found:
+        return (
+            f"field '{found.group(1)}' is missing; give a default, e.g. "
+            f"{{{{ … | default('') }}}}"
+        )
+    return text
+
+
+def render(source: Any, context: Mapping[str, Any]) -> Any:
+    """Render one value: literals as they are, one ``{{ … }}`` with its type, else text."""
+    if not is_template(source):
+        return source
+    try:
+        kind, compiled = _compiled(source)
+        if kind == "expr":
+            value = compiled(**context)
+            if isinstance(value, StrictUndefined):
+                str(value)  # raises UndefinedError naming the field
+        else:
+            value = compiled.render(**context)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax: {exc.message}") from None
+    except UndefinedError as exc:
+        raise TemplateError(_explain(exc)) from None
+    except SecurityError as exc:
+        raise TemplateError(f"not allowed in a template: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError, OverflowError, LookupError) as exc:
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+    if _size(value) > MAX_OUTPUT:
+        raise TemplateError(f"template output is longer than {MAX_OUTPUT} characters")
+    return value
+
+
+def render_tree(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render every string inside dicts and lists."""
+    if isinstance(value, dict):
+        return {k: render_tree(v, context) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(v, context) for v in value]
+    return render(value, context)
+
+
+def truthy(value: Any) -> bool:
+    """``when:`` semantics: empty text, "false", "no", "0", null and empty collections are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "no", "0", "none", "null")
+    return bool(value)
+
+
+# ---- static analysis, for validate ---------------------------------------------------------------
+
+
+def syntax_error(source: str) -> tuple[int, str] | None:
+    """(line inside the template, message) when ``source`` does not parse, else None."""
+    try:
+        environment().parse(source)
+    except TemplateSyntaxError as exc:
+        return (exc.lineno or 1, exc.message or "invalid template")
+    return None
+
+
+def _chain(node: nodes.Node) -> list[str | int] | None:
+    parts: list[str | int] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            parts.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return list(reversed(parts))
+        else:
+            return None
+
+
+def references(source: str) -> Iterator[list[str | int]]:
+    """Every maximal ``event.a.b[0].c`` / ``steps.x.y`` chain in ``source``."""
+    tree = environment().parse(source)
+    inner: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner:
+            continue
+        chain = _chain(node)
+        if chain is None:
+            continue
+        child = node
+        while isinstance(child, (nodes.Getattr, nodes.Getitem)):
+            child = child.node
+            inner.add(id(child))
+        yield chain

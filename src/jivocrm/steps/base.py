@@ -1,0 +1,98 @@
+"""What every step type is made of: its spec (schema, description, example), context and result.
+
+A step is a small async callable ``run(ctx, params) -> StepResult``. ``params`` is the step's own
+config with every template already rendered by the runner. "Nothing to do" (``when`` false, a
+duplicate skipped) is a result, not an exception; a CRM failure is a ``ConnectorError`` that the
+runner classifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from jivocrm.connectors.base import Connector
+    from jivocrm.engine.cache import ConnectionCache
+
+Status = Literal["ok", "skipped", "failed"]
+
+# A value a template may produce or a user may write literally.
+VALUE: dict[str, Any] = {"type": ["string", "number", "integer", "boolean", "null"]}
+TEXT: dict[str, Any] = {"type": "string"}
+# Pipelines, stages, users and custom fields may be named by name or by id.
+NAME_OR_ID: dict[str, Any] = {"type": ["string", "integer"]}
+
+
+def duplicates_schema(match: list[str], default_match: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "What to do when the record already exists.",
+        "additionalProperties": False,
+        "properties": {
+            "mode": {
+                "enum": ["create", "skip", "update", "update_only"],
+                "description": "create: always create; skip: reuse the found record; update: "
+                "update the found record or create; update_only: never create.",
+            },
+            "match": {
+                "type": "array",
+                "items": {"enum": match},
+                "minItems": 1,
+                "uniqueItems": True,
+                "default": default_match,
+            },
+        },
+        "required": ["mode"],
+    }
+
+
+@dataclass
+class StepResult:
+    status: Status
+    output: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    # A create step resumed after a crash in `create` mode: the CRM may hold a duplicate.
+    uncertain: bool = False
+
+
+@dataclass
+class StepContext:
+    """What a step may use besides its params."""
+
+    step_id: str
+    bundle: str
+    connector: Connector | None
+    cache: ConnectionCache | None
+    dry_run: bool = False
+    # The step started before (a crash or retry) without a recorded result: a create step must
+    # look up what it may already have created before creating again.
+    resumed: bool = False
+    region: str = "RU"
+    # Records "about to write" in the journal before the CRM call, so a crash between the call
+    # and the result is visible later.
+    mark_started: Callable[[], Awaitable[None]] | None = None
+    # Writes that --dry-run did not send, for the report.
+    would_send: list[dict[str, Any]] = field(default_factory=list)
+
+
+StepFn = Callable[[StepContext, Mapping[str, Any]], Awaitable[StepResult]]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    type: str
+    description: str
+    # JSON Schema of the step's own keys (the common ones — id, type, connection, when, on_error —
+    # are added by the bundle schema).
+    params: Mapping[str, Any]
+    required: tuple[str, ...]
+    outputs: Mapping[str, str]  # output name → description
+    example: Mapping[str, Any]
+    run: StepFn
+    # Connector types the step works with; None = the step needs no connection.
+    crms: frozenset[str] | None = frozenset({"amocrm", "bitrix24"})
+    writes: bool = False
+    # Only under triggers whose reply Jivo reads.
+    reply: bool = False

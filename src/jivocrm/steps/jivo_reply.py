@@ -1,0 +1,47 @@
+"""jivo_reply: what the operator sees in Jivo — the CRM link, contact info, custom data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
+
+
+async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
+    raise NotImplementedError
+
+
+SPEC = StepSpec(
+    type="jivo_reply",
+    description="Answer Jivo's chat_accepted/chat_updated with a CRM link and data for the operator.",
+    params={
+        "crm_link": VALUE,
+        "contact_info": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"name": VALUE, "email": VALUE, "phone": VALUE, "description": VALUE},
+        },
+        "custom_data": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"title": VALUE, "content": VALUE, "link": VALUE, "key": VALUE},
+                "required": ["content"],
+            },
+        },
+        "enable_assign": {"type": ["boolean", "string"]},
+    },
+    required=(),
+    outputs={"reply": "the reply sent to Jivo"},
+    example={
+        "id": "reply",
+        "type": "jivo_reply",
+        "crm_link": "{{ steps.contact.url }}",
+        "custom_data": [{"title": "Клиент в CRM", "content": "{{ event.visitor.name }}"}],
+    },
+    run=run,
+    crms=None,
+    reply=True,
+)

@@ -1,0 +1,34 @@
+"""table_replace: look a value up in a table, with a default (e.g. widget id → source name)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
+
+
+async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
+    raise NotImplementedError
+
+
+SPEC = StepSpec(
+    type="table_replace",
+    description="Replace a value through a lookup table; `default` when it is not in the table.",
+    params={
+        "value": VALUE,
+        "table": {"type": "object", "additionalProperties": VALUE},
+        "default": VALUE,
+    },
+    required=("value", "table"),
+    outputs={"value": "the replacement, or the default"},
+    example={
+        "id": "source",
+        "type": "table_replace",
+        "value": "{{ event.widget_id }}",
+        "table": {"aB3dE5fGh7": "Сайт 1", "Kx81LmQ0pz": "Сайт 2"},
+        "default": "Сайт 3",
+    },
+    run=run,
+    crms=None,
+)
