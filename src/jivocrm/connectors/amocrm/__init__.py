@@ -1,0 +1,101 @@
+"""amoCRM (Kommo) API v4: the connection schema, the connector and its emulator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jivocrm.connectors.amocrm import errors
+from jivocrm.connectors.amocrm.auth import Auth, FileTokenStore, LongLivedToken, OAuth2, TokenStore
+from jivocrm.connectors.amocrm.client import AmoCRMConnector
+from jivocrm.connectors.amocrm.schema import BASE_URL_PATTERN, EXAMPLE, SCHEMA
+from jivocrm.connectors.http import Response, Transport
+from jivocrm.connectors.ratelimit import WindowRateLimiter
+from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.engine.retry import RetryPolicy
+from jivocrm.errors import ConnectorError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+
+def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
+    """A connector from a connection entry whose ``${ENV}`` references are already resolved."""
+    domain = config.get("domain", "amocrm.ru")
+    ui_url = f"https://{config['subdomain']}.{domain}" if config.get("subdomain") else ""
+    base_url = str(config.get("base_url") or ui_url)
+    if config.get("base_url") and not re.match(BASE_URL_PATTERN, base_url):
+        raise errors.insecure_url(base_url)
+    base_url = ctx.emulator_url or base_url
+    if not base_url:
+        raise errors.no_address(ctx.name)
+    rate = config.get("rate_limit") or {}
+    limiter = ctx.limiter or WindowRateLimiter(float(rate.get("rate", 7)))
+    retries = config.get("retries") or {}
+    policy = RetryPolicy(
+        attempts=int(retries.get("attempts", 3)),
+        initial=float(retries.get("initial", 0.5)),
+        max_delay=float(retries.get("max_delay", 10.0)),
+    )
+    auth_holder: list[Auth] = []
+
+    def transport(endpoint: str | None) -> Transport:
+        def classify(response: Response) -> ConnectorError | None:
+            return errors.classify(response, endpoint=endpoint)
+
+        return Transport(
+            ctx.session,
+            name=ctx.name,
+            limiter=limiter,
+            classify=classify,
+            timeout=float(config.get("timeout", 10)),
+            retry=policy,
+            secrets=lambda: auth_holder[0].secrets() if auth_holder else [],
+        )
+
+    auth_config = config.get("auth") or {}
+    auth: Auth
+    if "oauth" in auth_config:
+        store: TokenStore = ctx.token_store or FileTokenStore(ctx.state_dir / "tokens")
+        auth = OAuth2(
+            name=ctx.name,
+            config=auth_config["oauth"],
+            store=store,
+            transport=transport("oauth"),
+            token_url=f"{base_url.rstrip('/')}/oauth2/access_token",
+        )
+    else:
+        auth = LongLivedToken(str(auth_config.get("long_lived_token", "")))
+    auth_holder.append(auth)
+    return AmoCRMConnector(
+        name=ctx.name,
+        base_url=base_url,
+        ui_url=ui_url or base_url,
+        auth=auth,
+        api=transport(None),
+        users=transport("users"),
+    )
+
+
+def _emulator(seed: Path | None) -> web.Application:
+    # Imported on use: the daemon imports every connector, but only `emulate: true` needs this.
+    from jivocrm.connectors.amocrm.emulator import create_app
+
+    return create_app(seed)
+
+
+SPEC = ConnectorSpec(
+    type="amocrm",
+    title="amoCRM / Kommo",
+    description="amoCRM (Kommo) REST API v4: contacts, leads (deals), tasks, notes, unsorted.",
+    schema=SCHEMA,
+    example=EXAMPLE,
+    build=build,
+    emulator=_emulator,
+    default_rate=(7.0, 1),
+    docs={"api": "https://www.amocrm.ru/developers/content/crm_platform/api-reference"},
+)
+
+__all__ = ["SPEC", "AmoCRMConnector", "FileTokenStore", "TokenStore", "build"]
