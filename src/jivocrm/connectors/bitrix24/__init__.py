@@ -1,0 +1,106 @@
+"""Bitrix24: incoming webhooks or an OAuth application, REST over JSON, a leaky-bucket limit."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from jivocrm.connectors.bitrix24.auth import FileTokenStore, OAuthAuth, TokenStore, WebhookAuth
+from jivocrm.connectors.bitrix24.client import Bitrix24Connector
+from jivocrm.connectors.bitrix24.emulator import create_app
+from jivocrm.connectors.bitrix24.emulator_state import load_seed
+from jivocrm.connectors.bitrix24.rest import Rest
+from jivocrm.connectors.bitrix24.schema import (
+    DEFAULT_OAUTH_SERVER,
+    EXAMPLE,
+    SCHEMA,
+    check_portal_url,
+    check_webhook_url,
+    parse_webhook_url,
+)
+from jivocrm.connectors.ratelimit import BucketRateLimiter
+from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.engine.retry import IN_CALL
+from jivocrm.errors import FatalError
+
+DEFAULT_RATE = (2.0, 50)
+
+
+def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connector:
+    """A connector from a resolved connection entry; ``ctx.emulator_url`` replaces the portal."""
+    emulator = ctx.emulator_url.rstrip("/") if ctx.emulator_url else None
+    auth: WebhookAuth | OAuthAuth
+    default_user: str | None = None
+    if config.get("webhook_url"):
+        problem = check_webhook_url(str(config["webhook_url"]))
+        if problem:
+            raise FatalError(f"connection {ctx.name}: webhook_url: {problem}")
+        hook = parse_webhook_url(str(config["webhook_url"]))
+        auth = WebhookAuth(emulator or hook.base, hook.user_id, hook.code)
+        portal_url, default_user = hook.base, hook.user_id
+    elif config.get("oauth"):
+        oauth = config["oauth"]
+        for key in ("portal", "oauth_server"):
+            if oauth.get(key) and (problem := check_portal_url(str(oauth[key]))):
+                raise FatalError(f"connection {ctx.name}: oauth.{key}: {problem}")
+        portal_url = str(oauth["portal"]).rstrip("/")
+        store: TokenStore = ctx.token_store or FileTokenStore(ctx.state_dir)
+        auth = OAuthAuth(
+            name=ctx.name,
+            base=emulator or portal_url,
+            oauth_server=str(oauth.get("oauth_server") or emulator or DEFAULT_OAUTH_SERVER),
+            client_id=str(oauth["client_id"]),
+            client_secret=str(oauth["client_secret"]),
+            refresh_token=str(oauth["refresh_token"]),
+            store=store,
+        )
+    elif config.get("emulate") and emulator:
+        # `emulate: true` alone: the emulator's own default webhook.
+        hook_seed = load_seed(None)["webhooks"][0]
+        auth = WebhookAuth(emulator, str(hook_seed["user_id"]), str(hook_seed["code"]))
+        portal_url, default_user = emulator, str(hook_seed["user_id"])
+    else:
+        raise FatalError(
+            f"connection {ctx.name}: give `webhook_url` (https://myaccount.bitrix24.ru/rest/1/"
+            "<code>/) or `oauth`"
+        )
+    limits = config.get("rate_limit") or {}
+    rate = float(limits.get("rate", DEFAULT_RATE[0]))
+    burst = int(limits.get("burst", DEFAULT_RATE[1]))
+    retries = config.get("retries") or {}
+    retry = dataclasses.replace(
+        IN_CALL,
+        attempts=int(retries.get("attempts", IN_CALL.attempts)),
+        initial=float(retries.get("initial", IN_CALL.initial)),
+        max_delay=float(retries.get("max_delay", IN_CALL.max_delay)),
+    )
+    rest = Rest(
+        auth,
+        session=ctx.session,
+        name=ctx.name,
+        # One below the portal's burst: the portal measures arrival times, which jitter against
+        # our send times, and a bucket of the very same size would sit on the edge and draw 503s.
+        limiter=ctx.limiter or BucketRateLimiter(rate, max(1, burst - 1)),
+        timeout=float(config.get("timeout", 10)),
+        retry=retry,
+    )
+    return Bitrix24Connector(rest, portal_url=portal_url, default_user=default_user)
+
+
+SPEC = ConnectorSpec(
+    type="bitrix24",
+    title="Bitrix24",
+    description="Bitrix24 CRM through an incoming webhook or an OAuth application.",
+    schema=SCHEMA,
+    example=EXAMPLE,
+    build=build,
+    emulator=create_app,
+    default_rate=DEFAULT_RATE,
+    docs={
+        "webhook": "Developer resources → Other → Incoming webhook; scopes crm, user, task.",
+        "rate_limit": "Leaky bucket per portal: 2 requests/s drained, burst 50 (Enterprise 5/250).",
+    },
+)
+
+__all__ = ["SPEC", "Bitrix24Connector", "build", "check_webhook_url"]

@@ -1,0 +1,311 @@
+"""The Bitrix24 connector: the operations steps need, in as few REST calls as the API allows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from jivocrm.connectors.base import (
+    CheckResult,
+    Connector,
+    Contact,
+    ContactData,
+    Created,
+    CrmUser,
+    Deal,
+    DealData,
+    EntityKind,
+    LeadData,
+    Metadata,
+    TaskData,
+)
+from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
+from jivocrm.connectors.bitrix24.metadata import fetch_metadata
+from jivocrm.connectors.bitrix24.rest import Rest, as_items, as_map
+from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+
+NEEDED_SCOPES = ("crm", "user", "task")
+FINDBYCOMM_MAX_VALUES = 20
+TASK_BINDING = {"deal": "D", "contact": "C", "lead": "L", "company": "CO"}
+_STAGE_OF_FUNNEL = re.compile(r"^C(\d+):")
+
+
+def _multi(values: Sequence[str]) -> list[dict[str, str]]:
+    return [{"VALUE": value, "VALUE_TYPE": "WORK"} for value in values]
+
+
+def _phones(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(p for p in map(normalize_phone, values) if p))
+
+
+def _emails(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(e for e in map(normalize_email, values) if e))
+
+
+def _id(value: Any) -> str:
+    return str(value)
+
+
+class Bitrix24Connector(Connector):
+    type = "bitrix24"
+
+    def __init__(self, rest: Rest, *, portal_url: str, default_user: str | None = None) -> None:
+        self.rest = rest
+        self.portal_url = portal_url.rstrip("/")
+        # The webhook's user: Bitrix24 needs a responsible person for a task.
+        self.default_user = default_user
+
+    # ---- users -------------------------------------------------------------------------------
+    async def list_users(self) -> list[CrmUser]:
+        users = await self.rest.list_all("user.get", {"sort": "ID", "order": "ASC"})
+        return [
+            CrmUser(
+                id=_id(u["ID"]),
+                name=" ".join(p for p in (u.get("NAME"), u.get("LAST_NAME")) if p) or _id(u["ID"]),
+                email=u.get("EMAIL") or None,
+                active=bool(u.get("ACTIVE", True)),
+            )
+            for u in users
+        ]
+
+    # ---- contacts ----------------------------------------------------------------------------
+    async def find_contacts(
+        self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[Contact]:
+        searches: dict[str, tuple[str, dict[str, Any]]] = {}
+        for kind, values in (("PHONE", _phones(phones)), ("EMAIL", _emails(emails))):
+            for start in range(0, len(values), FINDBYCOMM_MAX_VALUES):
+                chunk = values[start : start + FINDBYCOMM_MAX_VALUES]
+                searches[f"{kind.lower()}{start}"] = (
+                    "crm.duplicate.findbycomm",
+                    {"type": kind, "values": chunk, "entity_type": "CONTACT"},
+                )
+        if not searches:
+            return []
+        if len(searches) == 1:
+            ((method, params),) = searches.values()
+            found = [await self.rest.result(method, params)]
+        else:
+            # Phones and e-mails in one request: the portal's bucket counts requests, not calls.
+            answer = await self.rest.batch(searches)
+            found = [answer.get(key) for key in searches]
+        ids = sorted({int(i) for result in found for i in as_items(as_map(result).get("CONTACT"))})
+        if not ids:
+            return []
+        records = await self.rest.list_all(
+            "crm.contact.list",
+            {
+                "filter": {"@ID": ids},
+                # Quirk: crm.contact.list returns PHONE and EMAIL only when selected by name.
+                "select": ["ID", "NAME", "LAST_NAME", "ASSIGNED_BY_ID", "PHONE", "EMAIL"],
+                "order": {"ID": "ASC"},
+            },
+        )
+        return [self._contact(record) for record in records]
+
+    @staticmethod
+    def _contact(record: dict[str, Any]) -> Contact:
+        name = " ".join(p for p in (record.get("NAME"), record.get("LAST_NAME")) if p)
+        return Contact(
+            id=_id(record["ID"]),
+            name=name or None,
+            phones=tuple(
+                p for i in as_items(record.get("PHONE")) if (p := normalize_phone(i.get("VALUE")))
+            ),
+            emails=tuple(
+                e for i in as_items(record.get("EMAIL")) if (e := normalize_email(i.get("VALUE")))
+            ),
+            responsible_id=_id(record["ASSIGNED_BY_ID"]) if record.get("ASSIGNED_BY_ID") else None,
+        )
+
+    def _contact_fields(
+        self, data: ContactData, phones: Sequence[str], emails: Sequence[str]
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if data.first_name or data.name:
+            fields["NAME"] = data.first_name or data.name
+        if data.last_name:
+            fields["LAST_NAME"] = data.last_name
+        if phones:
+            fields["PHONE"] = _multi(phones)
+        if emails:
+            fields["EMAIL"] = _multi(emails)
+        if data.responsible_id:
+            fields["ASSIGNED_BY_ID"] = data.responsible_id
+        return {**fields, **data.custom, **data.extra}
+
+    async def create_contact(self, data: ContactData) -> Created:
+        fields = self._contact_fields(data, _phones(data.phones), _emails(data.emails))
+        return Created(_id(await self.rest.result("crm.contact.add", {"fields": fields})))
+
+    async def update_contact(self, contact_id: str, data: ContactData) -> None:
+        phones, emails = _phones(data.phones), _emails(data.emails)
+        if phones or emails:
+            # Quirk: crm.contact.update appends multifield items sent without an ID instead of
+            # replacing the list, so only numbers and addresses the contact lacks are sent.
+            current = self._contact(await self.rest.result("crm.contact.get", {"id": contact_id}))
+            phones = [p for p in phones if p not in current.phones]
+            emails = [e for e in emails if e not in current.emails]
+        fields = self._contact_fields(data, phones, emails)
+        if fields:
+            await self.rest.result("crm.contact.update", {"id": contact_id, "fields": fields})
+
+    # ---- deals -------------------------------------------------------------------------------
+    async def find_open_deals(self, contact_id: str, pipeline_id: str | None = None) -> list[Deal]:
+        # STAGE_SEMANTIC_ID is P while a deal is in progress, S when won, F when lost.
+        flt: dict[str, Any] = {"CONTACT_ID": contact_id, "STAGE_SEMANTIC_ID": "P"}
+        if pipeline_id is not None:
+            flt["CATEGORY_ID"] = pipeline_id
+        records = await self.rest.list_all(
+            "crm.deal.list",
+            {
+                "filter": flt,
+                "select": ["ID", "TITLE", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID"],
+                "order": {"ID": "ASC"},
+            },
+        )
+        deals = [
+            Deal(
+                id=_id(r["ID"]),
+                name=r.get("TITLE"),
+                pipeline_id=_id(r.get("CATEGORY_ID") or 0),
+                stage_id=r.get("STAGE_ID"),
+                closed=r.get("STAGE_SEMANTIC_ID") in ("S", "F"),
+            )
+            for r in records
+        ]
+        return [deal for deal in deals if not deal.closed]
+
+    @staticmethod
+    def _deal_fields(data: DealData) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        pipeline, stage = data.pipeline_id, data.stage_id
+        if stage and pipeline is None and (match := _STAGE_OF_FUNNEL.match(stage)):
+            pipeline = match[1]  # "C3:NEW" lives in funnel 3
+        if stage and ":" not in stage and pipeline not in (None, "0"):
+            stage = f"C{pipeline}:{stage}"  # stage ids of funnels other than 0 carry C{id}:
+        for key, value in (
+            ("TITLE", data.name),
+            ("CATEGORY_ID", pipeline),
+            ("STAGE_ID", stage),
+            ("OPPORTUNITY", data.price),
+            ("ASSIGNED_BY_ID", data.responsible_id),
+        ):
+            if value is not None:
+                fields[key] = value
+        if data.contact_id:
+            fields["CONTACT_IDS"] = [data.contact_id]
+        return {**fields, **data.custom, **data.extra}
+
+    async def create_deal(self, data: DealData) -> Created:
+        return Created(
+            _id(await self.rest.result("crm.deal.add", {"fields": self._deal_fields(data)}))
+        )
+
+    async def update_deal(self, deal_id: str, data: DealData) -> None:
+        fields = self._deal_fields(data)
+        fields.pop("CATEGORY_ID", None)  # a deal moves between funnels by its stage, not this
+        if fields:
+            await self.rest.result("crm.deal.update", {"id": deal_id, "fields": fields})
+
+    async def create_deal_with_contact(self, deal: DealData, contact: ContactData) -> Created:
+        """Contact and deal in ONE batch; the deal names the contact as ``$result[contact]``."""
+        contact_fields = self._contact_fields(
+            contact, _phones(contact.phones), _emails(contact.emails)
+        )
+        deal.contact_id = "$result[contact]"
+        answer = await self.rest.batch(
+            {
+                "contact": ("crm.contact.add", {"fields": contact_fields}),
+                "deal": ("crm.deal.add", {"fields": self._deal_fields(deal)}),
+            },
+            halt=True,
+        )
+        contact_id = _id(answer.get("contact"))
+        deal.contact_id = contact_id
+        return Created(_id(answer.get("deal")), contact_id=contact_id)
+
+    # ---- other records -----------------------------------------------------------------------
+    async def create_lead(self, data: LeadData) -> Created:
+        fields: dict[str, Any] = {}
+        for key, value in (
+            ("TITLE", data.title),
+            ("NAME", data.name),
+            ("LAST_NAME", data.last_name),
+            ("STATUS_ID", data.status_id),
+            ("SOURCE_ID", data.source_id),
+            ("ASSIGNED_BY_ID", data.responsible_id),
+            ("COMMENTS", data.comments),
+            ("CONTACT_ID", data.contact_id),
+        ):
+            if value is not None:
+                fields[key] = value
+        if phones := _phones(data.phones):
+            fields["PHONE"] = _multi(phones)
+        if emails := _emails(data.emails):
+            fields["EMAIL"] = _multi(emails)
+        fields = {**fields, **data.custom, **data.extra}
+        return Created(_id(await self.rest.result("crm.lead.add", {"fields": fields})))
+
+    async def create_task(self, data: TaskData) -> Created:
+        responsible = data.responsible_id or self.default_user
+        if responsible is None:
+            raise FatalError(
+                "Bitrix24 tasks need a responsible user: set `responsible` on the step"
+            )
+        fields: dict[str, Any] = {
+            "TITLE": data.title or data.text.strip().splitlines()[0][:250],
+            "DESCRIPTION": data.text,
+            "RESPONSIBLE_ID": responsible,
+            "DEADLINE": data.due.isoformat(timespec="seconds"),
+        }
+        if data.entity_kind and data.entity_id:
+            fields["UF_CRM_TASK"] = [f"{TASK_BINDING[data.entity_kind]}_{data.entity_id}"]
+        result = await self.rest.result("tasks.task.add", {"fields": fields})
+        return Created(_id(as_map(as_map(result).get("task")).get("id")))
+
+    async def add_note(self, kind: EntityKind, entity_id: str, text: str) -> Created:
+        fields = {"ENTITY_TYPE": kind, "ENTITY_ID": entity_id, "COMMENT": text}
+        return Created(_id(await self.rest.result("crm.timeline.comment.add", {"fields": fields})))
+
+    # ---- links, metadata, diagnosis ----------------------------------------------------------
+    def entity_url(self, kind: EntityKind, entity_id: str) -> str:
+        return f"{self.portal_url}/crm/{kind}/details/{entity_id}/"
+
+    async def fetch_metadata(self) -> Metadata:
+        return await fetch_metadata(self.rest, await self.list_users())
+
+    async def check(self) -> list[CheckResult]:
+        try:
+            answer = await self.rest.batch({"profile": ("profile", {}), "scope": ("scope", {})})
+            profile, scopes = as_map(answer.get("profile")), answer.get("scope")
+        except RetriableError as exc:
+            reached = exc.status is not None
+            return [CheckResult("reachable", reached, str(exc))]
+        except (AuthError, FatalError) as exc:
+            return [
+                CheckResult("reachable", True, "the portal answered"),
+                CheckResult("authenticated", False, str(exc)),
+            ]
+        who = " ".join(p for p in (profile.get("NAME"), profile.get("LAST_NAME")) if p)
+        results = [
+            CheckResult("reachable", True, "the portal answered"),
+            CheckResult("authenticated", True, f"calls run as user {profile.get('ID')} {who}"),
+        ]
+        missing = [s for s in NEEDED_SCOPES if s not in as_items(scopes)]
+        where = "the application's settings" if self.rest.auth.oauth else WEBHOOK_PLACE
+        results.append(
+            CheckResult(
+                "rights",
+                not missing,
+                f"missing scope(s) {', '.join(missing)}: add them in {where}"
+                if missing
+                else f"scopes {', '.join(NEEDED_SCOPES)} granted",
+            )
+        )
+        return results
+
+
+__all__ = ["Bitrix24Connector", "ConnectorError"]
