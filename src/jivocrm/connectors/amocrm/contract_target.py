@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from jivocrm.connectors.amocrm import build
+from jivocrm.connectors.amocrm import AmoCRMConnector, build
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.spec import ConnectionContext
 from jivocrm.testing.contract import ContractTarget
@@ -61,3 +61,18 @@ async def amocrm_target(
             page_size=2,
             capabilities=frozenset({"unsorted", "deal_with_contact_in_one_call"}),
         )
+
+
+def connect(
+    emulator: RunningEmulator,
+    session: aiohttp.ClientSession,
+    *,
+    state_dir: Path | None = None,
+    token_store: Any = None,
+    **extra: Any,
+) -> AmoCRMConnector:
+    """A connector to a running emulator (tests); ``extra`` overrides connection keys."""
+    ctx = ConnectionContext(name="amo", session=session, token_store=token_store)
+    if state_dir is not None:
+        ctx.state_dir = state_dir
+    return build(connector_config(emulator, **extra), ctx)

@@ -19,12 +19,14 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from jivocrm.connectors.amocrm import emulator_entities as ent
+from jivocrm.connectors.amocrm import emulator_leads as leads
 from jivocrm.connectors.amocrm.emulator_routes import STATE, access_token, guarded, problem
 from jivocrm.connectors.amocrm.emulator_state import AccountState, Faults, load_seed
 
@@ -64,6 +66,8 @@ async def _faulty(
         await asyncio.sleep(faults.latency)
     if faults.auth_failure:
         return problem(401, "Unauthorized", "Неверный логин или пароль")
+    if faults.status and request.path.startswith("/api/"):
+        return _forced(faults.status)
     if request.path.startswith("/api/"):
         wait = state.admit(time.monotonic())
         if wait is not None:
@@ -73,6 +77,20 @@ async def _faulty(
     if faults.error_rate and rng.random() < faults.error_rate:
         return problem(500, "ErrInternalServer", "Internal error", trace_id="emulator")
     return await handler(request)
+
+
+# The bodies amoCRM documents for these statuses; others get a generic problem JSON.
+_FORCED = {
+    402: ("Payment Required", "Payment required"),
+    403: ("Forbidden", "Access denied"),
+    404: ("Not Found", "Not found"),
+    422: ("Unprocessable Entity", "Too many entities, limit 250"),
+}
+
+
+def _forced(status: int) -> web.Response:
+    title, detail = _FORCED.get(status, (HTTPStatus(status).phrase, HTTPStatus(status).phrase))
+    return problem(status, title, detail)
 
 
 def _too_many(retry_after: float) -> web.Response:
@@ -141,14 +159,14 @@ def _add_api_routes(app: web.Application) -> None:
     r.add_post("/api/v4/contacts", guarded(ent.create_contacts))
     r.add_get(r"/api/v4/contacts/{id:\d+}", guarded(ent.get_contact))
     r.add_patch(r"/api/v4/contacts/{id:\d+}", guarded(ent.patch_contact))
-    r.add_post("/api/v4/leads/complex", guarded(ent.create_complex))
-    r.add_post("/api/v4/leads/unsorted/forms", guarded(ent.create_unsorted))
+    r.add_post("/api/v4/leads/complex", guarded(leads.create_complex))
+    r.add_post("/api/v4/leads/unsorted/forms", guarded(leads.create_unsorted))
     r.add_get("/api/v4/leads/pipelines", guarded(ent.pipelines))
-    r.add_get("/api/v4/leads", guarded(ent.list_leads))
-    r.add_post("/api/v4/leads", guarded(ent.create_leads))
-    r.add_get(r"/api/v4/leads/{id:\d+}", guarded(ent.get_lead))
-    r.add_patch(r"/api/v4/leads/{id:\d+}", guarded(ent.patch_lead))
-    r.add_post(r"/api/v4/leads/{id:\d+}/link", guarded(ent.link_lead))
+    r.add_get("/api/v4/leads", guarded(leads.list_leads))
+    r.add_post("/api/v4/leads", guarded(leads.create_leads))
+    r.add_get(r"/api/v4/leads/{id:\d+}", guarded(leads.get_lead))
+    r.add_patch(r"/api/v4/leads/{id:\d+}", guarded(leads.patch_lead))
+    r.add_post(r"/api/v4/leads/{id:\d+}/link", guarded(leads.link_lead))
     entity = "{entity:leads|contacts|companies}"
     r.add_get(f"/api/v4/{entity}/custom_fields", guarded(ent.fields))
     r.add_post(f"/api/v4/{entity}/notes", guarded(ent.create_notes))

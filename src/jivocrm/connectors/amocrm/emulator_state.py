@@ -36,6 +36,7 @@ class Faults:
     retry_after: float = 1.0  # the wait hint of injected 429s, seconds
     hang: float = 60.0  # how long a "timeout" call sleeps
     page_size: int = 250  # largest page served; smaller values force pagination in tests
+    status: int = 0  # every API call answers this status with amoCRM's body for it; 0 = off
 
     def update(self, values: Mapping[str, Any]) -> None:
         known = {f.name: f.type for f in dataclasses.fields(self)}
