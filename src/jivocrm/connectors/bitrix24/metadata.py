@@ -23,13 +23,10 @@ async def fetch_metadata(rest: Rest, users: list[CrmUser]) -> Metadata:
         }
     )
     categories = as_items(as_map(first.get("categories")).get("categories"))
-    if "categories" in first.nexts:
-        rest_of = await rest.list_all(
-            "crm.category.list",
-            {"entityTypeId": 2, "start": first.nexts["categories"]},
-            key="categories",
+    if (start := first.following("categories")) is not None:
+        categories += await rest.list_all(
+            "crm.category.list", {"entityTypeId": 2}, key="categories", start=start
         )
-        categories.extend(rest_of)
     categories.sort(key=lambda c: (int(c.get("sort") or 0), int(c["id"])))
 
     stage_lists: dict[str, list[Any]] = {}
@@ -43,8 +40,10 @@ async def fetch_metadata(rest: Rest, users: list[CrmUser]) -> Metadata:
             for c in chunk
         }
         answer = await rest.batch(commands)
-        for key in commands:
+        for key, (method, params) in commands.items():
             stage_lists[key] = as_items(answer.get(key))
+            if (start := answer.following(key)) is not None:
+                stage_lists[key] += await rest.list_all(method, params, start=start)
 
     pipelines = tuple(
         Pipeline(

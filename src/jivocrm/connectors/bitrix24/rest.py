@@ -69,6 +69,10 @@ class BatchResult:
     totals: dict[str, int] = field(default_factory=dict)
     nexts: dict[str, int] = field(default_factory=dict)
 
+    def following(self, key: str) -> int | None:
+        """Where the rest of a list command's result starts, when it did not fit one page."""
+        return self.nexts.get(key)
+
     def get(self, key: str) -> Any:
         """The result of one command, raising its classified error if it failed."""
         if key in self.errors:
@@ -137,11 +141,15 @@ class Rest:
         return (await self.call(method, params))["result"]
 
     async def list_all(
-        self, method: str, params: Mapping[str, Any] | None = None, *, key: str | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        start: int = 0,
     ) -> list[Any]:
-        """Every item of a list method, page by page (``start`` = the previous ``next``)."""
+        """Every item of a list method from ``start`` on, page by page (``start`` = ``next``)."""
         items: list[Any] = []
-        start = 0
         while True:
             body = await self.call(method, {**(params or {}), "start": start})
             page = as_map(body["result"]).get(key) if key else body["result"]
