@@ -174,8 +174,8 @@ def error_for(
     if not code or code == "ERROR_CORE":
         # Method-level validation comes back as HTTP 400 with an empty `error`.
         return fatal(
-            f"{method or 'the call'} refused the data: {description or 'no reason given'}."
-            " Fix the values the step maps"
+            f"{method or 'the call'} refused the data:"
+            f" {description.rstrip('.') or 'no reason given'}. Fix the values the step maps"
         )
     return fatal(f"{method or 'the call'} failed{_said(description)}")
 
