@@ -103,12 +103,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if not request.path.startswith("/api/"):
         return await handler(request)
     state = request.app[STATE]
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    user_id = state.access_tokens.get(token)
-    if user_id is None:
+    if state.user_for(request.headers.get("Authorization", "")) is None:
         return problem(401, "Unauthorized", "Неверный логин или пароль")
-    request["user"] = state.users.get(user_id, {})
     return await handler(request)
 
 

@@ -131,6 +131,13 @@ class AccountState:
         item.setdefault("created_at", int(time.time()))
         return {**item, "id": int(raw["id"])}
 
+    def user_for(self, authorization: str) -> dict[str, Any] | None:
+        """The user a ``Bearer`` header's token belongs to, or None for an unknown token."""
+        if not authorization.startswith("Bearer "):
+            return None
+        user_id = self.access_tokens.get(authorization.removeprefix("Bearer ").strip())
+        return None if user_id is None else self.users.get(user_id, {})
+
     def new_id(self) -> int:
         self._next += 1
         return self._next
