@@ -223,6 +223,8 @@ class Transport:
             )
         except aiohttp.ClientError as exc:
             error = RetriableError(f"{self.name}: cannot reach the CRM: {redact(str(exc), secrets)}")
+        # Again after the answer: it may have issued new secrets (a refreshed token pair).
+        secrets = [*secrets, *self.secrets()]
         duration = (time.perf_counter() - started) * 1000
         if isinstance(error, RetriableError) and error.retry_after:
             self.limiter.block_for(error.retry_after)
