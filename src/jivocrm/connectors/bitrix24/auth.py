@@ -123,6 +123,7 @@ class OAuthAuth:
         self.store = store
         self.transport: Transport | None = None  # set by the connector that owns this
         self.refreshes = 0
+        self._issued: list[str] = []  # tokens seen in OAuth answers, kept out of the journal
         self._loaded = False
         self._lock = asyncio.Lock()
 
@@ -130,7 +131,16 @@ class OAuthAuth:
         return f"{self.base}/rest/{method}", {"auth": self.access_token or ""}
 
     def secrets(self) -> list[str]:
-        return [s for s in (self.client_secret, self.refresh_token, self.access_token) if s]
+        current = (self.client_secret, self.refresh_token, self.access_token)
+        return [s for s in current if s] + self._issued
+
+    def remember_issued(self, data: Any) -> None:
+        """Note tokens in an OAuth server's answer before the transport records that answer."""
+        if isinstance(data, dict):
+            for key in ("access_token", "refresh_token"):
+                if isinstance(data.get(key), str):
+                    self._issued.append(data[key])
+            del self._issued[:-8]
 
     def token(self) -> str | None:
         return self.access_token

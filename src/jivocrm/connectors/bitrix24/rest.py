@@ -106,6 +106,8 @@ class Rest:
             auth.transport = self.transport
 
     def classify(self, response: Response) -> ConnectorError | None:
+        if isinstance(self.auth, OAuthAuth):
+            self.auth.remember_issued(response.data)
         return classify(response, method=_calling.get(), oauth=self.auth.oauth)
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:

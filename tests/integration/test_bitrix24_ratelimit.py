@@ -1,0 +1,105 @@
+"""The connection's leaky bucket keeps a portal's 503s away, measured at the emulator, and storms
+of 503/429/500 are ridden out. Rates are scaled up (20/s, burst 5) so a few hundred calls take
+seconds, and the emulator's bucket is the same size as the one configured on the connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from jivocrm.connectors.bitrix24.contract_target import connect, webhook_config
+from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
+from jivocrm.errors import RetriableError
+
+RATE, BURST = 20.0, 5
+CALLS = 300
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    async with running_emulator(faults={"rate_limit": {"rate": RATE, "burst": BURST}}) as running:
+        yield running
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    ordered = sorted(times)
+    best, first = 0, 0
+    for last, stamp in enumerate(ordered):
+        while stamp - ordered[first] > window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+@pytest.mark.timeout(60)
+async def test_limiter_keeps_under_the_portal_bucket(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    # One attempt only: a single 503 would fail the call and the test.
+    config = webhook_config(
+        emulator, rate_limit={"rate": RATE, "burst": BURST}, retries={"attempts": 1}
+    )
+    rest = connect(emulator, session, config).rest
+    await asyncio.gather(*(rest.result("profile") for _ in range(CALLS)))
+
+    answers = emulator.calls("profile")
+    assert len(answers) == CALLS
+    assert [a for a in answers if a["status"] != 200] == []
+    times = [a["time"] for a in answers]
+    for window in (0.5, 1.0, 3.0):
+        # A leaky bucket admits at most its burst plus what drained during the window.
+        assert most_in_window(times, window) <= BURST + RATE * window + 1
+    span = max(times) - min(times)
+    assert (CALLS - BURST) / span <= RATE * 1.05
+
+
+async def test_without_the_limiter_the_portal_answers_503(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    # The control for the test above: the emulator's bucket does refuse a burst past its size.
+    config = webhook_config(
+        emulator, rate_limit={"rate": 1000, "burst": 1000}, retries={"attempts": 1}
+    )
+    rest = connect(emulator, session, config).rest
+    outcomes = await asyncio.gather(
+        *(rest.result("profile") for _ in range(BURST * 4)), return_exceptions=True
+    )
+    refused = [o for o in outcomes if isinstance(o, RetriableError)]
+    assert refused
+    assert all(o.code == "QUERY_LIMIT_EXCEEDED" for o in refused)
+    assert len(outcomes) - len(refused) <= BURST + 1
+
+
+@pytest.mark.parametrize("fault", ["rate_503", "rate_429", "error_rate"])
+async def test_a_storm_is_ridden_out(
+    emulator: RunningEmulator, session: aiohttp.ClientSession, fault: str
+) -> None:
+    emulator.configure(rate_limit={"rate": 0}, **{fault: 1.0})
+    config = webhook_config(
+        emulator,
+        rate_limit={"rate": 1000, "burst": 1000},
+        retries={"attempts": 40, "initial": 0.01, "max_delay": 0.05},
+    )
+    connector = connect(emulator, session, config)
+
+    async def calm_after_storm() -> None:
+        # The storm lasts until a dozen requests have been refused, then the portal recovers.
+        # The request log is a plain list with no event to wait on, so it is polled.
+        while len([r for r in emulator.state.requests if r["status"] != 200]) < 12:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        emulator.configure(**{fault: 0.0})
+
+    calming = asyncio.create_task(calm_after_storm())
+    users = await asyncio.gather(*(connector.list_users() for _ in range(4)))
+    await calming
+    assert all(len(found) == 3 for found in users)
+    assert len([r for r in emulator.state.requests if r["status"] != 200]) >= 12
