@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import structlog
+
 from jivocrm.connectors.amocrm import errors, mapping
 from jivocrm.connectors.amocrm.auth import Auth
 from jivocrm.connectors.base import (
@@ -27,6 +29,8 @@ from jivocrm.connectors.base import (
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.errors import AuthError, ConnectorError, RetriableError
+
+log = structlog.get_logger("jivocrm.amocrm")
 
 PAGE_LIMIT = 250  # amoCRM's maximum page size
 IDS_PER_FILTER = 50  # ids per filter[id][] request, keeping URLs short
@@ -68,6 +72,7 @@ class AmoCRMConnector(Connector):
         except AuthError as exc:
             if exc.status != 401 or not await self.auth.refresh_after_401(token):
                 raise
+        log.info("token_rejected_retrying", connection=self.name, path=path)
         token = await self.auth.token()
         return await http.request(
             method, url, json_body=body, params=params, headers=_bearer(token)
@@ -235,25 +240,7 @@ class AmoCRMConnector(Connector):
         return Created(str(made["id"]))
 
     async def create_unsorted(self, data: UnsortedData) -> Created:
-        now = int(time.time())
-        lead: dict[str, Any] = {"name": data.lead_name}
-        if data.price is not None:
-            lead["price"] = int(data.price)
-        item: dict[str, Any] = {
-            "source_uid": data.source_uid,
-            "source_name": data.source_name,
-            "created_at": now,
-            "request_id": data.request_id or "0",
-            "metadata": {
-                "form_id": "jivocrm",
-                "form_name": data.source_name,
-                "form_sent_at": now,
-                **data.metadata,
-            },
-            "_embedded": {"leads": [lead], "contacts": [mapping.contact_body(data.contact)]},
-        }
-        if data.pipeline_id:
-            item["pipeline_id"] = mapping.amo_id(data.pipeline_id, "pipeline")
+        item = mapping.unsorted_body(data, int(time.time()))
         response = await self._call("POST", "/api/v4/leads/unsorted/forms", body=[item])
         try:
             made = response.data["_embedded"]["unsorted"][0]

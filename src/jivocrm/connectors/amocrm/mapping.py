@@ -15,6 +15,7 @@ from jivocrm.connectors.base import (
     EntityKind,
     Pipeline,
     Stage,
+    UnsortedData,
 )
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.errors import FatalError
@@ -93,6 +94,29 @@ def deal_body(data: DealData) -> dict[str, Any]:
         body["custom_fields_values"] = custom_values(data.custom)
     body.update(data.extra)
     return body
+
+
+def unsorted_body(data: UnsortedData, now: int) -> dict[str, Any]:
+    """One "Неразобранное" form request; the metadata the amoCRM UI shows gets defaults."""
+    lead: dict[str, Any] = {"name": data.lead_name}
+    if data.price is not None:
+        lead["price"] = int(data.price)
+    item: dict[str, Any] = {
+        "source_uid": data.source_uid,
+        "source_name": data.source_name,
+        "created_at": now,
+        "request_id": data.request_id or "0",
+        "metadata": {
+            "form_id": "jivocrm",
+            "form_name": data.source_name,
+            "form_sent_at": now,
+            **data.metadata,
+        },
+        "_embedded": {"leads": [lead], "contacts": [contact_body(data.contact)]},
+    }
+    if data.pipeline_id:
+        item["pipeline_id"] = amo_id(data.pipeline_id, "pipeline")
+    return item
 
 
 def field_values(entity: Mapping[str, Any], code: str) -> list[str]:
