@@ -16,6 +16,7 @@ import pytest
 
 from jivocrm.connectors.amocrm.contract_target import connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
+from jivocrm.connectors.http import recording
 from jivocrm.errors import AuthError
 
 OAUTH = {
@@ -59,10 +60,21 @@ async def test_code_exchange_persists_the_pair(
     amo = connect(
         emulator, session, state_dir=tmp_path, **oauth(authorization_code="emulator-code")
     )
-    assert len(await amo.list_users()) == 3
+    with recording() as calls:
+        assert len(await amo.list_users()) == 3
     tokens = stored(tmp_path)
     assert tokens["refresh_token"] == emulator.state.oauth["refresh_token"]
     assert tokens["expires_at"] > time.time()
+    # What the journal keeps of the exchange carries neither the code nor the issued pair.
+    exchange = json.dumps([c.as_dict() for c in calls.calls], ensure_ascii=False)
+    assert "/oauth2/access_token" in exchange
+    for secret in (
+        "emulator-code",
+        "emulator-secret",
+        tokens["access_token"],
+        tokens["refresh_token"],
+    ):
+        assert str(secret) not in exchange
 
     # A restart reads the stored pair: the single-use code is not sent again.
     again = connect(

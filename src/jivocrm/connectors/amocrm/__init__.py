@@ -44,6 +44,8 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
 
     def transport(endpoint: str | None) -> Transport:
         def classify(response: Response) -> ConnectorError | None:
+            if endpoint == "oauth" and auth_holder and isinstance(auth_holder[0], OAuth2):
+                auth_holder[0].note_issued(response.data)
             return errors.classify(response, endpoint=endpoint)
 
         return Transport(

@@ -129,6 +129,7 @@ class OAuth2(Auth):
         self.token_url = token_url
         self.refreshes = 0
         self._tokens: dict[str, Any] | None = None
+        self._issued: list[str] = []
         # The config's code or refresh token, hashed: when the user puts a new one in the config
         # (re-authorization), it replaces the stored pair.
         seed = config.get("authorization_code") or config.get("refresh_token") or ""
@@ -142,7 +143,17 @@ class OAuth2(Auth):
         ]
         if self._tokens:
             values += [self._tokens.get("access_token"), self._tokens.get("refresh_token")]
-        return [str(v) for v in values if v]
+        return [str(v) for v in [*values, *self._issued] if v]
+
+    def note_issued(self, answer: Any) -> None:
+        """Remember tokens an answer of the token endpoint carries, before anything records it.
+
+        The transport records the call (for the journal) before ``_obtain`` sees the answer; it
+        asks for secrets again after classifying, which is when this has run.
+        """
+        if isinstance(answer, dict):
+            fresh = [str(answer[k]) for k in ("access_token", "refresh_token") if answer.get(k)]
+            self._issued = [*self._issued, *fresh][-8:]
 
     async def token(self) -> str:
         tokens = self._tokens
