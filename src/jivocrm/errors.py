@@ -67,7 +67,7 @@ class ConnectorError(JivoCRMError):
 
 
 class RetriableError(ConnectorError):
-    """Transient: network errors, timeouts, 429, 5xx, rate limits. ``retry_after`` is the CRM's hint."""
+    """Transient: network, timeouts, 429, 5xx, rate limits. ``retry_after``: the CRM's hint."""
 
 
 class AuthError(ConnectorError):

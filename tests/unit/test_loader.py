@@ -37,7 +37,9 @@ def test_explicit_tags_are_rejected() -> None:
 
 def test_merge_keys_are_rejected() -> None:
     found = messages("base: {x: 1}\nother:\n  <<: {y: 2}\n")
-    assert found == ["b.yaml:2:1: other: YAML merge keys (<<) are not allowed; repeat the keys instead"]
+    assert found == [
+        "b.yaml:2:1: other: YAML merge keys (<<) are not allowed; repeat the keys instead"
+    ]
 
 
 def test_duplicate_keys_are_reported_at_the_second_key() -> None:
@@ -53,6 +55,7 @@ def test_deep_nesting_is_rejected() -> None:
 
 def test_positions_are_one_based_and_point_at_values() -> None:
     doc, problems = load_text("x:\n  steps:\n    - id: a\n      type: b\n", "o.yaml")
-    assert doc is not None and not problems
+    assert doc is not None
+    assert not problems
     assert doc.position(("x", "steps", 0, "type")) == (4, 13)
     assert doc.position(("x", "steps", 0, "type"), at_key=True) == (4, 7)

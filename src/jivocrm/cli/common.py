@@ -42,7 +42,7 @@ def guarded(fn: Callable[[], int]) -> int:
         return USER_ERROR
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: report, never a traceback
+    except Exception as exc:
         report = write_crash_report(exc)
         click.echo(
             f"jivocrm crashed: {type(exc).__name__}: {exc}. Crash report: {report}", err=True

@@ -22,10 +22,8 @@ def validate(path: Path, fmt: str) -> int:
         if fmt == "text":
             count = len(errors)
             files = len({p.file for p in errors})
-            click.echo(
-                f"{count} error{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}",
-                err=True,
-            )
+            plural = ("s" if count != 1 else "", "s" if files != 1 else "")
+            click.echo(f"{count} error{plural[0]} in {files} file{plural[1]}", err=True)
         return USER_ERROR
     if fmt == "text" and project is not None:
         click.echo(

@@ -242,4 +242,4 @@ class Connector(ABC):
 
     @abstractmethod
     async def check(self) -> list[CheckResult]:
-        """Reachability, authentication, rights/scopes — each with a diagnosis that says what to do."""
+        """Reachability, authentication, rights/scopes, each with a diagnosis saying what to do."""

@@ -7,7 +7,6 @@ the ``CallLog`` of the step that runs it, with secrets replaced by ``***``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import json
@@ -60,7 +59,9 @@ class CallLog:
     calls: list[CallRecord] = field(default_factory=list)
 
 
-_current: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar("jivocrm_calls", default=None)
+_current: contextvars.ContextVar[CallLog | None] = contextvars.ContextVar(
+    "jivocrm_calls", default=None
+)
 
 
 @contextlib.contextmanager
@@ -216,13 +217,15 @@ class Transport:
             error = self.classify(response)
             if isinstance(error, RetriableError) and error.retry_after is None:
                 error.retry_after = _retry_after_header(response.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             error = RetriableError(
                 f"{self.name}: no answer within {self.timeout:g} s; the CRM is slow or unreachable"
                 " (raise `timeout` on the connection if this is normal for it)"
             )
         except aiohttp.ClientError as exc:
-            error = RetriableError(f"{self.name}: cannot reach the CRM: {redact(str(exc), secrets)}")
+            error = RetriableError(
+                f"{self.name}: cannot reach the CRM: {redact(str(exc), secrets)}"
+            )
         # Again after the answer: it may have issued new secrets (a refreshed token pair).
         secrets = [*secrets, *self.secrets()]
         duration = (time.perf_counter() - started) * 1000

@@ -35,7 +35,8 @@ class _Blocking:
         self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
 
     async def _wait_unblocked(self) -> None:
-        while (pause := self._blocked_until - time.monotonic()) > 0:
+        # The pause may be extended while we sleep (another 429), hence the loop.
+        while (pause := self._blocked_until - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(pause)
 
 

@@ -2,8 +2,8 @@
 
 ruamel.yaml's round-trip loader keeps the line and column of every key and item. Aliases, anchors,
 merge keys and explicit tags are rejected: an alias bomb ("billion laughs") loads in microseconds
-because aliases share one object, but every later walk (jsonschema, templates) expands it, so it must
-be refused before anything walks it. Loading itself is bounded by a size cap, and nesting by a
+because aliases share one object, but every later walk (jsonschema, templates) expands it, so it
+must be refused before anything walks it. Loading itself is bounded by a size cap, and nesting by a
 depth cap.
 """
 
@@ -123,7 +123,9 @@ def _yaml() -> YAML:
 def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     """Parse ``text``; on any problem return ``None`` and the diagnostics."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        return None, [Diagnostic(file, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")]
+        return None, [
+            Diagnostic(file, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
+        ]
     try:
         data = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -152,14 +154,18 @@ def load_file(path: Path, file: str | None = None) -> tuple[Document | None, lis
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return None, [Diagnostic(name, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")]
+            return None, [
+                Diagnostic(name, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
+            ]
         raw = path.read_bytes()
     except OSError as exc:
         return None, [Diagnostic(name, 0, 0, "", f"cannot read: {exc.strerror}")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Diagnostic(name, 1, 1, "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")]
+        return None, [
+            Diagnostic(name, 1, 1, "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")
+        ]
     return load_text(text, name)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jivocrm.engine.retry import RetryPolicy
+from jivocrm.engine.retry import DURABLE, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Project:
     metadata_path: Path | None = None
     journal: JournalConfig = JournalConfig()
     notify: NotifyConfig = NotifyConfig()
-    retry: RetryPolicy = RetryPolicy(attempts=12, initial=5.0, multiplier=3.0, max_delay=14400.0)
+    retry: RetryPolicy = field(default_factory=lambda: DURABLE)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def bundle(self, name: str) -> Bundle | None:

@@ -29,7 +29,6 @@ from jivocrm.engine.model import (
 )
 from jivocrm.engine.retry import RetryPolicy
 from jivocrm.engine.schema_errors import check, did_you_mean
-from jivocrm.steps import STEPS
 
 PROJECT_FILE = "jivocrm.yaml"
 TEST_SUFFIX = ".test.yaml"
@@ -130,7 +129,9 @@ def _connections(doc: Document) -> Iterator[Diagnostic]:
 
     for name, conn in raw.items():
         if isinstance(conn, dict) and conn.get("type") in CONNECTORS:
-            yield from check(doc, schemas.connection_schema(conn["type"]), conn, ("connections", name))
+            yield from check(
+                doc, schemas.connection_schema(conn["type"]), conn, ("connections", name)
+            )
 
 
 def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]) -> Project:
@@ -155,7 +156,9 @@ def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]
         server=ServerConfig(**server),
         store=data.get("store", "sqlite:///.jivocrm/jivocrm.db"),
         region=data.get("region", "RU"),
-        metadata_path=(root / metadata) if metadata else (default_metadata if default_metadata.exists() else None),
+        metadata_path=(root / metadata)
+        if metadata
+        else (default_metadata if default_metadata.exists() else None),
         journal=JournalConfig(**journal),
         notify=NotifyConfig(**notify),
         retry=RetryPolicy(

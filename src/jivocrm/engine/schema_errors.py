@@ -22,7 +22,7 @@ _VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
 
 
 def validator(schema: dict[str, Any]) -> Draft202012Validator:
-    """A compiled validator per schema object (schemas are built once and cached by their makers)."""
+    """A compiled validator per schema object (schemas are built once, cached by their makers)."""
     hit = _VALIDATORS.get(id(schema))
     if hit is None or hit[0] is not schema:
         hit = (schema, Draft202012Validator(schema))
@@ -33,9 +33,13 @@ def validator(schema: dict[str, Any]) -> Draft202012Validator:
 def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
     path = tuple(error.absolute_path)
     kind = error.validator
+    schema: Any = error.schema if isinstance(error.schema, dict) else {}
+    expected: Any = error.validator_value
     if kind == "additionalProperties":
-        allowed = list(error.schema.get("properties", {}))
-        extras = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        allowed = list(schema.get("properties", {}))
+        extras = (
+            sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        )
         if extras:
             key = extras[0]
             return (*path, key), f"unknown key '{key}'{did_you_mean(key, allowed)}", True
@@ -43,7 +47,7 @@ def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return path, f"missing required key '{missing}'", False
     if kind == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in expected]
         value = error.instance
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
         what = "step type" if path[-1:] == ("type",) and "steps" in path else "value"
@@ -54,13 +58,21 @@ def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
     if kind == "const":
         return path, f"must be {error.validator_value!r}, not {error.instance!r}", False
     if kind == "type":
-        expected = error.validator_value
-        names = " or ".join(expected) if isinstance(expected, list) else expected
+        names = " or ".join(expected) if isinstance(expected, list) else str(expected)
         return path, f"must be {_article(names)}, not {_typename(error.instance)}", False
     if kind in ("oneOf", "anyOf"):
-        return path, f"{_typename(error.instance)} is not a valid value here ({error.schema.get('description', 'see jivocrm schema')})", False
+        return (
+            path,
+            f"{_typename(error.instance)} is not a valid value here "
+            f"({schema.get('description', 'see `jivocrm schema`')})",
+            False,
+        )
     if kind == "pattern":
-        return path, f"{error.instance!r} does not have the expected form ({error.validator_value})", False
+        return (
+            path,
+            f"{error.instance!r} does not have the expected form ({error.validator_value})",
+            False,
+        )
     if kind == "minItems":
         return path, "must not be empty", False
     return path, error.message, False
@@ -95,7 +107,9 @@ def check(
 ) -> Iterator[Diagnostic]:
     """Diagnostics of ``instance`` (default: the whole document) against ``schema``."""
     target = document.data if instance is None else instance
-    errors = sorted(validator(schema).iter_errors(target), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        validator(schema).iter_errors(target), key=lambda e: list(map(str, e.absolute_path))
+    )
     seen: set[tuple[str, str]] = set()
     for error in errors:
         path, message, at_key = _message(error)

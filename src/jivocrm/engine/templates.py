@@ -46,7 +46,11 @@ class Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "**":
             if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"'**' with an exponent above {MAX_EXPONENT} is not allowed")
-            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > 4096:
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and left.bit_length() * right > 4096
+            ):
                 raise SecurityError("'**' would build a number of more than 4096 bits")
         elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
             raise SecurityError(f"'+' would build more than {MAX_OUTPUT} characters")
@@ -115,11 +119,12 @@ def _compiled(source: str) -> Any:
 
 def _explain(exc: Exception) -> str:
     text = str(exc)
-    found = re.search(r"has no attribute '([^']+)'", text) or re.search(r"'([^']+)' is undefined", text)
+    found = re.search(r"has no attribute '([^']+)'", text) or re.search(
+        r"'([^']+)' is undefined", text
+    )
     if found:
         return (
-            f"field '{found.group(1)}' is missing; give a default, e.g. "
-            f"{{{{ … | default('') }}}}"
+            f"field '{found.group(1)}' is missing; give a default, e.g. {{{{ … | default('') }}}}"
         )
     return text
 
