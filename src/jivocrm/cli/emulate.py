@@ -1,0 +1,46 @@
+"""``jivocrm emulate amocrm|bitrix24``: a CRM emulator on this machine, to try bundles on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from aiohttp import web
+
+from jivocrm.cli.common import OK, finish, guarded
+from jivocrm.connectors import CONNECTORS
+
+# How to point a connection at the emulator, with the credentials of its default seed.
+HINTS = {
+    "amocrm": (
+        "connections:\n  amo:\n    type: amocrm\n    base_url: {url}\n"
+        "    auth: {{long_lived_token: ${{AMO_TOKEN}}}}   # AMO_TOKEN=emulator-admin-token"
+    ),
+    "bitrix24": (
+        "connections:\n  b24:\n    type: bitrix24\n"
+        "    webhook_url: ${{B24_WEBHOOK_URL}}   # B24_WEBHOOK_URL={url}/rest/1/emulatorcode1/"
+    ),
+}
+
+
+def emulate(crm: str, host: str, port: int, seed: Path | None) -> int:
+    app = CONNECTORS[crm].emulator(seed)
+    url = f"http://{host}:{port}"
+    click.echo(f"{CONNECTORS[crm].title} emulator on {url} (state: GET {url}/_emulator/state)")
+    click.echo("Use it from a project:\n" + HINTS[crm].format(url=url))
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return OK
+
+
+@click.command("emulate")
+@click.argument("crm", type=click.Choice(sorted(CONNECTORS)))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8090, show_default=True)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file with the account's users, pipelines, contacts… (default: a demo account).",
+)
+def command(crm: str, host: str, port: int, seed: Path | None) -> None:
+    """Run the built-in emulator of a CRM: the documented API, quirks included, in memory."""
+    finish(guarded(lambda: emulate(crm, host, port, seed)))
