@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck fmt bench soak clean
+.PHONY: run test check lint typecheck fmt bench soak docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ check: lint typecheck test
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
+
+docs: $(STAMP)
+	$(BIN)/python -m jivocrm.reference .
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

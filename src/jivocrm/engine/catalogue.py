@@ -139,3 +139,34 @@ def known(event: str, path: str) -> bool:
         return True
     # Paths below free-form objects (visitor.social.*, utm_json.*) are the visitor's data.
     return any(norm.startswith(prefix + ".") for prefix in ("visitor.social", "analytics"))
+
+
+# What each raw field means (api-facts.md §1.3-1.4), for the reference.
+MEANING: dict[str, str] = {
+    "event_name": "the event type",
+    "chat_id": "the chat's id (a number; text in some payloads); absent in offline messages",
+    "widget_id": "the channel's public id from the widget code",
+    "user_token": "the site's own visitor id set with jivo_api.setUserToken (not a secret)",
+    "visitor": "the visitor: name, email, phone, number, description, social, chats_count",
+    "agent": "the agent (operator): id, name, email, phone",
+    "assigned_agent": "the agent assigned to the client (client_updated, chat_assigned)",
+    "agents[]": "every agent who took part in the chat (chat_finished)",
+    "department": "the department the visitor chose: id, name",
+    "session": "geoip (country, region, city, …), utm (pipe-joined), utm_json, ip_addr, user_agent",
+    "page": "the page the visitor is on: url, title",
+    "analytics": "client ids of Google Analytics (ga) and Yandex.Metrica (ym)",
+    "organization": "the organization the client belongs to: id, name",
+    "tags[]": "the client's tags: id, title",
+    "status": "the client's status: id, title (e.g. contact_later)",
+    "topic": "the call's topic: topic_id, title, parent_id",
+    "call": "type (callback|incoming|outgoing), phone, status (start|end|agent_connected|"
+    "client_connected|error), record_url, reason",
+    "chat": "messages[] (timestamp, type visitor|agent, agent_id, message), rate, blacklisted, "
+    "invitation",
+    "plain_messages": "a pre-rendered transcript when Jivo sends one (may be null)",
+    "html_messages": "the same in HTML (may be null)",
+    "offline_message_id": "the offline message's id (number or text)",
+    "message": "the visitor's message (offline_message) or a note (client_updated)",
+    "assign_to": "the CRM link the chat was bound to (the crm_link of the chat_accepted reply)",
+    "client_id": "the client's id in Jivo",
+}
