@@ -18,6 +18,7 @@ from jivocrm.connectors.bitrix24 import Bitrix24Connector
 from jivocrm.connectors.bitrix24.contract_target import connect
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.http import recording
+from jivocrm.connectors.tokens import MemoryTokenStore
 from jivocrm.errors import AuthError
 
 CLIENT_ID, SECRET, REFRESH, ACCESS = (
@@ -26,19 +27,6 @@ CLIENT_ID, SECRET, REFRESH, ACCESS = (
     "emulator-refresh",
     "emulator-access",
 )
-
-
-class MemoryTokenStore:
-    def __init__(self) -> None:
-        self.saved: dict[str, dict[str, Any]] = {}
-        self.saves = 0
-
-    async def load(self, name: str) -> dict[str, Any] | None:
-        return self.saved.get(name)
-
-    async def save(self, name: str, data: dict[str, Any]) -> None:
-        self.saves += 1
-        self.saved[name] = dict(data)
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jivocrm.connectors.amocrm import errors
-from jivocrm.connectors.amocrm.auth import Auth, FileTokenStore, LongLivedToken, OAuth2, TokenStore
+from jivocrm.connectors.amocrm.auth import Auth, LongLivedToken, OAuth2
 from jivocrm.connectors.amocrm.client import AmoCRMConnector
 from jivocrm.connectors.amocrm.schema import BASE_URL_PATTERN, EXAMPLE, SCHEMA
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.ratelimit import WindowRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.connectors.tokens import FileTokenStore, TokenStore
 from jivocrm.engine.retry import RetryPolicy
 from jivocrm.errors import ConnectorError
 

@@ -9,79 +9,23 @@ refreshing again.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import json
-import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
 from jivocrm.connectors.amocrm import errors
 from jivocrm.connectors.http import Transport
+from jivocrm.connectors.tokens import TokenStore
 
 log = structlog.get_logger("jivocrm.amocrm")
 
 # Refresh this long before the access token's stated expiry, so a call never carries a token
 # that dies in flight.
 EXPIRY_MARGIN = 60.0
-
-
-class TokenStore(Protocol):
-    """Where a connection's newest OAuth pair lives; the lock serialises refreshes."""
-
-    async def load(self, name: str) -> dict[str, Any] | None: ...
-
-    async def save(self, name: str, tokens: dict[str, Any]) -> None: ...
-
-    def lock(self, name: str) -> AbstractAsyncContextManager[None]: ...
-
-
-class FileTokenStore:
-    """One JSON file per connection, mode 0600, replaced atomically.
-
-    The lock is per process; several daemon instances share tokens through the store's
-    implementation instead (PostgreSQL), which locks across processes.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def path(self, name: str) -> Path:
-        return self.directory / f"{name}.json"
-
-    async def load(self, name: str) -> dict[str, Any] | None:
-        try:
-            text = self.path(name).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        data = json.loads(text)
-        return data if isinstance(data, dict) else None
-
-    async def save(self, name: str, tokens: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        target = self.path(name)
-        temp = target.with_suffix(".tmp")
-        # Created with 0600 from the start: a chmod after writing would leave a window.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(tokens, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, target)
-
-    @contextlib.asynccontextmanager
-    async def lock(self, name: str) -> AsyncIterator[None]:
-        async with self._locks.setdefault(name, asyncio.Lock()):
-            yield
 
 
 class Auth(ABC):

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from jivocrm.connectors.bitrix24.auth import FileTokenStore, OAuthAuth, TokenStore, WebhookAuth
+from jivocrm.connectors.bitrix24.auth import OAuthAuth, WebhookAuth
 from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.emulator import create_app
 from jivocrm.connectors.bitrix24.emulator_state import load_seed
@@ -21,6 +21,7 @@ from jivocrm.connectors.bitrix24.schema import (
 )
 from jivocrm.connectors.ratelimit import BucketRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.connectors.tokens import FileTokenStore, TokenStore
 from jivocrm.engine.retry import IN_CALL
 from jivocrm.errors import FatalError
 
@@ -45,7 +46,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
             if oauth.get(key) and (problem := check_portal_url(str(oauth[key]))):
                 raise FatalError(f"connection {ctx.name}: oauth.{key}: {problem}")
         portal_url = str(oauth["portal"]).rstrip("/")
-        store: TokenStore = ctx.token_store or FileTokenStore(ctx.state_dir)
+        store: TokenStore = ctx.token_store or FileTokenStore(ctx.state_dir / "tokens")
         auth = OAuthAuth(
             name=ctx.name,
             base=emulator or portal_url,

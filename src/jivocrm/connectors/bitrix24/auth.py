@@ -12,64 +12,19 @@ the same token, the first refreshes and the others reuse its result.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from jivocrm.connectors.http import Transport
+from jivocrm.connectors.tokens import TokenStore
 from jivocrm.errors import AuthError
 
 log = structlog.get_logger("jivocrm.bitrix24")
 
 # Refresh a little before the announced expiry, so a token never dies in flight.
 EXPIRY_MARGIN = 60.0
-
-
-class TokenStore(Protocol):
-    async def load(self, name: str) -> dict[str, Any] | None: ...
-
-    async def save(self, name: str, data: dict[str, Any]) -> None: ...
-
-
-class FileTokenStore:
-    """``<state_dir>/tokens/<connection>.json``, readable by the owner only."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.directory = state_dir / "tokens"
-
-    def path(self, name: str) -> Path:
-        return self.directory / f"{name}.json"
-
-    async def load(self, name: str) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self._load, self.path(name))
-
-    async def save(self, name: str, data: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._save, self.path(name), data)
-
-    @staticmethod
-    def _load(path: Path) -> dict[str, Any] | None:
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return None
-        return data if isinstance(data, dict) else None
-
-    @staticmethod
-    def _save(path: Path, data: dict[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_suffix(".tmp")
-        # Created 0600 from the start: the file never exists with wider permissions.
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
 
 
 class WebhookAuth:
@@ -149,15 +104,23 @@ class OAuthAuth:
         """Load the persisted pair once, and refresh when there is no live access token."""
         if self._loaded and self.access_token and time.time() < self.expires_at - EXPIRY_MARGIN:
             return
-        async with self._lock:
-            if not self._loaded:
+        async with self._lock, self.store.lock(self.name):
+            if not self._loaded or not self.access_token:
                 await self._load()
             if not self.access_token or time.time() >= self.expires_at - EXPIRY_MARGIN:
                 await self._refresh()
 
     async def renew(self, stale: str | None) -> bool:
-        """Refresh after ``expired_token`` unless another caller already replaced ``stale``."""
-        async with self._lock:
+        """Refresh after ``expired_token`` unless another caller already replaced ``stale``.
+
+        The store's lock spans daemon instances; after taking it, the stored pair is read again,
+        since another instance may have refreshed meanwhile (its refresh token is the live one).
+        """
+        async with self._lock, self.store.lock(self.name):
+            if self.access_token and self.access_token != stale:
+                return True
+            self._loaded = False
+            await self._load()
             if self.access_token and self.access_token != stale:
                 return True
             await self._refresh()
