@@ -1,0 +1,99 @@
+"""Which bundles an event runs, why the others do not, and the lane each run queues in.
+
+``match`` answers for every bundle of the project, in project order: a bundle that does not
+match is recorded as not matched with its reason, never silently dropped. A paused bundle
+(``enabled: false``) that would match is ``matched=True, paused=True`` so the daemon can hold
+the event until the bundle is enabled again.
+
+Lanes: runs sharing a lane key execute one at a time in arrival order, so ``chat_accepted`` and
+``chat_finished`` of one chat never race to create two contacts. The key is the bundle's ``lane``
+template when it has one, else ``chat:<widget>:<chat_id>``, else ``visitor:<widget>:<visitor>``,
+else a key of its own (nothing to order the event against).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from jivocrm.engine.events import JivoEvent
+from jivocrm.engine.filters import evaluate_filter
+from jivocrm.engine.model import Bundle, Channel, Project
+from jivocrm.engine.templates import render
+from jivocrm.errors import TemplateError
+
+log = structlog.get_logger("jivocrm.matching")
+
+
+@dataclass(frozen=True)
+class Match:
+    bundle: Bundle
+    matched: bool
+    reason: str
+    lane: str | None = None
+    paused: bool = False
+
+
+def default_lane(event: JivoEvent) -> str:
+    widget = event.widget_id or "-"
+    if event.chat_id:
+        return f"chat:{widget}:{event.chat_id}"
+    if event.visitor_key:
+        return f"visitor:{widget}:{event.visitor_key}"
+    return f"event:{uuid.uuid4().hex}"
+
+
+def lane_for(bundle: Bundle, event: JivoEvent) -> str:
+    if not bundle.lane:
+        return default_lane(event)
+    context = {"event": dict(event), "bundle": {"name": bundle.name}}
+    try:
+        value = render(bundle.lane, context)
+    except TemplateError as exc:
+        # A lane is about ordering, not about whether the run happens: fall back, say so.
+        log.warning("lane_template_failed", bundle=bundle.name, error=str(exc))
+        return default_lane(event)
+    text = "" if value is None else str(value).strip()
+    return f"custom:{text}" if text else default_lane(event)
+
+
+def _channel_served(bundle: Bundle, event: JivoEvent, channel: Channel | None) -> str | None:
+    """None when the bundle serves the event's channel, else the reason it does not."""
+    if not bundle.channels:
+        return None
+    names = {event.widget_id}
+    if channel is not None:
+        names |= {channel.name, channel.widget_id}
+    if names & set(bundle.channels):
+        return None
+    where = event.widget_id or "unknown"
+    if channel is not None:
+        where += f" (channel {channel.name})"
+    return f"channel {where} is not served; the bundle serves {', '.join(bundle.channels)}"
+
+
+def match_bundle(bundle: Bundle, event: JivoEvent, channel: Channel | None = None) -> Match:
+    if not event.is_known:
+        return Match(bundle, False, f"event type {event.name!r} is not a Jivo event jivocrm knows")
+    if bundle.event != event.name:
+        return Match(bundle, False, f"event is {event.name}; the bundle runs on {bundle.event}")
+    not_served = _channel_served(bundle, event, channel)
+    if not_served:
+        return Match(bundle, False, not_served)
+    verdict = evaluate_filter(bundle.filter, event)
+    if not verdict.ok:
+        return Match(bundle, False, verdict.reason)
+    lane = lane_for(bundle, event)
+    if not bundle.enabled:
+        return Match(bundle, True, f"{verdict.reason}; the bundle is paused", lane, paused=True)
+    return Match(bundle, True, verdict.reason, lane)
+
+
+def match(project: Project, event: JivoEvent, channel: Channel | None = None) -> list[Match]:
+    """A ``Match`` for every bundle of the project, in project order."""
+    return [match_bundle(bundle, event, channel) for bundle in project.bundles]
+
+
+__all__ = ["Match", "default_lane", "lane_for", "match", "match_bundle"]
