@@ -28,6 +28,8 @@ class StepRecord:
     started_at: float = 0.0
     finished_at: float = 0.0
     attempt: int = 1
+    # --dry-run: the writes the step would have sent (nothing was sent).
+    would_send: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -57,6 +58,23 @@ class StepResult:
     uncertain: bool = False
 
 
+@dataclass(eq=False)
+class PendingContact:
+    """A contact new_contact decided to create but left to a later new_deal step.
+
+    The pair is then created in ONE call (``create_deal_with_contact``: amoCRM /leads/complex,
+    a Bitrix24 batch). ``{{ steps.<contact>.id }}`` renders to this object; the deal step fills
+    ``contact_id`` when it created both, else the runner creates the contact alone.
+    """
+
+    step_id: str
+    data: Any  # connectors.base.ContactData
+    contact_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"<new contact of step {self.step_id}, created together with the deal>"
+
+
 @dataclass
 class StepContext:
     """What a step may use besides its params."""
@@ -75,6 +93,13 @@ class StepContext:
     mark_started: Callable[[], Awaitable[None]] | None = None
     # Writes that --dry-run did not send, for the report.
     would_send: list[dict[str, Any]] = field(default_factory=list)
+    # The parsed event (computed fields included), for steps that fill defaults from it.
+    event: Mapping[str, Any] = field(default_factory=dict)
+    # The run's clock: due dates and sent-at times are relative to it.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    run_id: str | None = None
+    # new_contact may leave a creation to the new_deal step that links to it (PendingContact).
+    defer_contact: bool = False
 
 
 StepFn = Callable[[StepContext, Mapping[str, Any]], Awaitable[StepResult]]

@@ -5,11 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.steps import resolve
 from jivocrm.steps.base import NAME_OR_ID, TEXT, StepContext, StepResult, StepSpec
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    login = params.get("login")
+    if not resolve.blank(login):
+        wanted = str(login).strip().casefold()
+        # Jivo logins are e-mails; CRM users are matched by e-mail, ignoring case.
+        listed = await resolve.users(ctx)
+        found = next((u for u in listed if u.email and u.email.strip().casefold() == wanted), None)
+        if found is not None:
+            return StepResult("ok", _output(found, True), f"{login} is CRM user {found.id}")
+    default = params.get("default")
+    fallback = await resolve.user(ctx, default, "default")
+    if fallback is None:
+        return StepResult(
+            "ok",
+            {"id": None, "name": None, "email": None, "found": False},
+            f"no CRM user with login {login!r} and no default: the CRM picks the responsible",
+        )
+    return StepResult(
+        "ok", _output(fallback, False), f"no CRM user with login {login!r}; default {fallback.name}"
+    )
+
+
+def _output(user: Any, found: bool) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name, "email": user.email, "found": found}
 
 
 SPEC = StepSpec(

@@ -5,16 +5,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.engine.templates import truthy
 from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    reply: dict[str, Any] = {}
+    link = params.get("crm_link")
+    if link:
+        reply["crm_link"] = str(link)
+    info = {
+        k: str(v)
+        for k, v in (params.get("contact_info") or {}).items()
+        if v is not None and str(v).strip()
+    }
+    if info:
+        reply["contact_info"] = info
+    # Jivo shows custom_data items as they are: an item with empty content is only noise.
+    items = []
+    for item in params.get("custom_data") or []:
+        clean = {k: str(v) for k, v in item.items() if v is not None and str(v).strip()}
+        if clean.get("content"):
+            items.append(clean)
+    if items:
+        reply["custom_data"] = items
+    if "enable_assign" in params:
+        reply["enable_assign"] = truthy(params["enable_assign"])
+    return StepResult("ok", {"reply": reply})
 
 
 SPEC = StepSpec(
     type="jivo_reply",
-    description="Answer Jivo's chat_accepted/chat_updated with a CRM link and data for the operator.",
+    description=(
+        "Answer Jivo's chat_accepted/chat_updated with a CRM link and data for the operator."
+    ),
     params={
         "crm_link": VALUE,
         "contact_info": {

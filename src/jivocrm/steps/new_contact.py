@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.base import ContactData
+from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
     VALUE,
+    PendingContact,
     StepContext,
     StepResult,
     StepSpec,
@@ -37,8 +41,128 @@ CONTACT_FIELDS: dict[str, Any] = {
 }
 
 
+# Without a `duplicates` key a contact is looked up first: "don't create duplicates" is what
+# users of chat-to-CRM integrations expect by default.
+DEFAULT_MODE = "skip"
+DEFAULT_MATCH = ("phone", "email")
+NO_NAME = "Посетитель Jivo"
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def phones_of(value: Any, region: str) -> list[str]:
+    """Every value that is a phone number, in E.164, without repeats."""
+    found = (normalize_phone(str(v), region) for v in _values(value) if not resolve.blank(v))
+    return list(dict.fromkeys(p for p in found if p))
+
+
+def emails_of(value: Any) -> list[str]:
+    found = (normalize_email(str(v)) for v in _values(value) if not resolve.blank(v))
+    return list(dict.fromkeys(e for e in found if e))
+
+
+def _text(value: Any) -> str | None:
+    return None if resolve.blank(value) else str(value).strip()
+
+
+async def contact_data(ctx: StepContext, fields: Mapping[str, Any]) -> ContactData:
+    """The mapped fields as ``ContactData``: E.164 phones, lower-case e-mails, resolved ids."""
+    data = ContactData(
+        name=_text(fields.get("name")),
+        first_name=_text(fields.get("first_name")),
+        last_name=_text(fields.get("last_name")),
+        phones=phones_of(fields.get("phone"), ctx.region),
+        emails=emails_of(fields.get("email")),
+        responsible_id=await resolve.user_id(ctx, fields.get("responsible")),
+        custom=await resolve.custom_fields(ctx, "contact", fields.get("custom")),
+        extra=dict(fields.get("extra") or {}),
+    )
+    if not (data.name or data.first_name or data.last_name):
+        parts = [*data.phones, *data.emails]
+        data.name = parts[0] if parts else NO_NAME
+    return data
+
+
+def output(
+    ctx: StepContext, contact_id: Any, *, created: bool, matched_by: str | None
+) -> dict[str, Any]:
+    cid = None if contact_id is None else contact_id
+    plain_id = cid if isinstance(cid, str) else None
+    return {
+        "id": cid,
+        "url": writing.url(ctx, "contact", plain_id),
+        "created": created,
+        "matched_by": matched_by,
+    }
+
+
+async def create_now(ctx: StepContext, data: ContactData) -> str:
+    """Create the contact on its own (no deal step took it over)."""
+    crm = resolve.connector(ctx)
+    made = await writing.write(
+        ctx, "create_contact", data, lambda: crm.create_contact(data), "contact"
+    )
+    return made.id
+
+
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    crm = resolve.connector(ctx)
+    data = await contact_data(ctx, params.get("fields") or {})
+    policy = params.get("duplicates") or {}
+    mode = policy.get("mode", DEFAULT_MODE)
+    match = policy.get("match") or DEFAULT_MATCH
+    phones = data.phones if "phone" in match else []
+    emails = data.emails if "email" in match else []
+    if mode != "create" and (phones or emails):
+        found = await crm.find_contacts(phones=phones, emails=emails)
+        if found:
+            contact = found[0]
+            by = "phone" if set(contact.phones) & set(phones) else "email"
+            if mode == "skip":
+                return StepResult(
+                    "ok",
+                    output(ctx, contact.id, created=False, matched_by=by),
+                    f"contact {contact.id} found by {by}; kept as it is (duplicates: skip)",
+                )
+            await writing.update(
+                ctx,
+                "update_contact",
+                {"id": contact.id, **writing.plain(data)},
+                lambda: crm.update_contact(contact.id, data),
+            )
+            return StepResult(
+                "ok",
+                output(ctx, contact.id, created=False, matched_by=by),
+                f"contact {contact.id} found by {by} and updated (duplicates: {mode})",
+            )
+    if mode == "update_only":
+        return StepResult(
+            "skipped",
+            output(ctx, None, created=False, matched_by=None),
+            "no contact matches; update_only creates none",
+        )
+    # A crash between "create" and its record leaves no trace to look up in `create` mode.
+    uncertain = ctx.resumed and mode == "create"
+    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
+    if ctx.defer_contact:
+        pending = PendingContact(ctx.step_id, data)
+        return StepResult(
+            "ok",
+            output(ctx, pending, created=True, matched_by=None),
+            "new contact, created together with the deal" + (note if uncertain else ""),
+            uncertain=uncertain,
+        )
+    contact_id = await create_now(ctx, data)
+    return StepResult(
+        "ok",
+        output(ctx, contact_id, created=True, matched_by=None),
+        f"contact {contact_id} created" + (note if uncertain else ""),
+        uncertain=uncertain,
+    )
 
 
 SPEC = StepSpec(

@@ -5,18 +5,120 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.base import DealData
+from jivocrm.errors import StepError
+from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
     VALUE,
+    PendingContact,
     StepContext,
     StepResult,
     StepSpec,
     duplicates_schema,
 )
 
+# Every chat is its own deal unless the bundle asks to reuse an open one.
+DEFAULT_MODE = "create"
+
+
+def _price(value: Any) -> float | None:
+    if resolve.blank(value):
+        return None
+    try:
+        return float(str(value).replace(" ", "").replace(",", "."))
+    except ValueError:
+        raise StepError(f"price: {value!r} is not a number") from None
+
+
+def _output(ctx: StepContext, deal_id: str | None, created: bool) -> dict[str, Any]:
+    return {"id": deal_id, "url": writing.url(ctx, "deal", deal_id), "created": created}
+
+
+async def deal_data(ctx: StepContext, fields: Mapping[str, Any]) -> DealData:
+    pipeline, stage = await resolve.pipeline_and_stage(
+        ctx, fields.get("pipeline"), fields.get("stage")
+    )
+    contact = fields.get("contact")
+    return DealData(
+        name=None if resolve.blank(fields.get("name")) else str(fields["name"]),
+        pipeline_id=pipeline,
+        stage_id=stage,
+        price=_price(fields.get("price")),
+        responsible_id=await resolve.user_id(ctx, fields.get("responsible")),
+        contact_id=None
+        if resolve.blank(contact) or isinstance(contact, PendingContact)
+        else str(contact),
+        custom=await resolve.custom_fields(ctx, "deal", fields.get("custom")),
+        extra=dict(fields.get("extra") or {}),
+    )
+
+
+async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContact) -> StepResult:
+    """A new contact and its deal in ONE CRM call; the contact step's output is filled here."""
+    crm = resolve.connector(ctx)
+    payload = {"deal": data, "contact": pending.data}
+    made = await writing.write(
+        ctx,
+        "create_deal_with_contact",
+        payload,
+        lambda: crm.create_deal_with_contact(data, pending.data),
+        "deal",
+    )
+    pending.contact_id = made.contact_id or (
+        writing.placeholder("contact") if ctx.dry_run else None
+    )
+    return StepResult(
+        "ok",
+        _output(ctx, made.id, True),
+        f"deal {made.id} created with contact {pending.contact_id} in one call",
+    )
+
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    crm = resolve.connector(ctx)
+    fields = params.get("fields") or {}
+    data = await deal_data(ctx, fields)
+    policy = params.get("duplicates") or {}
+    mode = policy.get("mode", DEFAULT_MODE)
+    pending = fields.get("contact")
+    if isinstance(pending, PendingContact):
+        # The contact is about to be created: it has no deals to reuse or update.
+        if mode == "update_only":
+            return StepResult(
+                "skipped", _output(ctx, None, False), "new contact: no deal to update"
+            )
+        return await _with_contact(ctx, data, pending)
+    if mode != "create" and data.contact_id and not writing.is_placeholder(data.contact_id):
+        found = await crm.find_open_deals(data.contact_id, data.pipeline_id)
+        if found:
+            deal = found[0]
+            if mode == "skip":
+                return StepResult(
+                    "ok",
+                    _output(ctx, deal.id, False),
+                    f"open deal {deal.id} of contact {data.contact_id} reused (duplicates: skip)",
+                )
+            await writing.update(
+                ctx,
+                "update_deal",
+                {"id": deal.id, **writing.plain(data)},
+                lambda: crm.update_deal(deal.id, data),
+            )
+            return StepResult(
+                "ok", _output(ctx, deal.id, False), f"open deal {deal.id} updated ({mode})"
+            )
+    if mode == "update_only":
+        return StepResult("skipped", _output(ctx, None, False), "no open deal to update")
+    uncertain = ctx.resumed and mode == "create"
+    made = await writing.write(ctx, "create_deal", data, lambda: crm.create_deal(data), "deal")
+    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
+    return StepResult(
+        "ok",
+        _output(ctx, made.id, True),
+        f"deal {made.id} created" + (note if uncertain else ""),
+        uncertain=uncertain,
+    )
 
 
 SPEC = StepSpec(
@@ -32,7 +134,10 @@ SPEC = StepSpec(
                 "stage": {**NAME_OR_ID, "description": "Stage (amoCRM: status) in the pipeline."},
                 "price": VALUE,
                 "responsible": NAME_OR_ID,
-                "contact": {**VALUE, "description": "The contact's id, e.g. {{ steps.contact.id }}."},
+                "contact": {
+                    **VALUE,
+                    "description": "The contact's id, e.g. {{ steps.contact.id }}.",
+                },
                 "custom": {"type": "object", "additionalProperties": VALUE},
                 "extra": {"type": "object"},
             },

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.base import TaskData
+from jivocrm.errors import StepError
+from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, StepContext, StepResult, StepSpec
 
 ENTITY: dict[str, Any] = {
@@ -15,8 +20,52 @@ ENTITY: dict[str, Any] = {
 }
 
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def due_at(value: Any, now: dt.datetime) -> dt.datetime:
+    """``30m``/``2h``/``1d``/``1w`` after ``now``, an ISO date or date-time, or Unix seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    text = str(value or "").strip()
+    found = DURATION.match(text)
+    if found:
+        return now + dt.timedelta(seconds=float(found[1]) * UNITS[found[2].lower()])
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise StepError(
+            f"due: {value!r} is neither a duration (30m, 2h, 1d, 1w) nor an ISO date"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=now.tzinfo or dt.UTC)
+    return moment
+
+
+def entity_of(params: Mapping[str, Any]) -> tuple[Any, str | None]:
+    entity = params.get("entity") or {}
+    entity_id = entity.get("id")
+    if resolve.blank(entity_id):
+        return entity.get("type"), None
+    return entity.get("type"), str(entity_id)
+
+
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    crm = resolve.connector(ctx)
+    kind, entity_id = entity_of(params)
+    if params.get("entity") and entity_id is None:
+        raise StepError(f"entity: the {kind} id is empty; did the step that makes it run?")
+    data = TaskData(
+        text=str(params.get("text") or ""),
+        due=due_at(params.get("due"), ctx.now),
+        responsible_id=await resolve.user_id(ctx, params.get("responsible")),
+        entity_kind=kind if entity_id else None,
+        entity_id=entity_id,
+        title=None if resolve.blank(params.get("title")) else str(params["title"]),
+    )
+    made = await writing.write(ctx, "create_task", data, lambda: crm.create_task(data), "task")
+    return StepResult("ok", {"id": made.id}, f"task {made.id} due {data.due.isoformat()}")
 
 
 SPEC = StepSpec(

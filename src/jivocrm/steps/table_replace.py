@@ -9,7 +9,15 @@ from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    value = params.get("value")
+    table = params.get("table") or {}
+    # YAML keys are text while the value may be a number (a department id): compare as text.
+    key = "" if value is None else str(value).strip()
+    for candidate, replacement in table.items():
+        if str(candidate).strip() == key:
+            return StepResult("ok", {"value": replacement}, f"{key!r} → {replacement!r}")
+    default = params.get("default")
+    return StepResult("ok", {"value": default}, f"{key!r} is not in the table; default {default!r}")
 
 
 SPEC = StepSpec(

@@ -5,11 +5,56 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.base import UnsortedData
+from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, StepContext, StepResult, StepSpec
+from jivocrm.steps.new_contact import contact_data
+
+
+def _event_defaults(ctx: StepContext) -> dict[str, Any]:
+    """What integration platforms put into an unsorted form request, taken from the event."""
+    event = ctx.event
+    page = event.get("page") if isinstance(event.get("page"), Mapping) else {}
+    session = event.get("session") if isinstance(event.get("session"), Mapping) else {}
+    url = (page or {}).get("url")
+    return {
+        "form_id": event.get("widget_id"),
+        "form_page": url,
+        "ip": (session or {}).get("ip_addr"),
+        "referer": url,
+        "form_sent_at": int(ctx.now.timestamp()),
+    }
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    raise NotImplementedError
+    crm = resolve.connector(ctx)
+    metadata = {
+        k: v
+        for k, v in {**_event_defaults(ctx), **(params.get("metadata") or {})}.items()
+        if not resolve.blank(v)
+    }
+    lead = params.get("lead") or {}
+    pipeline, _ = await resolve.pipeline_and_stage(ctx, params.get("pipeline"), None)
+    source_name = str(params.get("source_name") or "Jivo")
+    data = UnsortedData(
+        source_uid=str(params.get("source_uid") or f"jivocrm-{metadata.get('form_id', 'jivo')}"),
+        source_name=source_name,
+        lead_name=str(lead.get("name") or source_name),
+        contact=await contact_data(ctx, params.get("contact") or {}),
+        pipeline_id=pipeline,
+        price=None if resolve.blank(lead.get("price")) else float(lead["price"]),
+        request_id=f"{ctx.run_id or 'run'}:{ctx.step_id}",
+        metadata=metadata,
+    )
+    made = await writing.write(
+        ctx, "create_unsorted", data, lambda: crm.create_unsorted(data), "unsorted"
+    )
+    uid = made.extra.get("uid") if made.extra else None
+    return StepResult(
+        "ok",
+        {"uid": uid, "lead_id": made.id, "contact_id": made.contact_id},
+        f"unsorted request {uid or made.id} created",
+    )
 
 
 SPEC = StepSpec(
@@ -48,7 +93,11 @@ SPEC = StepSpec(
         },
     },
     required=("source_name", "lead"),
-    outputs={"uid": "the unsorted request's uid", "lead_id": "its lead", "contact_id": "its contact"},
+    outputs={
+        "uid": "the unsorted request's uid",
+        "lead_id": "its lead",
+        "contact_id": "its contact",
+    },
     example={
         "id": "unsorted",
         "type": "unsorted_lead",

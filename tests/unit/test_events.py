@@ -1,0 +1,105 @@
+"""Jivo payloads parse tolerantly: types drift, keys go missing, nulls appear, extras stay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jivocrm.engine.events import EventError, parse_event
+
+SAMPLES = Path("/work/shared/api/samples")
+
+
+def sample(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / f"jivo_{name}.json").read_text("utf-8"))
+    return data
+
+
+def test_chat_accepted_gets_the_computed_fields() -> None:
+    event = parse_event(sample("chat_accepted"))
+    assert event.name == "chat_accepted" and event.is_known
+    assert event["operator"] == {
+        "id": "412587",
+        "name": "Ольга Петрова",
+        "email": "o.petrova@shop-example.ru",
+        "phone": "+74951112233",
+    }
+    assert event["phone"] == "+79161234567"
+    assert event["email"] == "anna.smirnova@mail.ru"
+    assert event["chat"] is None
+    assert event.chat_id == "58213" and event["chat_id"] == 58213  # raw kept, text offered
+
+
+def test_chat_finished_transcript_names_the_agents() -> None:
+    event = parse_event(sample("chat_finished"))
+    lines = event["transcript"].splitlines()
+    assert len(lines) == 4
+    assert lines[0].endswith("Посетитель: Здравствуйте! Есть ли диван «Лофт» в сером цвете?")
+    assert "Ольга Петрова: Добрый день" in lines[1]
+    assert "Дмитрий Ковалёв: Передал" in lines[3]
+    assert event["operator"]["id"] == "412587"  # the first of agents[]
+
+
+def test_offline_message_without_chat_id_keys_on_the_visitor() -> None:
+    event = parse_event(sample("offline_message"))
+    assert event.chat_id is None and event["chat_id"] is None
+    assert event.visitor_key == "10511"
+    assert event["phone"] == "+79035551234"  # "+7 (903) 555-12-34"
+    assert event["operator"] == {"id": None, "name": None, "email": None, "phone": None}
+    assert event["transcript"].startswith("Посетитель: Добрый вечер")
+
+
+@pytest.mark.parametrize("key", ["agent", "assigned_agent"])
+def test_chat_assigned_operator_from_either_key(key: str) -> None:
+    payload = sample("chat_assigned")
+    payload.pop("agent")
+    agent = payload.pop("assigned_agent")
+    payload[key] = {**agent, "id": 412587}
+    assert parse_event(payload)["operator"]["id"] == "412587"
+
+
+def test_call_event_phone_comes_from_the_call_when_the_visitor_has_none() -> None:
+    payload = sample("call_event")
+    payload["visitor"] = None
+    event = parse_event(payload)
+    assert event["phone"] == "+79263334455"
+    assert event["visitor"]["name"] is None  # a null block is filled, never a template error
+
+
+def test_int_and_text_ids_and_nulls_anywhere() -> None:
+    payload = sample("chat_accepted")
+    payload["chat_id"] = "58213"
+    payload["visitor"]["number"] = 10482
+    payload["agent"] = None
+    payload["session"] = None
+    event = parse_event(payload)
+    assert event.chat_id == "58213" and event.visitor_key == "10482"
+    assert event["session"]["utm"] is None
+    assert event["operator"]["email"] is None
+
+
+def test_missing_blocks_are_present_as_null_and_unknown_keys_kept() -> None:
+    event = parse_event({"event_name": "chat_finished", "widget_id": "w", "surprise": [1]})
+    assert event["surprise"] == [1]
+    assert event["agents"] == [] and event["visitor"]["email"] is None
+    assert event["transcript"] == "" and event["phone"] is None and event["email"] is None
+    assert event.raw == {"event_name": "chat_finished", "widget_id": "w", "surprise": [1]}
+
+
+def test_unknown_event_name_is_not_an_error() -> None:
+    event = parse_event({"event_name": "chat_teleported"})
+    assert not event.is_known and event.name == "chat_teleported"
+
+
+@pytest.mark.parametrize("payload", [[], "x", {"chat_id": 1}, {"event_name": 5}, {"event_name": ""}])
+def test_what_is_not_an_event_is_refused(payload: Any) -> None:
+    with pytest.raises(EventError):
+        parse_event(payload)
+
+
+def test_region_decides_local_numbers() -> None:
+    payload = {"event_name": "chat_updated", "visitor": {"phone": "030 1234567"}}
+    assert parse_event(payload, region="DE")["phone"] == "+49301234567"
