@@ -20,7 +20,8 @@ def sample(name: str) -> dict[str, Any]:
 
 def test_chat_accepted_gets_the_computed_fields() -> None:
     event = parse_event(sample("chat_accepted"))
-    assert event.name == "chat_accepted" and event.is_known
+    assert event.name == "chat_accepted"
+    assert event.is_known
     assert event["operator"] == {
         "id": "412587",
         "name": "Ольга Петрова",
@@ -30,7 +31,8 @@ def test_chat_accepted_gets_the_computed_fields() -> None:
     assert event["phone"] == "+79161234567"
     assert event["email"] == "anna.smirnova@mail.ru"
     assert event["chat"] is None
-    assert event.chat_id == "58213" and event["chat_id"] == 58213  # raw kept, text offered
+    assert event.chat_id == "58213"
+    assert event["chat_id"] == 58213
 
 
 def test_chat_finished_transcript_names_the_agents() -> None:
@@ -45,7 +47,8 @@ def test_chat_finished_transcript_names_the_agents() -> None:
 
 def test_offline_message_without_chat_id_keys_on_the_visitor() -> None:
     event = parse_event(sample("offline_message"))
-    assert event.chat_id is None and event["chat_id"] is None
+    assert event.chat_id is None
+    assert event["chat_id"] is None
     assert event.visitor_key == "10511"
     assert event["phone"] == "+79035551234"  # "+7 (903) 555-12-34"
     assert event["operator"] == {"id": None, "name": None, "email": None, "phone": None}
@@ -76,7 +79,8 @@ def test_int_and_text_ids_and_nulls_anywhere() -> None:
     payload["agent"] = None
     payload["session"] = None
     event = parse_event(payload)
-    assert event.chat_id == "58213" and event.visitor_key == "10482"
+    assert event.chat_id == "58213"
+    assert event.visitor_key == "10482"
     assert event["session"]["utm"] is None
     assert event["operator"]["email"] is None
 
@@ -84,17 +88,23 @@ def test_int_and_text_ids_and_nulls_anywhere() -> None:
 def test_missing_blocks_are_present_as_null_and_unknown_keys_kept() -> None:
     event = parse_event({"event_name": "chat_finished", "widget_id": "w", "surprise": [1]})
     assert event["surprise"] == [1]
-    assert event["agents"] == [] and event["visitor"]["email"] is None
-    assert event["transcript"] == "" and event["phone"] is None and event["email"] is None
+    assert event["agents"] == []
+    assert event["visitor"]["email"] is None
+    assert event["transcript"] == ""
+    assert event["phone"] is None
+    assert event["email"] is None
     assert event.raw == {"event_name": "chat_finished", "widget_id": "w", "surprise": [1]}
 
 
 def test_unknown_event_name_is_not_an_error() -> None:
     event = parse_event({"event_name": "chat_teleported"})
-    assert not event.is_known and event.name == "chat_teleported"
+    assert not event.is_known
+    assert event.name == "chat_teleported"
 
 
-@pytest.mark.parametrize("payload", [[], "x", {"chat_id": 1}, {"event_name": 5}, {"event_name": ""}])
+@pytest.mark.parametrize(
+    "payload", [[], "x", {"chat_id": 1}, {"event_name": 5}, {"event_name": ""}]
+)
 def test_what_is_not_an_event_is_refused(payload: Any) -> None:
     with pytest.raises(EventError):
         parse_event(payload)

@@ -58,7 +58,10 @@ def test_each_condition_explains_itself(
 
 def test_or_of_and_groups_names_the_deciding_conditions() -> None:
     email = (Condition("visitor.email", "not_empty"),)
-    phone = (Condition("visitor.phone", "not_empty"), Condition("visitor.phone", "starts_with", "8"))
+    phone = (
+        Condition("visitor.phone", "not_empty"),
+        Condition("visitor.phone", "starts_with", "8"),
+    )
     verdict = evaluate_filter((email, phone), EVENT)
     assert not verdict.ok
     assert verdict.reason == (

@@ -107,7 +107,8 @@ async def test_new_visitor_makes_contact_and_deal_in_one_call() -> None:
     assert records["contact"].output["id"] in fake.crm.contacts
     deal = fake.crm.deals[records["deal"].output["id"]]
     assert deal["contact_id"] == records["contact"].output["id"]
-    assert deal["pipeline_id"] == "10" and deal["stage_id"] == "101"
+    assert deal["pipeline_id"] == "10"
+    assert deal["stage_id"] == "101"
     assert deal["custom"] == {"500": "Сайт"}
     assert journal.started == ["contact", "deal"]
     assert outcome.reply == {
@@ -146,7 +147,8 @@ async def test_retriable_error_asks_for_a_retry_and_keeps_finished_steps() -> No
     fake = FakeConnector()
     fake.fail["create_deal_with_contact"] = RetriableError("503", retry_after=7)
     outcome, journal = await run(bundle(OPERATOR, CONTACT, DEAL), fake)
-    assert outcome.status == "retry" and outcome.retry_after == 7
+    assert outcome.status == "retry"
+    assert outcome.retry_after == 7
     assert [r.step_id for r in journal.records] == ["operator", "deal"]
     assert journal.started == ["contact", "deal"]  # the contact is resumed next time
     # resume: operator done; contact and deal started without result
@@ -160,7 +162,8 @@ async def test_retriable_error_asks_for_a_retry_and_keeps_finished_steps() -> No
         resumed={"contact", "deal"},
     )
     assert outcome2.status == "succeeded"
-    assert len(fake.crm.contacts) == 1 and len(fake.crm.deals) == 1
+    assert len(fake.crm.contacts) == 1
+    assert len(fake.crm.deals) == 1
 
 
 async def test_fatal_error_fails_the_run_naming_the_step_and_the_contact_is_still_made() -> None:
@@ -170,7 +173,8 @@ async def test_fatal_error_fails_the_run_naming_the_step_and_the_contact_is_stil
     assert outcome.status == "failed"
     assert outcome.error == "steps[2] (deal): validation: pipeline"
     assert outcome.error_kind == "fatal"
-    assert len(fake.crm.contacts) == 1 and not fake.crm.deals
+    assert len(fake.crm.contacts) == 1
+    assert not fake.crm.deals
     assert [r.step_id for r in outcome.steps] == ["operator", "contact", "deal"]
 
 
@@ -181,20 +185,20 @@ async def test_on_error_continue_goes_on() -> None:
         bundle(CONTACT, bad, REPLY | {"crm_link": "{{ steps.contact.url }}"}), fake
     )
     assert outcome.status == "succeeded"
-    assert outcome.steps[1].status == "failed" and "no pipeline 'Нет такой'" in str(
-        outcome.steps[1].error
-    )
-    assert outcome.reply is not None and outcome.reply["crm_link"].startswith("https://fake")
+    assert outcome.steps[1].status == "failed"
+    assert "no pipeline 'Нет такой'" in str(outcome.steps[1].error)
+    assert outcome.reply is not None
+    assert outcome.reply["crm_link"].startswith("https://fake")
 
 
 async def test_template_error_names_field_and_step() -> None:
     fake = FakeConnector()
     b = bundle({**CONTACT, "fields": {"name": "{{ event.visitor.nick }}"}})
     outcome, _ = await run(b, fake)
-    assert outcome.status == "failed" and outcome.error_kind == "template"
-    assert outcome.error is not None and outcome.error.startswith(
-        "steps[0] (contact): field 'nick'"
-    )
+    assert outcome.status == "failed"
+    assert outcome.error_kind == "template"
+    assert outcome.error is not None
+    assert outcome.error.startswith("steps[0] (contact): field 'nick'")
 
 
 async def test_done_steps_are_not_run_again_and_feed_templates() -> None:
@@ -220,8 +224,10 @@ async def test_dry_run_reads_but_does_not_write() -> None:
     fake = FakeConnector()
     outcome, journal = await run(bundle(OPERATOR, CONTACT, DEAL, REPLY), fake, dry_run=True)
     assert outcome.status == "succeeded"
-    assert "create_deal_with_contact" not in fake.calls and "find_contacts" in fake.calls
-    assert not fake.crm.contacts and journal.started == []
+    assert "create_deal_with_contact" not in fake.calls
+    assert "find_contacts" in fake.calls
+    assert not fake.crm.contacts
+    assert journal.started == []
     deal = outcome.steps[2]
     assert deal.output["id"] == "dry-run:new-deal"
     assert deal.would_send[0]["op"] == "create_deal_with_contact"
