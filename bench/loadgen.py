@@ -214,6 +214,7 @@ async def main_async(args: argparse.Namespace, template: bytes) -> dict[str, obj
     cpu0 = time.process_time()
     client = kind(args.url, args.concurrency, args.timeout)
     try:
+        started_at = time.time()  # wall clock, comparable with other processes' readings
         start = time.perf_counter()
         tally.started = start + args.warmup
         deadline = start + args.warmup + duration
@@ -244,6 +245,7 @@ async def main_async(args: argparse.Namespace, template: bytes) -> dict[str, obj
         "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
         "max_ms": round((lat[-1] if lat else float("nan")) * 1000, 2),
         "loadgen_cpu_s": round(cpu, 3),
+        "started_at": started_at,
         "next": bodies.next,
     }
 
