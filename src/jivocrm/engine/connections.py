@@ -1,0 +1,124 @@
+"""The project's connections opened as connectors, with emulators for ``emulate: true``.
+
+``open_connections`` resolves each connection's ``${ENV}`` references, starts the built-in
+emulator of the CRM in-process (127.0.0.1, a free port) where the connection asks for one, and
+builds the connectors through the registry. Everything it started stops when the block ends.
+The caller owns the ``aiohttp.ClientSession`` (STYLE.md §12).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+
+from jivocrm.connectors.base import Connector
+from jivocrm.engine.cache import ConnectionCache
+from jivocrm.engine.envvars import resolve
+from jivocrm.engine.model import Project
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from jivocrm.connectors.ratelimit import RateLimiter
+
+log = structlog.get_logger("jivocrm.connections")
+
+
+@dataclass
+class Emulator:
+    url: str
+    app: web.Application
+
+
+class Connections(dict[str, Connector]):
+    """Connector by connection name, plus the cache and (if any) the emulator of each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caches: dict[str, ConnectionCache] = {}
+        self.emulators: dict[str, Emulator] = {}
+
+
+async def _serve(app: web.Application, stack: contextlib.AsyncExitStack) -> str:
+    runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return f"http://{host}:{port}"
+
+
+def _without_rate_limit(config: dict[str, Any], fast: bool) -> dict[str, Any]:
+    if not fast:
+        return config
+    # Bundle tests switch the emulator's own limit off too; then the client needs no pacing.
+    return {**config, "rate_limit": {"rate": 1000, "burst": 1000}}
+
+
+@contextlib.asynccontextmanager
+async def open_connections(
+    project: Project,
+    session: aiohttp.ClientSession,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    state_dir: Path | None = None,
+    limiters: Mapping[str, RateLimiter] | None = None,
+    seeds: Mapping[str, Path] | None = None,
+    fast_emulators: bool = False,
+) -> AsyncIterator[Connections]:
+    """Connectors of every connection of ``project``; emulators run until the block ends."""
+    from jivocrm.connectors import CONNECTORS
+    from jivocrm.connectors.spec import ConnectionContext
+
+    opened = Connections()
+    async with contextlib.AsyncExitStack() as stack:
+        for name, connection in project.connections.items():
+            spec = CONNECTORS[connection.type]
+            config: dict[str, Any] = dict(connection.config)
+            emulator_url = None
+            if connection.emulate:
+                seed = (seeds or {}).get(name)
+                if seed is None and config.get("seed"):
+                    seed = project.root / str(config["seed"])
+                app = spec.emulator(seed)
+                emulator_url = await _serve(app, stack)
+                opened.emulators[name] = Emulator(emulator_url, app)
+                config = _without_rate_limit(_emulator_credentials(config), fast_emulators)
+                log.info("emulator_started", connection=name, url=emulator_url)
+            else:
+                config = resolve(config, environ)
+            ctx = ConnectionContext(
+                name=name,
+                session=session,
+                limiter=(limiters or {}).get(name),
+                state_dir=state_dir or project.root / ".jivocrm",
+                emulator_url=emulator_url,
+            )
+            opened[name] = spec.build(config, ctx)
+            opened.caches[name] = ConnectionCache(name)
+        yield opened
+
+
+# The token the amoCRM emulator's default seed accepts (cli/emulate.py prints the same).
+AMO_EMULATOR_TOKEN = "emulator-admin-token"
+
+
+def _emulator_credentials(config: dict[str, Any]) -> dict[str, Any]:
+    """An ``emulate: true`` connection talks to the emulator with the emulator's credentials:
+    its ``${ENV}`` references need no values (CI has none)."""
+    kept = {k: v for k, v in config.items() if k in ("type", "emulate", "seed", "timeout")}
+    if config["type"] == "amocrm":
+        return {**kept, "auth": {"long_lived_token": AMO_EMULATOR_TOKEN}}
+    # Bitrix24's build uses the emulator's own webhook for `emulate: true` alone.
+    return kept
+
+
+__all__ = ["Connections", "Emulator", "open_connections"]
