@@ -1,0 +1,238 @@
+"""CRM calls per run: the figure that decides real throughput under the CRMs' rate limits.
+
+Setup: the engine's ``Runner`` executes the bench bundle (find the operator's user, new contact
+with a duplicate check by phone and e-mail, new deal with a duplicate check by contact) in this
+process, against each CRM's emulator on 127.0.0.1, and every request is read back from the
+emulator's request log. Cases:
+
+* warm-up: the first run of a fresh process, which fills the user and metadata caches — its
+  extra calls (users, pipelines, fields) are reported apart, since a daemon pays them once;
+* new visitor: contact and deal both new, duplicate checks on;
+* returning visitor: the same phone and e-mail again — found, so nothing is created.
+
+Calls are classed as search, read, write or metadata. chats/s at the CRM's limit = limit /
+calls per run (amoCRM 7 requests/s per account; Bitrix24 2 requests/s sustained). Goal (issue
+8): 2 calls per new visitor for both CRMs; 1 search + 1 update for a returning visitor.
+
+    python bench/calls_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+from collections import Counter
+from typing import Any
+
+import aiohttp
+
+import harness
+import payloads
+import projects
+from harness import note
+
+LIMITS = {"amocrm": 7.0, "bitrix24": 2.0}
+AMO_METADATA = ("/api/v4/users", "/api/v4/leads/pipelines", "/custom_fields")
+B24_METADATA = ("user.", "crm.category.", "crm.status.", ".fields", "crm.dealcategory.", "profile")
+
+
+def classify(crm: str, request: dict[str, Any]) -> str:
+    """metadata, search, read or write, for one entry of an emulator's request log."""
+    if crm == "amocrm":
+        path, method = request["path"], request["method"]
+        if any(part in path for part in AMO_METADATA):
+            return "metadata"
+        if method == "GET":
+            return "search" if "query=" in (request.get("query") or "") else "read"
+        return "write"
+    name = str(request["method"])
+    if any(part in name for part in B24_METADATA):
+        return "metadata"
+    if name.startswith("crm.duplicate."):
+        return "search"
+    if name == "batch":
+        return "batch"  # classed by its commands, from the journal (see _batch_kind)
+    if name.endswith((".add", ".update", ".delete")):
+        return "write"
+    return "read"
+
+
+def _batch_kind(call: dict[str, Any]) -> str:
+    """A Bitrix24 batch as the journal recorded it: write if any command writes, search if all
+    are duplicate searches, else metadata (the emulator logs a batch as one request)."""
+    text = json.dumps(call.get("request"), ensure_ascii=False)
+    if any(verb in text for verb in (".add", ".update", ".delete")):
+        return "write"
+    return "search" if "findbycomm" in text else "metadata"
+
+
+def _resolve_batches(kinds: list[str], journal: Any) -> list[str]:
+    batches = [
+        _batch_kind(call)
+        for record in journal.records
+        for call in record.calls
+        if str(call.get("url", "")).rstrip("/").split("/")[-1].split(".")[0] == "batch"
+    ]
+    if len(batches) != kinds.count("batch"):
+        raise harness.BenchError("Bitrix24 batches in the journal and the emulator log differ")
+    found = iter(batches)
+    return [next(found) if kind == "batch" else kind for kind in kinds]
+
+
+def _requests(crm: str, emulator: Any) -> list[dict[str, Any]]:
+    return list(emulator.state.requests)
+
+
+async def _emulator(crm: str) -> Any:
+    if crm == "amocrm":
+        from jivocrm.connectors.amocrm.emulator import running_emulator
+
+        return running_emulator(random_seed=1, rate_limit=0)
+    from jivocrm.connectors.bitrix24.emulator import running_emulator as b24
+
+    return b24(faults={"rate_limit": {"rate": 0, "burst": 1}}, random_seed=1)
+
+
+async def measure_crm(crm: str, new_visitors: int) -> dict[str, Any]:
+    from jivocrm.connectors import CONNECTORS
+    from jivocrm.connectors.spec import ConnectionContext
+    from jivocrm.engine.envvars import resolve
+    from jivocrm.engine.events import parse_event
+    from jivocrm.engine.journal import MemoryJournal
+    from jivocrm.engine.project import load_project
+    from jivocrm.engine.runner import Runner
+
+    async with await _emulator(crm) as emu, aiohttp.ClientSession() as session:
+        spec = projects.write_project(port=0, crm_url=emu.url, crm=crm)
+        project, problems = load_project(spec.root)
+        if project is None:
+            raise harness.BenchError("bench project invalid: " + "; ".join(map(str, problems)))
+        ((name, connection),) = project.connections.items()
+        config = resolve(dict(connection.config), {**os.environ, **spec.env})
+        ctx = ConnectionContext(name=name, session=session, state_dir=spec.root / ".jivocrm")
+        runner = Runner(project, {name: CONNECTORS[connection.type].build(config, ctx)})
+        (bundle,) = project.bundles
+
+        async def one(n: int, *, returning: bool = False) -> dict[str, Any]:
+            before = len(_requests(crm, emu))
+            event = parse_event(json.loads(payloads.body(n, returning=returning)))
+            journal = MemoryJournal()
+            outcome = await runner.execute(bundle, event, journal=journal)
+            if outcome.status != "succeeded":
+                raise harness.BenchError(f"{crm}: run {outcome.status}: {outcome.error}")
+            log = _requests(crm, emu)[before:]
+            kinds = _resolve_batches([classify(crm, r) for r in log], journal)
+            routes = [f"{r['method']} {r.get('path', '')}".strip() for r in log]
+            return {"kinds": kinds, "routes": routes}
+
+        first = await one(2_000_000)
+        news = [await one(2_000_001 + i) for i in range(new_visitors)]
+        # The returning visitor: created once (not counted), then the same person again.
+        await one(3_000_000, returning=True)
+        returning = await one(3_000_001, returning=True)
+
+    per_new = _per_run(news)
+    per_ret = _per_run([returning])
+    calls_new = sum(v for k, v in per_new.items() if k != "metadata")
+    calls_ret = sum(v for k, v in per_ret.items() if k != "metadata")
+    return {
+        # What the first run of a fresh process costs on top of a steady one (cached afterwards).
+        "warmup_calls": round(len(first["routes"]) - calls_new, 2),
+        "first_run_routes": first["routes"],
+        "new_visitor": {
+            "calls": calls_new,
+            "by_kind": per_new,
+            "routes": news[-1]["routes"],
+            "chats_per_s_at_limit": round(LIMITS[crm] / calls_new, 2) if calls_new else None,
+        },
+        "returning_visitor": {
+            "calls": calls_ret,
+            "by_kind": per_ret,
+            "routes": returning["routes"],
+            "chats_per_s_at_limit": round(LIMITS[crm] / calls_ret, 2) if calls_ret else None,
+        },
+        "limit_per_s": LIMITS[crm],
+        "goal_new_met": calls_new <= 2,
+        "goal_returning_met": per_ret.get("search", 0) <= 1 and calls_ret <= 2,
+    }
+
+
+def _per_run(runs: list[dict[str, Any]]) -> dict[str, float]:
+    total: Counter[str] = Counter()
+    for run in runs:
+        total.update(run["kinds"])
+    total.setdefault("metadata", 0)
+    return {k: round(v / len(runs), 2) for k, v in sorted(total.items())}
+
+
+def quiet_logs() -> None:
+    """The engine logs every step at info; a bench prints only its figures."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    quiet_logs()
+    new_visitors = 3 if quick else 10
+    out: dict[str, Any] = {}
+    for crm in ("amocrm", "bitrix24"):
+        out[crm] = asyncio.run(measure_crm(crm, new_visitors))
+    report(out)
+    return out
+
+
+def _kinds_text(by_kind: dict[str, float]) -> str:
+    return ", ".join(f"{v:g} {k}" for k, v in by_kind.items() if k != "metadata") or "-"
+
+
+def report(out: dict[str, Any]) -> None:
+    rows = []
+    for crm, r in out.items():
+        for case in ("new_visitor", "returning_visitor"):
+            c = r[case]
+            rows.append(
+                [
+                    crm,
+                    case.replace("_", " "),
+                    c["calls"],
+                    _kinds_text(c["by_kind"]),
+                    f"{r['limit_per_s']:g}/s",
+                    c["chats_per_s_at_limit"],
+                    harness.verdict(
+                        r["goal_new_met" if case == "new_visitor" else "goal_returning_met"]
+                    ),
+                ]
+            )
+    harness.print_table(
+        "CRM calls per run (emulator request log; cached users/metadata excluded)",
+        rows,
+        ["CRM", "case", "calls/run", "kinds", "CRM limit", "chats/s at limit", "goal"],
+    )
+    for crm, r in out.items():
+        note(
+            f"{crm}: warm-up calls of a fresh process's first run (users and metadata, cached "
+            f"afterwards): {r['warmup_calls']:g} — first run: {' → '.join(r['first_run_routes'])}"
+        )
+        for case in ("new_visitor", "returning_visitor"):
+            note(f"{crm} {case.replace('_', ' ')}: {' → '.join(r[case]['routes'])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer new-visitor runs")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    os.environ.setdefault("TMPDIR", tempfile.gettempdir())
+    result = run(args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
