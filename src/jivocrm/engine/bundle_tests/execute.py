@@ -1,0 +1,177 @@
+"""Running one bundle test on fresh in-process emulators and comparing what happened.
+
+Each test gets its own emulators (seeded with the test's CRM state), so tests never see each
+other's contacts. Every connection of the project is emulated here, whatever the project says:
+a test must never reach a real CRM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from jivocrm.engine.bundle_tests import crm_state
+from jivocrm.engine.bundle_tests.spec import BundleTest
+from jivocrm.engine.connections import open_connections
+from jivocrm.engine.model import Project
+from jivocrm.engine.process import EventReport, process_event
+
+ANY = "*"
+
+
+@dataclass
+class TestResult:
+    test: BundleTest
+    failures: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def call_key(call: dict[str, Any]) -> str:
+    """``GET /api/v4/contacts`` for amoCRM, ``POST crm.contact.add`` for Bitrix24."""
+    path = urlsplit(str(call["url"])).path
+    if "/rest/" in path:
+        path = path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
+    return f"{call['method']} {path}"
+
+
+def same(expected: Any, actual: Any, where: str = "") -> Iterator[str]:
+    """Every place where ``actual`` does not match ``expected`` (subset rules, see spec)."""
+    if expected == ANY:
+        if actual is None:
+            yield f"{where or 'value'}: expected a value, got null"
+        return
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            yield f"{where or 'value'}: expected a mapping, got {_show(actual)}"
+            return
+        for key, value in expected.items():
+            yield from same(value, actual.get(key), f"{where}.{key}" if where else str(key))
+        return
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            count = len(actual) if isinstance(actual, list) else "not a list"
+            yield f"{where or 'value'}: expected {len(expected)} items, got {count}"
+            return
+        for n, (e, a) in enumerate(zip(expected, actual, strict=True)):
+            yield from same(e, a, f"{where}[{n}]")
+        return
+    if expected == actual or (
+        expected is not None and actual is not None and str(expected) == str(actual)
+    ):
+        return
+    yield f"{where or 'value'}: expected {_show(expected)}, got {_show(actual)}"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _calls_diff(expected: list[Any], actual: list[dict[str, Any]]) -> list[str]:
+    want = [e if isinstance(e, str) else str(e.get("call")) for e in expected]
+    got = [call_key(c) for c in actual]
+    if want != got:
+        diff = difflib.unified_diff(want, got, "expected calls", "actual calls", lineterm="")
+        return ["calls differ:\n    " + "\n    ".join(diff)]
+    problems = []
+    for n, (e, call) in enumerate(zip(expected, actual, strict=True)):
+        if isinstance(e, dict) and "request" in e:
+            problems += list(same(e["request"], call.get("request"), f"calls[{n}].request"))
+    return problems
+
+
+def _runs(test: BundleTest, report: EventReport) -> list[Any]:
+    return [r for r in report.runs if test.bundle is None or r.match.bundle.name == test.bundle]
+
+
+def compare(test: BundleTest, report: EventReport, state: dict[str, Any]) -> list[str]:
+    expect, runs = test.expect, _runs(test, report)
+    failures: list[str] = []
+    if test.bundle is not None and not runs:
+        return [f"no bundle {test.bundle!r} in the project"]
+    matched = any(r.match.matched for r in runs)
+    reasons = "; ".join(f"{r.match.bundle.name}: {r.match.reason}" for r in runs)
+    if "matched" in expect and expect["matched"] != matched:
+        failures.append(f"matched: expected {expect['matched']}, got {matched} ({reasons})")
+    if "reason" in expect and expect["reason"] not in reasons:
+        failures.append(f"reason: expected to contain {expect['reason']!r}, got {reasons!r}")
+    outcomes = [r.outcome for r in runs if r.outcome is not None]
+    records = [rec for o in outcomes for rec in o.steps]
+    if "status" in expect:
+        got = [o.status for o in outcomes]
+        if not got or any(s != expect["status"] for s in got):
+            errors = "; ".join(o.error for o in outcomes if o.error)
+            failures.append(f"status: expected {expect['status']}, got {got} {errors}".rstrip())
+    if "error" in expect and not any(expect["error"] in (o.error or "") for o in outcomes):
+        failures.append(f"error: expected to contain {expect['error']!r}")
+    calls = [c for rec in records for c in rec.calls]
+    if "calls" in expect:
+        failures += _calls_diff(expect["calls"], calls)
+    outputs = {rec.step_id: {**rec.output, "status": rec.status} for rec in records}
+    for step_id, wanted in (expect.get("steps") or {}).items():
+        if step_id not in outputs:
+            failures.append(f"steps.{step_id}: the step did not run")
+        else:
+            failures += list(same(wanted, outputs[step_id], f"steps.{step_id}"))
+    for name, wanted in (expect.get("crm") or {}).items():
+        failures += list(same(wanted, state.get(name), f"crm.{name}"))
+    if "reply" in expect:
+        failures += list(same(expect["reply"], report.reply, "reply"))
+    return failures
+
+
+async def run_test(test: BundleTest, project: Project) -> TestResult:
+    emulated = {
+        name: dataclasses.replace(c, emulate=True) for name, c in project.connections.items()
+    }
+    project = dataclasses.replace(project, connections=emulated)
+    with tempfile.TemporaryDirectory(prefix="jivocrm-test-") as folder:
+        seeds = {
+            name: crm_state.write_seed(project.connections[name].type, state, Path(folder), name)
+            for name, state in test.crm.items()
+            if name in project.connections
+        }
+        unknown = sorted(set(test.crm) - set(project.connections))
+        if unknown:
+            return TestResult(test, [f"crm: no connection {', '.join(unknown)} in the project"])
+        async with (
+            aiohttp.ClientSession() as session,
+            open_connections(
+                project, session, seeds=seeds, fast_emulators=True, state_dir=Path(folder)
+            ) as connectors,
+        ):
+            for name, emulator in connectors.emulators.items():
+                crm_state.quiet(project.connections[name].type, emulator.app)
+            report = await process_event(
+                project,
+                test.event,
+                connectors,
+                connectors.caches,
+                only=test.bundle,
+                dry_run=test.dry_run,
+            )
+            state = {
+                name: crm_state.entities(project.connections[name].type, emulator.app)
+                for name, emulator in connectors.emulators.items()
+            }
+    result = TestResult(test, compare(test, report, state))
+    result.calls = [
+        c for r in _runs(test, report) if r.outcome for s in r.outcome.steps for c in s.calls
+    ]
+    return result
+
+
+__all__ = ["TestResult", "call_key", "compare", "run_test", "same"]
