@@ -26,6 +26,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -63,37 +64,48 @@ def direct_program(crm_url: str) -> Iterator[harness.Server]:
 
 
 def one_pass(
-    server: harness.Server,
-    path: str,
+    targets: list[tuple[harness.Server, str]],
     emu: harness.Server,
     template: Path,
     start: int,
     n: int,
     timeout: float,
 ) -> dict[str, Any]:
+    """N events split evenly over ``targets`` (server, webhook path), each fed by its own load
+    generator; ends when N deals exist in the emulator or ``timeout`` passes."""
     http_json(emu.url + "/_emulator/reset", "POST")
     before = counts(emu)
     want = before["deals"] + n
     done = before["deals"]
-    with harness.cpu_meter(server.pid) as cpu, harness.cpu_meter(emu.pid) as emu_cpu:
-        t0 = time.perf_counter()
-        sent = harness.loadgen(
-            server.url + path,
-            template,
-            start=start,
-            requests=n,
-            concurrency=WORKERS,
-            warmup=0,
-            duration=timeout,
+    share = n // len(targets)
+    pids = [server.pid for server, _ in targets]
+    cpu0, emu0 = sum(map(harness.cpu_seconds, pids)), harness.cpu_seconds(emu.pid)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(len(targets)) as pool:
+        sent = list(
+            pool.map(
+                lambda i: harness.loadgen(
+                    targets[i][0].url + targets[i][1],
+                    template,
+                    start=start + i * share,
+                    requests=share if i < len(targets) - 1 else n - share * i,
+                    concurrency=WORKERS,
+                    warmup=0,
+                    duration=timeout,
+                ),
+                range(len(targets)),
+            )
         )
-        deadline = t0 + timeout
-        while time.perf_counter() < deadline:
-            done = counts(emu)["deals"]
-            if done >= want:
-                break
-            time.sleep(0.02)
-        # From the first webhook sent (not from the generator's start-up) to the last deal.
-        wall = time.time() - sent["started_at"]
+    deadline = t0 + timeout
+    while time.perf_counter() < deadline:
+        done = counts(emu)["deals"]
+        if done >= want:
+            break
+        time.sleep(0.02)
+    # From the first webhook sent (not from the generators' start-up) to the last deal.
+    wall = time.time() - min(s["started_at"] for s in sent)
+    cpu = sum(map(harness.cpu_seconds, pids)) - cpu0
+    emu_cpu = harness.cpu_seconds(emu.pid) - emu0
     after = counts(emu)
     completed = done - before["deals"]
     calls = Counter(after["by_path"]) - Counter(before["by_path"])
@@ -101,12 +113,12 @@ def one_pass(
         note(f"only {completed} of {n} runs completed within {timeout:.0f} s")
     return {
         "events": n,
-        "accepted": sent["ok"],
+        "accepted": sum(s["ok"] for s in sent),
         "completed": completed,
         "seconds": round(wall, 3),
         "runs_per_s": round(completed / wall, 1),
-        "cpu_ms_per_run": round(cpu["cpu_s"] / max(1, completed) * 1000, 2),
-        "emulator_cpu_ms_per_run": round(emu_cpu["cpu_s"] / max(1, completed) * 1000, 2),
+        "cpu_ms_per_run": round(cpu / max(1, completed) * 1000, 2),
+        "emulator_cpu_ms_per_run": round(emu_cpu / max(1, completed) * 1000, 2),
         "calls_per_run": round(sum(calls.values()) / max(1, completed), 2),
         "calls": dict(calls),
     }
@@ -131,14 +143,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             project = projects.write_project(port=harness.free_port(), crm_url=emu.url)
             d = stack.enter_context(jivocrm_daemon(project))
         # Warm-up: user lists and metadata into the caches, connections opened.
-        one_pass(prog, "/jivo/bench", emu, template, 10, 20, timeout)
+        one_pass([(prog, "/jivo/bench")], emu, template, 10, 20, timeout)
         if d is not None and project is not None:
-            one_pass(d, project.webhook_path, emu, template, 100, 20, timeout)
+            one_pass([(d, project.webhook_path)], emu, template, 100, 20, timeout)
         for i in range(repeats):
-            base.append(one_pass(prog, "/jivo/bench", emu, template, counter, n, timeout))
+            base.append(one_pass([(prog, "/jivo/bench")], emu, template, counter, n, timeout))
             counter += n
             if d is not None and project is not None:
-                ours.append(one_pass(d, project.webhook_path, emu, template, counter, n, timeout))
+                ours.append(
+                    one_pass([(d, project.webhook_path)], emu, template, counter, n, timeout)
+                )
                 counter += n
             note(
                 f"repeat {i + 1}/{repeats}: program {base[-1]['runs_per_s']:.0f} runs/s"
