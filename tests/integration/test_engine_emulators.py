@@ -1,0 +1,132 @@
+"""The engine against the amoCRM and Bitrix24 emulators over HTTP on port 0."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_project import bundle, entities, opened, requests, write_project
+
+from jivocrm.engine.process import process_event
+
+SAMPLES = Path("/work/shared/api/samples")
+CONNS = ["amo", "b24"]
+
+
+def sample(event: str, **visitor: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8"))
+    data["visitor"] = {**data["visitor"], **visitor}
+    return data
+
+
+@pytest.mark.parametrize("conn", CONNS)
+@pytest.mark.parametrize(("mode", "count"), [("skip", 1), ("update", 1), ("create", 2)])
+async def test_same_visitor_twice_with_the_phone_written_differently(
+    tmp_path: Path, conn: str, mode: str, count: int
+) -> None:
+    project = write_project(tmp_path, {"b": bundle(conn, mode=mode)})
+    first = sample("chat_accepted", phone="+7 926 111-22-33", email="visitor@mail.ru")
+    second = sample("chat_accepted", phone="8 (926) 111 22 33", email="Second@Mail.ru")
+    async with opened(project, tmp_path) as conns:
+        for payload in (first, second):
+            report = await process_event(project, payload, conns, conns.caches)
+            assert report.ok, [r.outcome.error for r in report.runs if r.outcome]
+        contacts = entities(project, conns, conn)["contacts"]
+    assert len(contacts) == count
+    assert all(c["phones"] == ["+79261112233"] for c in contacts)
+    expected_emails = {
+        "skip": [["visitor@mail.ru"]],
+        "update": [["visitor@mail.ru", "second@mail.ru"]],
+        "create": [["visitor@mail.ru"], ["second@mail.ru"]],
+    }[mode]
+    assert [c["emails"] for c in contacts] == expected_emails
+
+
+async def _calls_per_run(tmp_path: Path, conn: str, match: str) -> tuple[int, int]:
+    """(new visitor, returning visitor) CRM requests of one run, users and metadata cached."""
+    project = write_project(tmp_path, {"b": bundle(conn, match=match, mode="skip")})
+    async with opened(project, tmp_path) as conns:
+        warm = sample("chat_accepted", phone="+79000000001", email="warm@x.ru")
+        await process_event(project, warm, conns, conns.caches)
+        counts = []
+        for _ in range(2):  # the same new visitor twice: new, then returning
+            before = requests(project, conns, conn)
+            payload = sample("chat_accepted", phone="+79031234567", email="new@x.ru")
+            report = await process_event(project, payload, conns, conns.caches)
+            assert report.ok
+            counts.append(requests(project, conns, conn) - before)
+    return counts[0], counts[1]
+
+
+async def test_calls_per_run_bitrix24(tmp_path: Path) -> None:
+    # new: one batch of findbycomm (phone + e-mail) + one batch creating contact and deal;
+    # returning: the search, crm.contact.list (the found contact's fields), crm.deal.add
+    assert await _calls_per_run(tmp_path, "b24", "[phone, email]") == (2, 3)
+
+
+async def test_calls_per_run_amocrm(tmp_path: Path) -> None:
+    # new: the search + POST /leads/complex; returning: the search + POST /leads
+    assert await _calls_per_run(tmp_path, "amo", "[phone]") == (2, 2)
+
+
+async def test_calls_per_run_amocrm_phone_and_email(tmp_path: Path) -> None:
+    # amoCRM's `query` takes one value: phone and e-mail are two searches
+    assert await _calls_per_run(tmp_path, "amo", "[phone, email]") == (3, 3)
+
+
+NOTE = """\
+  - id: note
+    type: add_note
+    connection: {conn}
+    entity: {{type: deal, id: "{{{{ steps.deal.id }}}}"}}
+    text: "{{{{ event.transcript }}}}"
+"""
+
+
+@pytest.mark.parametrize("conn", CONNS)
+async def test_visitor_text_reaches_the_crm_literally(tmp_path: Path, conn: str) -> None:
+    project = write_project(
+        tmp_path,
+        {"b": bundle(conn, event="chat_finished", extra_steps=NOTE.format(conn=conn))},
+    )
+    payload = sample("chat_finished", name="{{ 7*7 }}")
+    payload["chat"]["messages"][0]["message"] = "{{ 7*7 }} {% for x in range(9) %}x{% endfor %}"
+    async with opened(project, tmp_path) as conns:
+        report = await process_event(project, payload, conns, conns.caches)
+        assert report.ok
+        (contact,) = entities(project, conns, conn)["contacts"]
+        deal_step = report.runs[0].outcome.steps[2] if report.runs[0].outcome else None
+        assert deal_step is not None
+        note_calls = report.runs[0].outcome.steps[3].calls if report.runs[0].outcome else []
+    assert contact["name"] == "{{ 7*7 }}"
+    sent = json.dumps(note_calls[-1]["request"], ensure_ascii=False)
+    assert "{{ 7*7 }} {% for x in range(9) %}x{% endfor %}" in sent
+    assert "49" not in sent
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ event.__class__.__init__.__globals__ }}",
+        "{{ 'a' * 50000000 }}",
+    ],
+)
+async def test_template_escapes_fail_cleanly_and_nothing_is_written(
+    tmp_path: Path, template: str
+) -> None:
+    text = bundle("amo").replace('name: "{{ event.visitor.name }}"', f'name: "{template}"')
+    project = write_project(tmp_path, {"b": text})
+    async with opened(project, tmp_path) as conns:
+        report = await process_event(project, sample("chat_accepted"), conns, conns.caches)
+        state = entities(project, conns, "amo")
+    outcome = report.runs[0].outcome
+    assert outcome is not None
+    assert outcome.status == "failed"
+    assert outcome.error_kind == "template"
+    assert str(outcome.error).startswith("steps[1] (contact): ")
+    assert state["contacts"] == []
+    assert state["deals"] == []
