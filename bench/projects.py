@@ -29,9 +29,18 @@ PLACES = {
 }
 
 
-def e2e_bundle(connection: str, crm: str, *, name: str = "chat-finished-to-crm") -> dict[str, Any]:
+def e2e_bundle(
+    connection: str,
+    crm: str,
+    *,
+    name: str = "chat-finished-to-crm",
+    match: tuple[str, ...] = ("phone", "email"),
+    deal_check: bool = True,
+) -> dict[str, Any]:
+    """The bench bundle; ``match`` is the contact's duplicate check, ``deal_check`` whether the
+    deal step reuses an open deal of the contact (``skip`` by contact) or always creates."""
     pipeline, stage = PLACES[crm]
-    return {
+    bundle: dict[str, Any] = {
         "version": 1,
         "name": name,
         "trigger": {"event": "chat_finished"},
@@ -53,7 +62,7 @@ def e2e_bundle(connection: str, crm: str, *, name: str = "chat-finished-to-crm")
                     "email": "{{ event.visitor.email }}",
                     "responsible": "{{ steps.operator.id }}",
                 },
-                "duplicates": {"mode": "skip", "match": ["phone", "email"]},
+                "duplicates": {"mode": "skip", "match": list(match)},
             },
             {
                 "id": "deal",
@@ -70,6 +79,9 @@ def e2e_bundle(connection: str, crm: str, *, name: str = "chat-finished-to-crm")
             },
         ],
     }
+    if not deal_check:
+        del bundle["steps"][2]["duplicates"]
+    return bundle
 
 
 def channel_bundle(n: int, connection: str, crm: str) -> dict[str, Any]:
