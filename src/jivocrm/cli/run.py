@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import click
+import structlog
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.engine.connections import open_connections
@@ -23,6 +26,14 @@ from jivocrm.engine.project import load_project
 from jivocrm.errors import JivoCRMError, ProjectError
 
 MAX_SHOWN = 400
+
+
+def quiet_logs() -> None:
+    """Logs to stderr, warnings and up: stdout is the report (``--format json`` is parsed)."""
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
 
 
 def report_dict(report: EventReport) -> dict[str, Any]:
@@ -124,6 +135,7 @@ async def run_event(
 
 
 def run(project: Path, event: Path, bundle: str | None, dry_run: bool, fmt: str) -> int:
+    quiet_logs()
     report = asyncio.run(run_event(project, event, bundle, dry_run))
     data = report_dict(report)
     if fmt == "json":

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
+from jivocrm.cli.run import quiet_logs
 from jivocrm.engine.bundle_tests import TestResult, run_path
 from jivocrm.engine.bundle_tests.execute import call_key
 
@@ -42,6 +43,7 @@ def echo_results(results: list[TestResult], fmt: str) -> None:
 
 
 def test(path: Path, project: Path | None, fmt: str) -> int:
+    quiet_logs()
     results = asyncio.run(run_path(path, project))
     echo_results(results, fmt)
     return OK if all(r.passed for r in results) else USER_ERROR
