@@ -1,12 +1,247 @@
-"""Checks beyond the schema: names, references, templates, event fields, connections, secrets."""
+"""Checks beyond the schema: names, references, templates, event fields, connections, secrets.
+
+The schema phases (project.py) say whether each file has the right shape; the checks here say
+whether the files agree with each other and with the world outside: a step's connection exists and
+its CRM can do the step, a template reads fields the trigger's event really has, a bundle's
+channels are the project's, the CRM names exist in the metadata snapshot. Every check tolerates a
+file the schema already found broken (wrong types are skipped here, not reported twice).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from jivocrm.engine.diagnostics import Diagnostic
+from jivocrm.engine import checks_names, checks_project, checks_templates
+from jivocrm.engine.catalogue import EVENTS, REPLY_EVENTS
+from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.engine.filters_ops import OPS
 from jivocrm.engine.loader import Document
+from jivocrm.engine.schema_errors import did_you_mean
+from jivocrm.engine.snapshot import Snapshot
+from jivocrm.steps import STEPS
+
+CRM_TITLES = {"amocrm": "amoCRM", "bitrix24": "Bitrix24"}
+
+
+@dataclass
+class Facts:
+    """What the bundles are checked against: the project's connections, channels, snapshot."""
+
+    root: Path
+    connections: dict[str, str | None] = field(default_factory=dict)  # name → CRM type
+    channels: dict[str, str] = field(default_factory=dict)  # name → widget_id
+    snapshot: Snapshot | None = None
+    snapshot_file: str = ""
+
+
+def _facts(root: Path, project: Document) -> tuple[Facts, list[Diagnostic]]:
+    data = project.data
+    facts = Facts(root)
+    connections = data.get("connections")
+    if isinstance(connections, dict):
+        for name, conn in connections.items():
+            kind = conn.get("type") if isinstance(conn, dict) else None
+            facts.connections[str(name)] = kind if isinstance(kind, str) else None
+    channels = data.get("channels")
+    if isinstance(channels, dict):
+        for name, channel in channels.items():
+            widget = channel.get("widget_id") if isinstance(channel, dict) else None
+            facts.channels[str(name)] = str(widget) if widget is not None else ""
+    snapshot, problems = checks_names.load_snapshot(root, project)
+    facts.snapshot, facts.snapshot_file = snapshot
+    return facts, problems
 
 
 def check_all(root: Path, project: Document, bundles: list[Document]) -> list[Diagnostic]:
-    return []
+    """Every cross-file problem of the project, in one pass over each file."""
+    facts, problems = _facts(root, project)
+    problems.extend(checks_project.check_project(project))
+    problems.extend(_duplicate_names(bundles))
+    for doc in bundles:
+        problems.extend(check_bundle(doc, facts))
+    return problems
+
+
+def bundle_name(doc: Document) -> str:
+    name = doc.data.get("name")
+    if isinstance(name, str) and name:
+        return name
+    return Path(doc.file).name.rsplit(".", 1)[0]
+
+
+def _duplicate_names(bundles: list[Document]) -> Iterator[Diagnostic]:
+    first: dict[str, str] = {}
+    for doc in bundles:
+        name = bundle_name(doc)
+        if name not in first:
+            first[name] = doc.file
+            continue
+        hint = "" if "name" in doc.data else " (the name defaults to the file name)"
+        line, col = doc.position(("name",))
+        yield Diagnostic(
+            doc.file,
+            line,
+            col,
+            "name",
+            f"bundle name '{name}' is already used by {first[name]}{hint}; give each bundle "
+            "its own name",
+        )
+
+
+def _at(
+    doc: Document, path: tuple[str | int, ...], message: str, at_key: bool = False
+) -> Diagnostic:
+    line, col = doc.position(path, at_key)
+    return Diagnostic(doc.file, line, col, json_path(path), message)
+
+
+def check_bundle(doc: Document, facts: Facts) -> Iterator[Diagnostic]:
+    data = doc.data
+    trigger = data.get("trigger")
+    trigger = trigger if isinstance(trigger, dict) else {}
+    event = trigger.get("event") if trigger.get("event") in EVENTS else None
+    yield from _channels(doc, trigger.get("channels"), facts)
+    yield from _filter(doc, data.get("filter"), event)
+    lane = data.get("lane")
+    if isinstance(lane, str):
+        yield from checks_templates.check_strings(
+            doc, ("lane",), lane, checks_templates.Scope(event, lane=True), facts.root
+        )
+    steps = data.get("steps")
+    if isinstance(steps, list):
+        yield from _steps(doc, steps, event, facts)
+
+
+def _channels(doc: Document, channels: Any, facts: Facts) -> Iterator[Diagnostic]:
+    if not isinstance(channels, list):
+        return
+    known = set(facts.channels) | set(facts.channels.values())
+    for index, entry in enumerate(channels):
+        if not isinstance(entry, str) or entry in known:
+            continue
+        listed = ", ".join(sorted(facts.channels.values())) or "none"
+        yield _at(
+            doc,
+            ("trigger", "channels", index),
+            f"unknown channel '{entry}'{did_you_mean(entry, known)}; give a widget_id or a "
+            f"channel name from jivocrm.yaml (widget ids: {listed})",
+        )
+
+
+def _filter(doc: Document, raw: Any, event: str | None) -> Iterator[Diagnostic]:
+    groups = raw.get("any") if isinstance(raw, dict) else None
+    if not isinstance(groups, list):
+        return
+    for g, group in enumerate(groups):
+        conditions = group.get("all") if isinstance(group, dict) else None
+        for c, cond in enumerate(conditions if isinstance(conditions, list) else []):
+            if isinstance(cond, dict):
+                yield from _condition(doc, ("filter", "any", g, "all", c), cond, event)
+
+
+def _condition(
+    doc: Document, where: tuple[str | int, ...], cond: dict[str, Any], event: str | None
+) -> Iterator[Diagnostic]:
+    path = cond.get("field")
+    if isinstance(path, str) and event is not None:
+        if path.startswith("event."):
+            yield _at(
+                doc,
+                (*where, "field"),
+                f"filter fields are paths in the event: write '{path[6:]}', without 'event.'",
+            )
+        else:
+            problem = checks_templates.event_field_problem(event, path)
+            if problem:
+                yield _at(doc, (*where, "field"), problem)
+    op = cond.get("op")
+    kind = OPS.get(op) if isinstance(op, str) else None
+    if kind is None:
+        return  # the schema reported the unknown op
+    value = cond.get("value")
+    if kind == "none":
+        if "value" in cond:
+            yield _at(doc, (*where, "value"), f"'{op}' takes no value; remove it", at_key=True)
+    elif "value" not in cond or value is None:
+        yield _at(doc, (*where, "op"), f"'{op}' needs a value: add `value:`")
+    elif kind == "list" and not isinstance(value, list):
+        yield _at(doc, (*where, "value"), f"'{op}' needs a list, e.g. value: [{value}]")
+    elif kind == "pattern":
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            yield _at(doc, (*where, "value"), f"not a valid regular expression: {exc}")
+
+
+def _steps(
+    doc: Document, steps: list[Any], event: str | None, facts: Facts
+) -> Iterator[Diagnostic]:
+    ids: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        sid = step.get("id") if isinstance(step, dict) else None
+        if isinstance(sid, str) and sid not in ids:
+            ids[sid] = index
+    earlier: dict[str, str | None] = {}
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        sid = step.get("id")
+        kind = step.get("type") if step.get("type") in STEPS else None
+        if isinstance(sid, str) and ids.get(sid) != index:
+            yield _at(
+                doc,
+                ("steps", index, "id"),
+                f"duplicate step id '{sid}' (also steps[{ids[sid]}]); give each step its own id",
+            )
+        yield from _connection(doc, index, step, kind, facts)
+        if kind is not None and STEPS[kind].reply and event not in (None, *REPLY_EVENTS):
+            yield _at(
+                doc,
+                ("steps", index, "type"),
+                f"{kind} works only under {' and '.join(sorted(REPLY_EVENTS))} triggers: "
+                f"Jivo reads no reply to {event}",
+            )
+        scope = checks_templates.Scope(
+            event,
+            earlier=dict(earlier),
+            later={k: v for k, v in ids.items() if v > index},
+            current=sid if isinstance(sid, str) else None,
+        )
+        yield from checks_templates.check_step(doc, index, step, scope, facts.root)
+        yield from checks_names.check_step(doc, index, step, facts.snapshot, facts.snapshot_file)
+        if isinstance(sid, str) and sid not in earlier:
+            earlier[sid] = kind
+
+
+def _connection(
+    doc: Document, index: int, step: dict[str, Any], kind: str | None, facts: Facts
+) -> Iterator[Diagnostic]:
+    name = step.get("connection")
+    if not isinstance(name, str):
+        return
+    where = ("steps", index, "connection")
+    if name not in facts.connections:
+        listed = ", ".join(sorted(facts.connections)) or "none defined in jivocrm.yaml"
+        hint = did_you_mean(name, facts.connections)
+        yield _at(
+            doc,
+            where,
+            f"unknown connection '{name}'{hint}" + ("" if hint else f"; connections: {listed}"),
+        )
+        return
+    crm = facts.connections[name]
+    crms = STEPS[kind].crms if kind is not None else None
+    if crm is not None and crms is not None and crm not in crms:
+        works = " and ".join(CRM_TITLES.get(c, c) for c in sorted(crms))
+        yield _at(
+            doc,
+            where,
+            f"{kind} works with {works} only; connection '{name}' is {CRM_TITLES.get(crm, crm)}",
+        )
+
+
+__all__ = ["Facts", "bundle_name", "check_all", "check_bundle"]

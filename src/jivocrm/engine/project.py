@@ -200,7 +200,11 @@ def load_project(path: Path) -> tuple[Project | None, list[Diagnostic]]:
         problems.extend(check_bundle_schema(doc))
         bundle_docs.append((doc, bundle_path, bundle_path.read_bytes()))
 
-    problems.extend(checks.check_all(root, project_doc, [d for d, _, _ in bundle_docs]))
+    found = checks.check_all(root, project_doc, [d for d, _, _ in bundle_docs])
+    # A check that speaks about a value says more than the schema's generic form error there
+    # (e.g. "add https://…" instead of a regular expression): one message per value.
+    refined = {(d.file, d.path) for d in found if d.path and d.severity == "error"}
+    problems = [p for p in problems if (p.file, p.path) not in refined] + found
     if any(p.severity == "error" for p in problems):
         return None, sorted(set(problems))
 

@@ -1,0 +1,163 @@
+"""CRM names in steps (pipelines, stages, users, custom fields) against the metadata snapshot.
+
+Only literal names and ids are checked: a template's value is known when the event arrives. A
+connection the snapshot does not cover is not checked (it was added after the last refresh).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from jivocrm.connectors.base import Pipeline
+from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.engine.loader import Document
+from jivocrm.engine.schema_errors import did_you_mean
+from jivocrm.engine.snapshot import DEFAULT_FILE, ConnectionSnapshot, Snapshot, read
+from jivocrm.engine.templates import is_template
+
+# step type → (where in the step, what it names, the entity of custom fields)
+USER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "find_employee": (("default",),),
+    "new_contact": (("fields", "responsible"),),
+    "new_deal": (("fields", "responsible"),),
+    "new_lead": (("fields", "responsible"),),
+    "new_task": (("responsible",),),
+}
+CUSTOM_ENTITY = {"new_contact": "contact", "new_deal": "deal", "new_lead": "lead"}
+REFRESH = "; if it is new in the CRM, run `jivocrm connections refresh`"
+
+
+def load_snapshot(
+    root: Path, project: Document
+) -> tuple[tuple[Snapshot | None, str], list[Diagnostic]]:
+    """The project's snapshot (its `metadata` key, else metadata.lock.yaml when present)."""
+    named = project.data.get("metadata")
+    relative = named if isinstance(named, str) and named else DEFAULT_FILE
+    path = root / relative
+    if not path.exists():
+        if named == relative:
+            line, col = project.position(("metadata",))
+            return (None, relative), [
+                Diagnostic(
+                    project.file,
+                    line,
+                    col,
+                    "metadata",
+                    f"{relative} does not exist yet: run `jivocrm connections refresh` to "
+                    "write it (CRM names in bundles are not checked until then)",
+                    severity="warning",
+                )
+            ]
+        return (None, relative), []
+    snapshot, problems = read(path, relative)
+    return (snapshot, relative), problems
+
+
+def _literal(value: Any) -> bool:
+    if isinstance(value, bool) or value is None:
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and bool(value.strip()) and not is_template(value)
+
+
+def _get(step: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = step
+    for part in path:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a).strip().casefold() == str(b).strip().casefold()
+
+
+def check_step(
+    doc: Document,
+    index: int,
+    step: Mapping[str, Any],
+    snapshot: Snapshot | None,
+    snapshot_file: str,
+) -> Iterator[Diagnostic]:
+    connection = step.get("connection")
+    kind = step.get("type")
+    if snapshot is None or not isinstance(connection, str) or not isinstance(kind, str):
+        return
+    account = snapshot.get(connection)
+    if account is None:
+        return
+    where = f"in {snapshot_file} of connection '{connection}'"
+
+    def at(path: tuple[str | int, ...], message: str, at_key: bool = False) -> Diagnostic:
+        full = ("steps", index, *path)
+        line, col = doc.position(full, at_key)
+        return Diagnostic(doc.file, line, col, json_path(full), message + REFRESH)
+
+    for path in USER_PATHS.get(kind, ()):
+        value = _get(step, path)
+        if _literal(value) and not _user_exists(account, value):
+            hint = did_you_mean(str(value), [u.name for u in account.users])
+            yield at(path, f"no user '{value}' {where}{hint}")
+    if kind in ("new_deal", "unsorted_lead"):
+        base = ("fields",) if kind == "new_deal" else ()
+        yield from _pipeline_and_stage(step, base, account, where, at)
+    entity = CUSTOM_ENTITY.get(kind)
+    custom = _get(step, ("fields", "custom"))
+    if entity is not None and isinstance(custom, Mapping):
+        names = account.fields.get(entity, ())
+        for key in custom:
+            if any(
+                str(f.id) == str(key) or _same(f.name, key) or (f.code and _same(f.code, key))
+                for f in names
+            ):
+                continue
+            hint = did_you_mean(
+                str(key), [f.name for f in names] + [f.code for f in names if f.code]
+            )
+            yield at(("fields", "custom", key), f"no {entity} field '{key}' {where}{hint}", True)
+
+
+def _user_exists(account: ConnectionSnapshot, value: Any) -> bool:
+    return any(
+        str(u.id) == str(value).strip()
+        or _same(u.name, value)
+        or (u.email and _same(u.email, value))
+        for u in account.users
+    )
+
+
+def _find_pipeline(account: ConnectionSnapshot, value: Any) -> Pipeline | None:
+    return next(
+        (p for p in account.pipelines if str(p.id) == str(value).strip() or _same(p.name, value)),
+        None,
+    )
+
+
+def _pipeline_and_stage(
+    step: Mapping[str, Any], base: tuple[str, ...], account: ConnectionSnapshot, where: str, at: Any
+) -> Iterator[Diagnostic]:
+    pipeline_value = _get(step, (*base, "pipeline"))
+    candidates: list[Pipeline] = list(account.pipelines)
+    if _literal(pipeline_value):
+        found = _find_pipeline(account, pipeline_value)
+        if found is None:
+            hint = did_you_mean(str(pipeline_value), [p.name for p in account.pipelines])
+            yield at((*base, "pipeline"), f"no pipeline '{pipeline_value}' {where}{hint}")
+            return
+        candidates = [found]
+    elif pipeline_value is not None:
+        return  # a template: the stage is looked up in the pipeline it renders to
+    stage_value = _get(step, (*base, "stage"))
+    if not _literal(stage_value):
+        return
+    stages = [s for p in candidates for s in p.stages]
+    if any(str(s.id) == str(stage_value).strip() or _same(s.name, stage_value) for s in stages):
+        return
+    scope = f"pipeline '{candidates[0].name}'" if len(candidates) == 1 else "any pipeline"
+    hint = did_you_mean(str(stage_value), [s.name for s in stages])
+    yield at((*base, "stage"), f"no stage '{stage_value}' in {scope} {where}{hint}")
+
+
+__all__ = ["check_step", "load_snapshot"]

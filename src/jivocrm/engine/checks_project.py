@@ -1,0 +1,182 @@
+"""Project-file checks: secrets are ``${ENV}`` references, CRM addresses are https.
+
+Which values are secrets is the schemas' business (``"x-secret": true`` on a property, in the
+project schema and in each connector's connection schema), so a new connector's secrets are
+checked without touching this module. ``validate`` never needs the secrets' values: CI has none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
+
+from jivocrm.connectors.bitrix24.schema import (
+    LOOPBACK_HOSTS,
+    check_portal_url,
+    check_webhook_url,
+)
+from jivocrm.engine import schema as schemas
+from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.engine.envvars import references
+from jivocrm.engine.loader import Document
+
+Path_ = tuple[str | int, ...]
+# The variable a secret's key suggests, where the key alone would say too much or too little.
+SHORT_NAMES = {"long_lived_token": "TOKEN", "authorization_code": "AUTH_CODE"}
+AMO_FORM = "https://myshop.amocrm.ru"
+
+
+def _secret_paths(schema: Any, data: Any, path: Path_, defs: Mapping[str, Any]) -> Iterator[Path_]:
+    """Paths of ``data`` whose schema says ``x-secret``."""
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        yield from _secret_paths(defs.get(ref.split("/")[-1]), data, path, defs)
+    if schema.get("x-secret") and isinstance(data, str):
+        yield path
+        return
+    for key in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(key) or ():
+            yield from _secret_paths(sub, data, path, defs)
+    if isinstance(data, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, value in data.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            yield from _secret_paths(sub, value, (*path, key), defs)
+    elif isinstance(data, list) and isinstance(schema.get("items"), dict):
+        for i, value in enumerate(data):
+            yield from _secret_paths(schema["items"], value, (*path, i), defs)
+
+
+def variable_for(path: Path_) -> str:
+    """The environment variable a secret at ``path`` would naturally be called."""
+    parts = [str(p) for p in path]
+    if parts[:1] == ["channels"] and len(parts) >= 3:
+        words = ["JIVO", parts[1], parts[-1]]
+    elif parts[:1] == ["connections"] and len(parts) >= 3:
+        words = [parts[1], SHORT_NAMES.get(parts[-1], parts[-1])]
+    else:
+        words = parts
+    name = re.sub(r"[^A-Z0-9]+", "_", "_".join(words).upper()).strip("_")
+    return name if not name[:1].isdigit() else "_" + name
+
+
+def _loopback(value: str) -> bool:
+    try:
+        host = urlsplit(value.strip()).hostname
+    except ValueError:
+        return False
+    return host in LOOPBACK_HOSTS
+
+
+def check_project(doc: Document) -> Iterator[Diagnostic]:
+    data = doc.data
+    root_schema = schemas.skeleton_project_schema()
+    defs = root_schema.get("$defs", {})
+    secrets = [
+        p
+        for p in _secret_paths(root_schema, data, (), defs)
+        if p[:1] != ("connections",)  # each connection against its own type's schema below
+    ]
+    connections = data.get("connections")
+    for name, conn in connections.items() if isinstance(connections, dict) else ():
+        kind = conn.get("type") if isinstance(conn, dict) else None
+        if not isinstance(kind, str) or kind not in _connector_types():
+            continue
+        schema = schemas.connection_schema(kind)
+        secrets.extend(_secret_paths(schema, conn, ("connections", name), {}))
+        yield from _addresses(doc, ("connections", name), kind, conn)
+    for path in dict.fromkeys(secrets):
+        value = _value(data, path)
+        # A value holding a reference keeps its secret part in the environment. A loopback URL
+        # is a local emulator's, whose code protects nothing.
+        if not isinstance(value, str) or references(value) or _loopback(value):
+            continue
+        line, col = doc.position(path)
+        yield Diagnostic(
+            doc.file,
+            line,
+            col,
+            json_path(path),
+            f"the value is a secret: write it as ${{{variable_for(path)}}} and set the "
+            "variable where jivocrm runs",
+        )
+
+
+def _connector_types() -> frozenset[str]:
+    from jivocrm.connectors import CONNECTORS
+
+    return frozenset(CONNECTORS)
+
+
+def _value(data: Any, path: Path_) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _addresses(doc: Document, base: Path_, kind: str, conn: dict[str, Any]) -> Iterator[Diagnostic]:
+    """CRM addresses written literally (a reference is checked when it is resolved)."""
+    checks: list[tuple[Path_, str | None]] = []
+    if kind == "amocrm":
+        url = conn.get("base_url")
+        if _literal(url):
+            checks.append((("base_url",), https_problem(url, AMO_FORM, "amoCRM")))
+        sub = conn.get("subdomain")
+        if _literal(sub) and ("." in sub or "/" in sub):
+            checks.append((("subdomain",), _subdomain_problem(sub)))
+    elif kind == "bitrix24":
+        hook = conn.get("webhook_url")
+        if _literal(hook):
+            checks.append((("webhook_url",), check_webhook_url(hook)))
+        oauth = conn.get("oauth")
+        if isinstance(oauth, dict):
+            for key in ("portal", "oauth_server"):
+                if _literal(oauth.get(key)):
+                    checks.append((("oauth", key), check_portal_url(oauth[key])))
+    for path, problem in checks:
+        if problem is not None:
+            full = (*base, *path)
+            line, col = doc.position(full)
+            yield Diagnostic(doc.file, line, col, json_path(full), problem)
+
+
+def _subdomain_problem(text: str) -> str:
+    """A whole address written as the subdomain: say which part belongs there."""
+    try:
+        host = urlsplit(text if "://" in text else f"https://{text}").hostname or text
+    except ValueError:
+        host = text
+    first = host.split(".")[0]
+    return (
+        f"write only the subdomain: '{first}' for https://{first}.amocrm.ru "
+        "(a full address goes into base_url)"
+    )
+
+
+def _literal(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip()) and not references(value)
+
+
+def https_problem(url: str, form: str, crm: str) -> str | None:
+    """What is wrong with a CRM address; https only, except loopback hosts (emulators, tests)."""
+    text = url.strip()
+    if "://" not in text:
+        return f"add https://, the correct form is {form}"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        return f"the address must have the form {form}"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return f"https required: {crm} answers only over https; the correct form is {form}"
+    return None
+
+
+__all__ = ["check_project", "https_problem", "variable_for"]

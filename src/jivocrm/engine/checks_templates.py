@@ -1,0 +1,197 @@
+"""Template checks: Jinja2 syntax at its position in the file, and what templates read.
+
+``event.<path>`` must be a field of the trigger's event (the catalogue); ``steps.<id>`` must be a
+step earlier in the bundle, and ``steps.<id>.<output>`` an output its type has. Bundles repeat the
+same templates many times, so each distinct template is parsed once (``_analysis``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+
+from jivocrm.engine.catalogue import fields, known, normalize_path
+from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.engine.loader import Document
+from jivocrm.engine.schema_errors import did_you_mean
+from jivocrm.engine.templates import is_template, references, syntax_error
+from jivocrm.steps import STEPS
+
+# Keys of a step that are names, not templates.
+NOT_TEMPLATES = frozenset({"id", "type", "connection", "on_error", "description"})
+# Words a `when:` may hold literally (a switch), as the runner's truthiness reads them.
+WHEN_WORDS = frozenset({"", "true", "false", "yes", "no", "0", "1", "none", "null"})
+# Attribute access on a mapping value that is a method call, not a field.
+MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
+@dataclass
+class Scope:
+    """What templates at one place may read."""
+
+    event: str | None
+    earlier: Mapping[str, str | None] = field(default_factory=dict)  # step id → type
+    later: Mapping[str, int] = field(default_factory=dict)  # step id → index
+    current: str | None = None
+    lane: bool = False
+
+
+@functools.lru_cache(maxsize=8192)
+def _analysis(source: str) -> tuple[tuple[int, str] | None, tuple[tuple[str | int, ...], ...]]:
+    problem = syntax_error(source)
+    if problem is not None:
+        return problem, ()
+    return None, tuple(tuple(chain) for chain in references(source))
+
+
+@functools.cache
+def _catalogue(event: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(every path, the paths that have sub-fields) of one event."""
+    every = fields(event)
+    parents = {p.rsplit(".", 1)[0] for p in every if "." in p}
+    parents |= {p[:-2] for p in every if p.endswith("[]")}
+    return every, frozenset(parents)
+
+
+def _known(event: str, path: str) -> bool:
+    return known(event, path) or known(event, path + "[]")
+
+
+def event_field_problem(event: str, path: str) -> str | None:
+    """Why ``path`` is not a field of ``event``, or None when it is one."""
+    if not path or _known(event, path):
+        return None
+    every, parents = _catalogue(event)
+    parts = normalize_path(path).split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:cut])
+        if _known(event, prefix):
+            # Past a plain value (`visitor.name.upper()`) or a mapping method it is Python, not a
+            # field; past a block (`visitor.mail`) it is a typo.
+            if prefix not in parents and prefix.removesuffix("[]") not in parents:
+                return None
+            if parts[cut] in MAPPING_METHODS:
+                return None
+            break
+    shown = sorted(p.replace("[]", "[0]") for p in every)
+    return f"event {event} has no field '{path}'{did_you_mean(path.replace('[]', '[0]'), shown)}"
+
+
+def _written(chain: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in chain:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _reference_problem(chain: tuple[str | int, ...], scope: Scope) -> str | None:
+    root = chain[0]
+    if root == "event" and scope.event is not None and len(chain) > 1:
+        return event_field_problem(scope.event, _written(chain[1:]))
+    if root != "steps" or len(chain) < 2 or not isinstance(chain[1], str):
+        return None
+    sid = chain[1]
+    if scope.lane:
+        return "the lane is computed before any step runs: it cannot read steps"
+    if sid == scope.current:
+        return f"step '{sid}' cannot read its own outputs"
+    if sid in scope.later:
+        return (
+            f"step '{sid}' runs later (steps[{scope.later[sid]}]); a step reads only the "
+            "outputs of steps before it: move it up"
+        )
+    if sid not in scope.earlier:
+        hint = did_you_mean(sid, scope.earlier)
+        return f"no step '{sid}' before this one{hint}"
+    kind = scope.earlier[sid]
+    if kind is None or len(chain) < 3 or not isinstance(chain[2], str):
+        return None
+    outputs = STEPS[kind].outputs
+    if chain[2] in outputs:
+        return None
+    hint = did_you_mean(chain[2], outputs)
+    return f"step '{sid}' ({kind}) has no output '{chain[2]}'{hint}; it has {', '.join(outputs)}"
+
+
+def check_step(
+    doc: Document, index: int, step: Mapping[str, Any], scope: Scope, root: Path
+) -> Iterator[Diagnostic]:
+    for key, value in step.items():
+        if key in NOT_TEMPLATES:
+            continue
+        where = ("steps", index, key)
+        if key == "when" and isinstance(value, str) and not is_template(value):
+            if value.strip().lower() not in WHEN_WORDS:
+                line, col = doc.position(where)
+                yield Diagnostic(
+                    doc.file,
+                    line,
+                    col,
+                    json_path(where),
+                    f"`when` is a template: write {{{{ {value.strip()} }}}}",
+                )
+            continue
+        yield from check_strings(doc, where, value, scope, root)
+
+
+def check_strings(
+    doc: Document, where: tuple[str | int, ...], value: Any, scope: Scope, root: Path
+) -> Iterator[Diagnostic]:
+    """Every template among ``value``'s strings (inside mappings and lists too)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from check_strings(doc, (*where, key), item, scope, root)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from check_strings(doc, (*where, i), item, scope, root)
+    elif is_template(value):
+        syntax, chains = _analysis(str(value))
+        if syntax is not None:
+            line, col = _template_position(doc, where, value, syntax[0], root)
+            yield Diagnostic(doc.file, line, col, json_path(where), f"template syntax: {syntax[1]}")
+            return
+        seen: set[str] = set()
+        for chain in chains:
+            problem = _reference_problem(chain, scope)
+            if problem is not None and problem not in seen:
+                seen.add(problem)
+                line, col = doc.position(where)
+                yield Diagnostic(doc.file, line, col, json_path(where), problem)
+
+
+def _template_position(
+    doc: Document, where: tuple[str | int, ...], value: Any, inner: int, root: Path
+) -> tuple[int, int]:
+    """The file position of line ``inner`` (1-based) of the template at ``where``."""
+    line, col = doc.position(where)
+    if isinstance(value, (LiteralScalarString, FoldedScalarString)):
+        # A block scalar's text starts on the line after its `|` or `>` indicator.
+        target = line + inner
+        return target, _indent(root / doc.file, target)
+    if inner == 1:
+        return line, col
+    return line + inner - 1, 1
+
+
+def _indent(path: Path, line: int) -> int:
+    lines = _lines(path)
+    if 0 < line <= len(lines):
+        text = lines[line - 1]
+        return len(text) - len(text.lstrip(" ")) + 1
+    return 1
+
+
+def _lines(path: Path) -> tuple[str, ...]:
+    # Read only for a syntax error inside a block scalar; never cached, as reload re-validates.
+    try:
+        return tuple(path.read_text("utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return ()
+
+
+__all__ = ["Scope", "check_step", "check_strings", "event_field_problem"]
