@@ -1,0 +1,61 @@
+"""The runner's ``RunJournal`` on top of the store, and the resume state read back from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jivocrm.engine.journal import StepRecord
+from jivocrm.store.base import StepRow, Store
+
+
+class StoreJournal:
+    """Records one attempt of one run. ``before_write`` runs before a step starts writing to the
+    CRM: the daemon uses it to stop a run at a step boundary when it shuts down."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        attempt: int,
+        before_write: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.attempt = attempt
+        self.before_write = before_write
+        self.records: list[StepRecord] = []
+
+    async def step_started(self, step_id: str, input: dict[str, Any]) -> None:
+        if self.before_write is not None:
+            self.before_write()
+        # Durable before the CRM hears anything: a crash after this point makes the step
+        # "resumed" (redone through its duplicate check), never silently skipped.
+        await self.store.step_started(self.run_id, step_id, self.attempt, input)
+
+    async def step_finished(self, record: StepRecord) -> None:
+        self.records.append(record)
+        await self.store.step_finished(self.run_id, self.attempt, record)
+
+
+def resume_state(rows: list[StepRow]) -> tuple[dict[str, StepRecord], set[str]]:
+    """(finished steps, steps started without a result) from a run's step rows.
+
+    The latest attempt of a step decides; a finished result of an earlier attempt still counts
+    (a finished step is never executed again).
+    """
+    done: dict[str, StepRecord] = {}
+    latest: dict[str, StepRow] = {}
+    for row in rows:  # ordered by attempt
+        if row.status != "started" and row.record.finished:
+            done[row.step_id] = row.record
+        latest[row.step_id] = row
+    resumed = {
+        step_id
+        for step_id, row in latest.items()
+        if row.status == "started" and step_id not in done
+    }
+    return done, resumed
+
+
+__all__ = ["StoreJournal", "resume_state"]

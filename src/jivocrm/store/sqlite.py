@@ -1,0 +1,332 @@
+"""The ``Store`` protocol on SQLite (WAL, ``synchronous=FULL``, group commit): the default store.
+
+Each method is a small function run by ``Database`` either in the writer's next group commit or
+in the reader thread; the statements themselves live in ``sql/sqlite/queries.sql``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+from jivocrm.engine.journal import StepRecord
+from jivocrm.store.base import (
+    Accepted,
+    Event,
+    EventDetail,
+    NewEvent,
+    Rejection,
+    Run,
+    RunFilter,
+    StepRow,
+    StoreStats,
+)
+from jivocrm.store.queries import load_queries
+from jivocrm.store.sqlite_db import Database
+
+Q = load_queries("sqlite")
+
+
+def _run(row: sqlite3.Row) -> Run:
+    keys = row.keys()
+    return Run(
+        id=row["id"],
+        event_id=row["event_id"],
+        bundle=row["bundle"],
+        lane=row["lane"],
+        status=row["status"],
+        attempt=row["attempt"],
+        retry_at=row["retry_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version_hash=row["version_hash"],
+        ran_hash=row["ran_hash"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        error=row["error"],
+        reply=json.loads(row["reply"]) if row["reply"] else None,
+        replay_of=row["replay_of"],
+        event_name=row["event_name"] if "event_name" in keys else None,
+        channel=row["channel"] if "channel" in keys else None,
+        chat_id=row["chat_id"] if "chat_id" in keys else None,
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=row["id"],
+        channel=row["channel"],
+        name=row["name"],
+        status=row["status"],
+        received_at=row["received_at"],
+        chat_id=row["chat_id"],
+        widget_id=row["widget_id"],
+        dedup_key=row["dedup_key"],
+        body=bytes(row["body"]),
+    )
+
+
+def _step(row: sqlite3.Row) -> StepRow:
+    data = json.loads(row["record"])
+    return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class SQLiteStore:
+    """SQLite file at ``path``; ``synchronous`` FULL by default (NORMAL trades the last commits
+    on power loss for speed, never on a killed process)."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.db = Database(path, synchronous)
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        await self.db.read(lambda c: c.execute("SELECT 1").fetchone())
+
+    # ---- intake ------------------------------------------------------------------------------
+    async def accept(self, event: NewEvent) -> Accepted:
+        def op(conn: sqlite3.Connection) -> Accepted:
+            fields = {
+                "channel": event.channel,
+                "name": event.name,
+                "status": event.status,
+                "received_at": event.received_at,
+                "chat_id": event.chat_id,
+                "widget_id": event.widget_id,
+                "dedup_key": event.dedup_key,
+                "body": event.body,
+            }
+            row = conn.execute(Q["insert_event"], fields).fetchone()
+            if row is None:  # the redelivery of a stored event: answer with the first one's runs
+                event_id = conn.execute(Q["event_by_key"], fields).fetchone()[0]
+                ids = conn.execute(Q["run_ids_of_event"], {"event_id": event_id}).fetchall()
+                return Accepted(event_id, tuple(r[0] for r in ids), duplicate=True)
+            event_id = row[0]
+            run_ids = []
+            for run in event.runs:
+                params = {
+                    "event_id": event_id,
+                    "bundle": run.bundle,
+                    "lane": run.lane,
+                    "status": "paused" if run.paused else "queued",
+                    "now": event.received_at,
+                    "version_hash": run.version_hash,
+                }
+                run_ids.append(conn.execute(Q["insert_run"], params).fetchone()[0])
+            for bundle, reason in event.not_matched:
+                conn.execute(
+                    Q["insert_not_matched"],
+                    {"event_id": event_id, "bundle": bundle, "reason": reason},
+                )
+            return Accepted(event_id, tuple(run_ids))
+
+        return await self.db.write(op)
+
+    async def reject(self, channel: str, reason: str, body: bytes, received_at: float) -> None:
+        params = {"channel": channel, "reason": reason, "received_at": received_at, "body": body}
+        await self.db.write(lambda c: c.execute(Q["insert_rejection"], params))
+
+    # ---- queue -------------------------------------------------------------------------------
+    async def claim(self, owner: str, *, now: float, lease: float, limit: int = 1) -> list[Run]:
+        params = {"owner": owner, "now": now, "until": now + lease, "limit": limit}
+
+        def op(conn: sqlite3.Connection) -> list[Run]:
+            rows = conn.execute(Q["claim"], params).fetchall()
+            return sorted((_run(r) for r in rows), key=lambda r: r.id)
+
+        return await self.db.write(op)
+
+    async def _update(self, name: str, params: dict[str, Any]) -> int:
+        params.setdefault("now", time.time())
+        return await self.db.write(lambda c: c.execute(Q[name], params).rowcount)
+
+    async def heartbeat(self, owner: str, run_ids: Sequence[int], *, until: float) -> int:
+        if not run_ids:
+            return 0
+        return await self._update(
+            "heartbeat", {"owner": owner, "ids": _json(list(run_ids)), "until": until}
+        )
+
+    async def requeue_expired(self, *, now: float) -> int:
+        return await self._update("requeue_expired", {"now": now})
+
+    async def release(self, owner: str, run_ids: Sequence[int] | None = None) -> int:
+        if run_ids is None:
+            return await self._update("release_owner", {"owner": owner})
+        return await self._update("release_ids", {"owner": owner, "ids": _json(list(run_ids))})
+
+    async def running_owners(self) -> list[str]:
+        rows = await self.db.read(lambda c: c.execute(Q["running_owners"]).fetchall())
+        return [r[0] for r in rows]
+
+    async def finish_run(
+        self,
+        run_id: int,
+        owner: str,
+        *,
+        status: Literal["succeeded", "failed"],
+        ran_hash: str | None,
+        error: str | None = None,
+        reply: dict[str, Any] | None = None,
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "status": status,
+            "ran_hash": ran_hash,
+            "error": error,
+            "reply": _json(reply) if reply is not None else None,
+        }
+        return await self._update("finish_run", params) == 1
+
+    async def retry_run(
+        self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "retry_at": retry_at,
+            "ran_hash": ran_hash,
+            "error": error,
+        }
+        return await self._update("retry_run", params) == 1
+
+    async def hold_run(self, run_id: int, owner: str) -> bool:
+        return await self._update("hold_run", {"id": run_id, "owner": owner}) == 1
+
+    async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
+        if not bundles:
+            return 0
+        name = "pause_bundles" if paused else "resume_bundles"
+        return await self._update(name, {"bundles": _json(list(bundles))})
+
+    # ---- journal -----------------------------------------------------------------------------
+    async def step_started(
+        self, run_id: int, step_id: str, attempt: int, input: dict[str, Any]
+    ) -> None:
+        record = StepRecord(step_id, "ok", input=input, attempt=attempt, started_at=time.time())
+        params = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
+            "record": _json(asdict(record)),
+        }
+        await self.db.write(lambda c: c.execute(Q["step_started"], params))
+
+    async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
+        params = {
+            "run_id": run_id,
+            "step_id": record.step_id,
+            "attempt": attempt,
+            "status": record.status,
+            "record": _json(asdict(record)),
+        }
+        await self.db.write(lambda c: c.execute(Q["step_finished"], params))
+
+    async def steps(self, run_id: int) -> list[StepRow]:
+        rows = await self.db.read(lambda c: c.execute(Q["steps_of_run"], {"run_id": run_id}))
+        return [_step(r) for r in rows]
+
+    async def get_run(self, run_id: int) -> Run | None:
+        row = await self.db.read(lambda c: c.execute(Q["get_run"], {"id": run_id}).fetchone())
+        return _run(row) if row else None
+
+    async def get_runs(self, run_ids: Sequence[int]) -> list[Run]:
+        ids = _json(list(run_ids))
+        rows = await self.db.read(lambda c: c.execute(Q["get_runs"], {"ids": ids}).fetchall())
+        return [_run(r) for r in rows]
+
+    async def get_event(self, event_id: int) -> Event | None:
+        row = await self.db.read(lambda c: c.execute(Q["get_event"], {"id": event_id}).fetchone())
+        return _event(row) if row else None
+
+    async def not_matched(self, event_id: int) -> list[tuple[str, str]]:
+        params = {"event_id": event_id}
+        rows = await self.db.read(lambda c: c.execute(Q["not_matched_of_event"], params).fetchall())
+        return [(r["bundle"], r["reason"]) for r in rows]
+
+    async def event_detail(self, event_id: int) -> EventDetail | None:
+        event = await self.get_event(event_id)
+        if event is None:
+            return None
+        params = {"event_id": event_id}
+        rows = await self.db.read(lambda c: c.execute(Q["runs_of_event"], params).fetchall())
+        runs = [_run(r) for r in rows]
+        steps = {run.id: await self.steps(run.id) for run in runs}
+        return EventDetail(event, runs, await self.not_matched(event_id), steps)
+
+    async def list_runs(self, flt: RunFilter) -> list[Run]:
+        params = asdict(flt)
+        rows = await self.db.read(lambda c: c.execute(Q["list_runs"], params).fetchall())
+        return [_run(r) for r in rows]
+
+    async def list_events(
+        self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
+    ) -> list[Event]:
+        params = {"chat_id": chat_id, "channel": channel, "limit": limit}
+        rows = await self.db.read(lambda c: c.execute(Q["list_events"], params).fetchall())
+        return [_event(r) for r in rows]
+
+    async def rejections(self, limit: int = 100) -> list[Rejection]:
+        rows = await self.db.read(lambda c: c.execute(Q["rejections"], {"limit": limit}))
+        return [
+            Rejection(r["id"], r["channel"], r["reason"], r["received_at"], bytes(r["body"]))
+            for r in rows
+        ]
+
+    async def last_event_at(self) -> dict[str, float]:
+        rows = await self.db.read(lambda c: c.execute(Q["last_event_at"]).fetchall())
+        return {r["channel"]: r["at"] for r in rows}
+
+    async def replay(self, run_id: int, *, from_start: bool, version_hash: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            params = {"id": run_id, "now": time.time(), "version_hash": version_hash}
+            row = conn.execute(Q["replay_run"], params).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id}")
+            if not from_start:
+                conn.execute(Q["copy_finished_steps"], {"id": run_id, "new_id": row[0]})
+            return int(row[0])
+
+        return await self.db.write(op)
+
+    async def prune(self, *, older_than: float | None, keep: int | None) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            if older_than is not None:
+                deleted += conn.execute(Q["prune_older"], {"cutoff": older_than}).rowcount
+                conn.execute(Q["prune_rejections"], {"cutoff": older_than})
+            if keep is not None:
+                deleted += conn.execute(Q["prune_beyond"], {"keep": keep}).rowcount
+            return deleted
+
+        deleted = await self.db.write(op)
+        if deleted:
+            # Deleting only marks pages free; VACUUM gives the disk space back.
+            await self.db.outside_transaction("VACUUM")
+        return deleted
+
+    async def stats(self, *, now: float) -> StoreStats:
+        def op(conn: sqlite3.Connection) -> StoreStats:
+            runs = {(r["bundle"], r["status"]): r["n"] for r in conn.execute(Q["stats_runs"])}
+            queue = conn.execute(Q["stats_queue"], {"now": now}).fetchone()
+            return StoreStats(runs, queue["n"], queue["oldest"])
+
+        return await self.db.read(op)
+
+
+__all__ = ["SQLiteStore"]
