@@ -1,0 +1,63 @@
+"""``jivocrm init [DIR] --crm amocrm|bitrix24``: a working project to start from.
+
+The example project at the repository root (``bundles/``) is this command's output; after
+changing the scaffold, regenerate it with
+
+    jivocrm init bundles --crm amocrm --crm bitrix24 --emulate --force
+
+(tests/unit/test_init.py fails while the two differ).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
+from jivocrm.scaffold import CRMS, project_files
+
+
+def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
+    files = project_files(crms, emulate)
+    existing = sorted(name for name in files if (directory / name).exists())
+    if existing and not force:
+        click.echo(
+            f"error: {directory} already has {', '.join(existing)}; "
+            "nothing was written (--force overwrites them)",
+            err=True,
+        )
+        return USER_ERROR
+    for name, text in files.items():
+        target = directory / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, "utf-8")
+    bundles = sum(1 for name in files if name.count("/") == 1 and not name.startswith("."))
+    click.echo(f"created a jivocrm project in {directory}: jivocrm.yaml and {bundles} bundles")
+    where = "" if directory == Path(".") else f"cd {directory} && "
+    click.echo(f"next: {where}jivocrm validate")
+    if not emulate:
+        click.echo("then put the secrets into .env (see .env.example) and run jivocrm serve")
+    return OK
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option(
+    "--crm",
+    "crms",
+    type=click.Choice(sorted(CRMS)),
+    multiple=True,
+    required=True,
+    help="The CRM to write to; twice for both (each CRM's bundles then get their own folder).",
+)
+@click.option(
+    "--emulate",
+    is_flag=True,
+    help="Connections use the built-in CRM emulators: try the bundles without a CRM account.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def command(directory: Path, crms: tuple[str, ...], emulate: bool, force: bool) -> None:
+    """Create a project: jivocrm.yaml, the default bundles, .env.example and a README."""
+    chosen = sorted(set(crms))  # the same project whatever the order of the options
+    finish(guarded(lambda: init(directory, chosen, emulate, force)))

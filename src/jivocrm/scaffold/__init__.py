@@ -1,0 +1,142 @@
+"""What ``jivocrm init`` writes: a project file, the default bundle set per CRM, .env.example,
+.gitignore and a README, composed from the templates in this package.
+
+The bundles are the set integration platforms create for a Jivo customer (chat start and finish,
+each with and without contacts, the data update, offline messages and calls); the pipeline and
+stage names are those of the emulators' default accounts, so an ``--emulate`` project runs as is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from jivocrm.engine.envvars import references
+
+
+@dataclass(frozen=True)
+class Crm:
+    title: str
+    connection: str
+    # variable → what to put there, for .env.example
+    variables: tuple[tuple[str, str], ...]
+    no_contacts: str
+
+
+CRMS: dict[str, Crm] = {
+    "amocrm": Crm(
+        "amoCRM",
+        "amo",
+        (("AMO_TOKEN", "amoCRM → Settings → Integrations → your private integration → Keys"),),
+        "an unsorted request («Неразобранное»)",
+    ),
+    "bitrix24": Crm(
+        "Bitrix24",
+        "b24",
+        (
+            (
+                "B24_WEBHOOK_URL",
+                "Bitrix24 → Developer resources → Other → Incoming webhook (scopes crm, user, "
+                "task), e.g. https://myshop.bitrix24.ru/rest/1/<code>/",
+            ),
+        ),
+        "a lead with the transcript",
+    ),
+}
+JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", "any long random text; Jivo posts to /jivo/<it>"),)
+BUNDLE_SCHEMA_LINE = "# yaml-language-server: $schema=../.jivocrm/bundle.schema.json\n"
+
+
+def _read(*parts: str) -> str:
+    return resources.files(__name__).joinpath(*parts).read_text("utf-8")
+
+
+def bundle_names(crm: str) -> list[str]:
+    folder = resources.files(__name__).joinpath("bundles", crm)
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _fill(template: str, **values: str) -> str:
+    # @@NAME@@ placeholders: YAML's braces and ${VAR} references stay as they are.
+    return re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], template)
+
+
+def _bundle(crm: str, name: str, named: bool) -> str:
+    text = _read("bundles", crm, name)
+    if named:
+        # Both CRMs side by side: the same file name twice, so the bundle names tell them apart.
+        stem = name.removesuffix(".yaml")
+        text = text.replace("version: 1\n", f"version: 1\nname: {crm}-{stem}\n", 1)
+    return text
+
+
+def _env_example(crms: list[str], emulate: bool) -> str:
+    lines = [
+        "# The variables jivocrm.yaml refers to. Copy to .env (never commit it) or set them",
+        "# where `jivocrm serve` runs. `jivocrm validate` needs none of them.",
+    ]
+    if emulate:
+        lines.append("# The connections say `emulate: true`: they need no CRM values until you")
+        lines.append("# switch the emulator off.")
+    variables = list(JIVO_VARIABLES)
+    for crm in crms:
+        variables.extend(CRMS[crm].variables)
+    for name, hint in variables:
+        lines += ["", f"# {hint}", f"{name}="]
+    return "\n".join(lines) + "\n"
+
+
+def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
+    """Relative path → content of every file of a new project for ``crms``."""
+    from jivocrm.engine.schema import bundle_schema, project_schema
+
+    both = len(crms) > 1
+    folders = [f"{crm}/" for crm in crms] if both else ["bundles/"]
+    connections = []
+    for crm in crms:
+        block = _read(f"connection-{crm}.yaml.tmpl")
+        if emulate:
+            block += (
+                "    emulate: true                           # the built-in emulator of the CRM\n"
+            )
+        connections.append(block.rstrip("\n"))
+    files = {
+        "jivocrm.yaml": _fill(
+            _read("jivocrm.yaml.tmpl"),
+            BUNDLES=folders[0] if not both else "[" + ", ".join(folders) + "]",
+            CONNECTIONS="\n".join(connections),
+        ),
+        ".env.example": _env_example(crms, emulate),
+        ".gitignore": _read("gitignore"),
+        "README.md": _fill(
+            _read("README.md.tmpl"),
+            CRMS=" and ".join(CRMS[c].title for c in crms),
+            WHERE=" and ".join(f"`{f}`" for f in folders),
+            NO_CONTACTS="; ".join(CRMS[c].no_contacts for c in crms),
+            EMULATE=(
+                "The connections say `emulate: true`: jivocrm runs a built-in emulator of the "
+                "CRM, so\nthe bundles can be tried without an account. Remove the line to use "
+                "yours.\n\n"
+                if emulate
+                else ""
+            ),
+        ),
+        ".jivocrm/bundle.schema.json": json.dumps(bundle_schema(), ensure_ascii=False, indent=2)
+        + "\n",
+        ".jivocrm/project.schema.json": json.dumps(project_schema(), ensure_ascii=False, indent=2)
+        + "\n",
+    }
+    for crm, folder in zip(crms, folders, strict=True):
+        for name in bundle_names(crm):
+            files[folder + name] = _bundle(crm, name, both)
+    return files
+
+
+def variables_used(files: dict[str, str]) -> set[str]:
+    """Every ${VAR} the project file refers to (a test keeps .env.example complete)."""
+    return set(references(files["jivocrm.yaml"]))
+
+
+__all__ = ["CRMS", "bundle_names", "project_files", "variables_used"]
