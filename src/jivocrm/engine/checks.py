@@ -56,9 +56,17 @@ def _facts(root: Path, project: Document) -> tuple[Facts, list[Diagnostic]]:
     return facts, problems
 
 
-def check_all(root: Path, project: Document, bundles: list[Document]) -> list[Diagnostic]:
-    """Every cross-file problem of the project, in one pass over each file."""
+def check_all(
+    root: Path, project: Document, bundles: list[Document], *, use_snapshot: bool = True
+) -> list[Diagnostic]:
+    """Every cross-file problem of the project, in one pass over each file.
+
+    ``use_snapshot=False`` skips the CRM names check: `connections refresh` must run when the
+    snapshot is what is out of date.
+    """
     facts, problems = _facts(root, project)
+    if not use_snapshot:
+        facts.snapshot = None
     problems.extend(checks_project.check_project(project))
     problems.extend(_duplicate_names(bundles))
     for doc in bundles:

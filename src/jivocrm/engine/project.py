@@ -171,7 +171,9 @@ def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]
     )
 
 
-def load_project(path: Path) -> tuple[Project | None, list[Diagnostic]]:
+def load_project(
+    path: Path, *, use_snapshot: bool = True
+) -> tuple[Project | None, list[Diagnostic]]:
     """Load and check the project at ``path`` (its directory or its file): every problem, once."""
     from jivocrm.engine import checks
 
@@ -200,7 +202,9 @@ def load_project(path: Path) -> tuple[Project | None, list[Diagnostic]]:
         problems.extend(check_bundle_schema(doc))
         bundle_docs.append((doc, bundle_path, bundle_path.read_bytes()))
 
-    found = checks.check_all(root, project_doc, [d for d, _, _ in bundle_docs])
+    found = checks.check_all(
+        root, project_doc, [d for d, _, _ in bundle_docs], use_snapshot=use_snapshot
+    )
     # A check that speaks about a value says more than the schema's generic form error there
     # (e.g. "add https://…" instead of a regular expression): one message per value.
     refined = {(d.file, d.path) for d in found if d.path and d.severity == "error"}
