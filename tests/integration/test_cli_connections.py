@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli_emulate import free_port, wait_for
+from jivocrm.testing.net import free_port, wait_for
 
 PROJECT = """\
 version: 1

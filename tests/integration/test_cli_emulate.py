@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, deadline: float = 15.0) -> bytes:
-    end = time.monotonic() + deadline
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                return bytes(answer.read())
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.1)
+from jivocrm.testing.net import free_port, wait_for
 
 
 @pytest.mark.parametrize(
