@@ -1,0 +1,146 @@
+"""``jivocrm serve [PATH]``: the daemon Jivo posts webhooks to.
+
+Refuses an invalid project (the diagnostics, exit 1). SIGTERM/SIGINT stop it gracefully (exit 0),
+SIGHUP reloads the project, ``--watch`` reloads it when its files change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+import structlog
+from aiohttp import web
+
+from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
+from jivocrm.engine.diagnostics import render
+from jivocrm.engine.envvars import resolve
+from jivocrm.engine.model import Project
+from jivocrm.engine.project import load_project
+from jivocrm.errors import JivoCRMError
+from jivocrm.logs import Redactor, configure
+
+log = structlog.get_logger("jivocrm.serve")
+
+
+def bind_address(project: Project, host: str | None, port: int | None) -> tuple[str, int]:
+    """The options win over the project; the project's port may be a ``${VAR}`` reference."""
+    chosen_port = port if port is not None else project.server.port
+    try:
+        number = int(str(resolve(chosen_port, os.environ)))
+    except ValueError:
+        raise JivoCRMError(f"server.port {chosen_port!r} is not a port number") from None
+    return host or project.server.host, number
+
+
+async def run_daemon(
+    project: Project,
+    path: Path,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    watch: bool = False,
+    workers: int | None = None,
+    redactor: Redactor | None = None,
+    started: Callable[[web.Application, str], None] | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT; ``started(app, base_url)`` is called once listening."""
+    from jivocrm.server.app import DAEMON, create_app
+    from jivocrm.server.reload import reload
+    from jivocrm.server.reload import watch as watch_files
+
+    address = bind_address(project, host, port)
+    app = create_app(project, workers=workers, redactor=redactor)
+    # Requests still open when the listener closes get until the reply deadline to finish.
+    grace = project.server.reply_timeout + 1.0
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, address[0], address[1])
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0]
+    url = f"http://{bound[0]}:{bound[1]}"
+    daemon = app[DAEMON]
+    log.info("server_started", url=url, channels=len(project.channels), workers=workers)
+    if started is not None:
+        started(app, url)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    background: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        background.add(task)
+        task.add_done_callback(background.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: spawn(reload(daemon, path)))
+    if watch:
+        spawn(watch_files(daemon, path))
+    try:
+        await stop.wait()
+    finally:
+        log.info("server_stopping")
+        daemon.accepting = False
+        # A second Ctrl-C forces the exit; a repeated SIGTERM (service managers send them) does
+        # not cut the graceful shutdown short.
+        for sig in (signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        for task in background:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*background, return_exceptions=True)
+        await runner.cleanup()
+        log.info("server_stopped")
+    return OK
+
+
+def serve(
+    path: Path,
+    host: str | None,
+    port: int | None,
+    watch: bool,
+    workers: int | None,
+    log_level: str,
+) -> int:
+    project, problems = load_project(path)
+    if project is None:
+        click.echo(render(problems, "text"), err=True)
+        click.echo("the project is invalid; jivocrm serve refuses to start", err=True)
+        return USER_ERROR
+    redactor = configure(Redactor(), level=log_level)
+    return asyncio.run(
+        run_daemon(
+            project, path, host=host, port=port, watch=watch, workers=workers, redactor=redactor
+        )
+    )
+
+
+@click.command("serve")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--host", help="Address to listen on (default: server.host, 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default: server.port).")
+@click.option("--watch", is_flag=True, help="Reload when the project's files change.")
+@click.option("--workers", type=click.IntRange(1, 256), help="Runs executed at once.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def command(
+    path: Path, host: str | None, port: int | None, watch: bool, workers: int | None, log_level: str
+) -> None:
+    """Run the daemon: receive Jivo webhooks, run the bundles, answer Jivo."""
+    finish(guarded(lambda: serve(path, host, port, watch, workers, log_level)))

@@ -1,0 +1,134 @@
+"""``create_app``: the daemon as an aiohttp application, one ``cleanup_ctx`` per resource.
+
+Start-up order: store → HTTP session → connections (emulators included) → workers. Teardown is
+the reverse, which is the graceful shutdown order of STYLE.md §16: the listener is already closed
+by ``AppRunner.cleanup`` (stop accepting), then workers stop claiming, in-flight steps finish up
+to ``server.shutdown_timeout`` and the rest is released, then sessions and the store close.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+from aiohttp import web
+
+from jivocrm.engine.connections import Connections, open_connections
+from jivocrm.engine.envvars import resolve
+from jivocrm.engine.model import Project
+from jivocrm.errors import StoreError
+from jivocrm.logs import Redactor
+from jivocrm.server.intake import receive
+from jivocrm.server.metrics import unavailable
+from jivocrm.server.reload import sync_paused
+from jivocrm.server.state import Daemon, build_view
+from jivocrm.server.workers import LEASE, WorkerPool
+from jivocrm.store import Store, open_store
+
+DAEMON = web.AppKey("daemon", Daemon)
+STORE = web.AppKey("store", Store)
+SESSION = web.AppKey("session", aiohttp.ClientSession)
+CONNECTIONS = web.AppKey("connections", Connections)
+
+
+def create_app(
+    project: Project,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    workers: int | None = None,
+    redactor: Redactor | None = None,
+    lease: float = LEASE,
+    start_workers: bool = True,
+) -> web.Application:
+    """The daemon for ``project``; nothing starts until the app is set up by a runner."""
+    app = web.Application(client_max_size=project.server.body_limit)
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        url = str(resolve(project.store, environ))
+        store = open_store(url, project.root)
+        await store.open()
+        app[STORE] = store
+        yield
+        await store.close()
+
+    async def session_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[SESSION] = session
+            yield
+
+    async def connections_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_connections(
+            project, app[SESSION], environ=environ, state_dir=project.root / ".jivocrm"
+        ) as connections:
+            app[CONNECTIONS] = connections
+            view = build_view(project, connections, environ)
+            red = redactor or Redactor()
+            red.update(view.secrets, project.journal.redact_personal_data)
+            app[DAEMON] = Daemon(view, app[STORE], app[SESSION], connections, environ, red)
+            yield
+
+    async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+        daemon = app[DAEMON]
+        await sync_paused(daemon, project)
+        pool = WorkerPool(daemon, workers or project.server.workers, lease)
+        daemon.pool = pool
+        if start_workers:
+            await pool.start()
+        yield
+        daemon.accepting = False
+        if start_workers:
+            await pool.stop(daemon.project.server.shutdown_timeout)
+
+    app.cleanup_ctx.extend([store_ctx, session_ctx, connections_ctx, workers_ctx])
+    app.router.add_post("/jivo/{token}", intake)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def intake(request: web.Request) -> web.StreamResponse:
+    return await receive(request.app[DAEMON], request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the store answers. Connections are reported, not required: while a CRM is down
+    intake must keep accepting (runs wait in the queue), so a load balancer should keep us."""
+    daemon = request.app[DAEMON]
+    body: dict[str, object] = {
+        "store": "ok",
+        "accepting": daemon.accepting,
+        "connections": {
+            name: "unavailable" if unavailable(c) else "ok"
+            for name, c in daemon.connections.items()
+        },
+    }
+    status = 200 if daemon.accepting else 503
+    try:
+        await daemon.store.ping()
+    except StoreError as exc:
+        body["store"] = f"error: {exc}"
+        status = 503
+    return web.json_response(body, status=status)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    try:
+        text = await daemon.metrics.render(daemon.store, daemon.connections)
+    except StoreError as exc:
+        return web.Response(status=503, text=f"store unavailable: {exc}\n")
+    return web.Response(body=text, content_type="text/plain", charset="utf-8")
+
+
+def emulator_urls(app: web.Application) -> dict[str, str]:
+    """Connection name → URL of its in-process emulator (``emulate: true``)."""
+    return {name: e.url for name, e in app[CONNECTIONS].emulators.items()}
+
+
+__all__ = ["CONNECTIONS", "DAEMON", "SESSION", "STORE", "create_app", "emulator_urls"]

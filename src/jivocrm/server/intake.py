@@ -1,0 +1,185 @@
+"""``POST /jivo/{token}``: a Jivo webhook in, stored durably, answered.
+
+Checks, in order, each with its own status (DESIGN.md §6 lists the aiohttp traps avoided here):
+token (404 that reveals nothing), content type (415: aiohttp's ``request.json()`` would happily
+parse text/plain), size (413: raised by aiohttp and never swallowed into a 400), UTF-8 and JSON
+(400 with a message; a deeply nested body's ``RecursionError`` is a 400 too), the shape of a
+Jivo event (400), the widget of the channel (403, recorded apart as a rejection). Then the event,
+its runs and the explanations of the bundles it does not run are stored in one transaction, and
+only then does Jivo get its answer. Nothing here answers 500: a store that cannot commit is a 503.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from jivocrm.engine.events import EventError, JivoEvent, parse_event
+from jivocrm.engine.matching import Match, match
+from jivocrm.engine.model import Channel
+from jivocrm.errors import StoreError
+from jivocrm.server.reply import REPLY_EVENTS, wait_replies
+from jivocrm.server.state import Daemon, ProjectView
+from jivocrm.store.base import NewEvent, NewRun
+
+log = structlog.get_logger("jivocrm.intake")
+
+OK: dict[str, Any] = {"result": "ok"}
+JSON_TYPES = ("application/json",)
+
+
+def find_channel(view: ProjectView, token: str) -> Channel | None:
+    """The channel whose token equals ``token``, comparing with every token in constant time."""
+    presented = token.encode()
+    found = None
+    for candidate, channel in view.tokens:
+        # No early exit: the time taken does not tell which token (or how much of it) matched.
+        if hmac.compare_digest(candidate, presented) and found is None:
+            found = channel
+    return found
+
+
+def bad_request(message: str) -> web.Response:
+    return web.json_response({"result": "error", "error": message}, status=400)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type in JSON_TYPES or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def dedup_key(channel: Channel, body: bytes) -> str:
+    return hashlib.sha256(channel.name.encode() + b"\0" + body).hexdigest()
+
+
+async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
+    started = time.perf_counter()
+    view = daemon.view  # one snapshot for the whole request, whatever a reload does meanwhile
+    channel = find_channel(view, request.match_info.get("token", ""))
+    if channel is None:
+        log.info("webhook_unknown_token", remote=request.remote)
+        raise web.HTTPNotFound()
+    if not daemon.accepting:
+        return web.json_response({"result": "shutting down"}, status=503)
+    if not _is_json(request.content_type):
+        daemon.metrics.events.labels("-", "unsupported_type").inc()
+        return web.json_response(
+            {"result": "error", "error": "send the event as application/json"}, status=415
+        )
+    body = await request.read()  # over the limit: HTTPRequestEntityTooLarge, a 413, propagates
+    parsed = _decode(body, view.project.region)
+    if isinstance(parsed, web.Response):
+        daemon.metrics.events.labels("-", "malformed").inc()
+        return parsed
+    event = parsed
+    slog = log.bind(channel=channel.name, event_name=event.name, chat_id=event.chat_id)
+    if event.widget_id is not None and event.widget_id != channel.widget_id:
+        reason = f"widget_id {event.widget_id} is not the widget of channel {channel.name}"
+        await _reject(daemon, channel, reason, body)
+        slog.warning("webhook_rejected", reason=reason)
+        return web.json_response({"result": "error", "error": reason}, status=403)
+
+    matches = match(view.project, event, channel)
+    runs = [m for m in matches if m.matched]
+    new = NewEvent(
+        channel=channel.name,
+        name=event.name,
+        dedup_key=dedup_key(channel, body),
+        body=body,
+        received_at=time.time(),
+        status="accepted" if event.is_known else "ignored",
+        chat_id=event.chat_id,
+        widget_id=event.widget_id,
+        runs=tuple(
+            NewRun(m.bundle.name, m.lane or "", m.bundle.version_hash, m.paused) for m in runs
+        ),
+        not_matched=tuple((m.bundle.name, m.reason) for m in matches if not m.matched),
+    )
+    try:
+        accepted = await daemon.store.accept(new)
+    except StoreError as exc:
+        slog.error("webhook_not_stored", error=str(exc))
+        daemon.metrics.events.labels(event.name, "store_failed").inc()
+        return web.json_response({"result": "error", "error": "cannot store the event"}, status=503)
+    outcome = "duplicate" if accepted.duplicate else new.status
+    daemon.metrics.events.labels(event.name, outcome).inc()
+    slog.info(
+        "webhook_received",
+        event_id=accepted.event_id,
+        runs=len(accepted.run_ids),
+        duplicate=accepted.duplicate,
+        outcome=outcome,
+    )
+    if accepted.run_ids:
+        daemon.wake.set()
+    reply = OK
+    if event.name in REPLY_EVENTS:
+        reply = await _reply(daemon, view, accepted.run_ids, accepted.duplicate, runs, slog)
+    daemon.metrics.reply_seconds.labels(event.name).observe(time.perf_counter() - started)
+    return web.json_response(reply)
+
+
+def _decode(body: bytes, region: str) -> JivoEvent | web.Response:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return bad_request(f"the body is not UTF-8 (byte {exc.start})")
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        return bad_request(f"the body is not JSON: {exc}")
+    except RecursionError:
+        return bad_request("the body is nested too deeply")
+    try:
+        return parse_event(payload, region=region)
+    except EventError as exc:
+        return bad_request(str(exc))
+    except RecursionError:
+        return bad_request("the body is nested too deeply")
+
+
+async def _reject(daemon: Daemon, channel: Channel, reason: str, body: bytes) -> None:
+    daemon.metrics.events.labels("-", "rejected").inc()
+    try:
+        await daemon.store.reject(channel.name, reason, body, time.time())
+    except StoreError as exc:
+        log.error("rejection_not_stored", error=str(exc))
+
+
+async def _reply(
+    daemon: Daemon,
+    view: ProjectView,
+    run_ids: tuple[int, ...],
+    duplicate: bool,
+    matched: list[Match],
+    slog: structlog.stdlib.BoundLogger,
+) -> dict[str, Any]:
+    if not duplicate:
+        ids = [
+            i for i, m in zip(run_ids, matched, strict=True) if m.bundle.replies and not m.paused
+        ]
+    else:  # a redelivery: the stored runs of the first delivery, by their bundles now
+        stored = await daemon.store.get_runs(run_ids)
+        ids = [
+            r.id
+            for r in stored
+            if (b := view.project.bundle(r.bundle)) is not None and b.replies and b.enabled
+        ]
+    if not ids:
+        return OK
+    reply, complete = await wait_replies(
+        daemon.store, daemon.waiters, ids, view.project.server.reply_timeout
+    )
+    if not complete:
+        slog.info("reply_timed_out", runs=ids, timeout=view.project.server.reply_timeout)
+    return reply
+
+
+__all__ = ["dedup_key", "find_channel", "receive"]
