@@ -39,14 +39,14 @@ def webhook_url(project_path: Path, channel: str | None) -> str:
     return f"http://{host}:{port}/jivo/{token}"
 
 
-async def post(url: str, body: bytes, timeout: float) -> tuple[int, str]:
+async def post(url: str, body: bytes, seconds: float) -> tuple[int, str]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
             url,
             data=body,
             headers={"Content-Type": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=seconds),
         ) as resp,
     ):
         return resp.status, await resp.text()
