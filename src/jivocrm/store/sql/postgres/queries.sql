@@ -209,16 +209,17 @@ INSERT INTO rate_limits (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING;
 
 -- name: limiter_take
 -- GCRA in one row-locked UPDATE: every SET expression reads the row as it was before, so
--- last_send and tat are computed from the same old values. The send time is the latest of now,
--- the start of this request's slot (tat minus the burst tolerance) and the end of any pause.
--- The clock is the database's, read once per statement.
-WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::double precision AS now)
+-- last_send and tat come from the same old values. The send time is the latest of now, the start
+-- of this request's slot (tat minus the burst tolerance) and the end of any pause. The clock is
+-- the database's, read after the row lock is held (clock_timestamp, not now()): a request that
+-- waited for the lock must not be given a slot in the past.
 UPDATE rate_limits
-SET last_send = greatest(clock.now, tat - %(tolerance)s, blocked_until),
-    tat = greatest(tat, clock.now, tat - %(tolerance)s, blocked_until) + %(interval)s
-FROM clock
+SET last_send = greatest(extract(epoch FROM clock_timestamp())::double precision,
+                         tat - %(tolerance)s, blocked_until),
+    tat = greatest(tat, extract(epoch FROM clock_timestamp())::double precision, blocked_until)
+          + %(interval)s
 WHERE name = %(name)s
-RETURNING last_send - clock.now AS wait;
+RETURNING last_send - extract(epoch FROM clock_timestamp())::double precision AS wait;
 
 -- name: limiter_block
 UPDATE rate_limits

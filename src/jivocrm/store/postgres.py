@@ -1,0 +1,379 @@
+"""The ``Store`` protocol on PostgreSQL: several daemon instances share one database.
+
+Same contract as the SQLite store (one contract suite runs against both); what changes is who
+else is writing. Every instance accepts webhooks and claims runs, so:
+
+* claims use ``FOR UPDATE SKIP LOCKED`` with the lane predicate, and a unique partial index
+  (one ``running`` run per lane) settles the rare race that a statement snapshot cannot see —
+  a lane runs on one instance at a time, in order;
+* an instance that dies keeps its runs only until their lease expires: any instance's
+  ``requeue_expired`` puts them back;
+* rate limits and OAuth tokens of a CRM connection are shared through the database
+  (``connection_limiters`` / ``token_store``: ``postgres_limits.py``, ``postgres_tokens.py``).
+
+The driver is psycopg 3 with psycopg_pool; why, see ``postgres_db.py``. Statements live in
+``sql/postgres/queries.sql``, the schema in its numbered migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Literal
+
+import psycopg
+import structlog
+
+from jivocrm.engine.journal import StepRecord
+from jivocrm.store.base import (
+    Accepted,
+    Event,
+    EventDetail,
+    NewEvent,
+    Rejection,
+    Run,
+    RunFilter,
+    StepRow,
+    StoreStats,
+)
+from jivocrm.store.postgres_db import Database, Q, migrate
+from jivocrm.store.postgres_limits import PostgresRateLimiter, limiters_for
+from jivocrm.store.postgres_tokens import PostgresTokenStore
+
+if TYPE_CHECKING:
+    from psycopg.rows import DictRow
+
+    from jivocrm.connectors.ratelimit import RateLimiter
+    from jivocrm.engine.model import Project
+
+log = structlog.get_logger("jivocrm.store")
+
+# How often a claim is tried again after losing a lane head to another instance. Each retry reads
+# a newer snapshot in which the winner's run is visible, so one retry nearly always suffices.
+CLAIM_ATTEMPTS = 5
+
+
+def _run(row: Mapping[str, Any]) -> Run:
+    return Run(
+        id=row["id"],
+        event_id=row["event_id"],
+        bundle=row["bundle"],
+        lane=row["lane"],
+        status=row["status"],
+        attempt=row["attempt"],
+        retry_at=row["retry_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version_hash=row["version_hash"],
+        ran_hash=row["ran_hash"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        error=row["error"],
+        reply=json.loads(row["reply"]) if row["reply"] else None,
+        replay_of=row["replay_of"],
+        event_name=row.get("event_name"),
+        channel=row.get("channel"),
+        chat_id=row.get("chat_id"),
+    )
+
+
+def _event(row: Mapping[str, Any]) -> Event:
+    return Event(
+        id=row["id"],
+        channel=row["channel"],
+        name=row["name"],
+        status=row["status"],
+        received_at=row["received_at"],
+        chat_id=row["chat_id"],
+        widget_id=row["widget_id"],
+        dedup_key=row["dedup_key"],
+        body=bytes(row["body"]),
+    )
+
+
+def _step(row: Mapping[str, Any]) -> StepRow:
+    data = json.loads(row["record"])
+    return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class PostgresStore:
+    """The store at a ``postgresql://`` URL. ``?pool_max_size=N`` sizes the connection pool
+    (default 10: the workers, intake and the shared limiters of one instance)."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.db = Database(url)
+        self.auto_migrate = migrate
+        self._tokens: PostgresTokenStore | None = None
+
+    async def open(self) -> None:
+        await self.db.open()
+        if not self.auto_migrate:
+            return
+        async with self.db.connection() as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("store_migrated", url=self.db.shown_url, applied=applied)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def ping(self) -> None:
+        async with self.db.connection() as conn:
+            await conn.execute(b"SELECT 1")
+
+    # ---- shared connection state -------------------------------------------------------------
+    def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> PostgresRateLimiter:
+        """A limiter whose bucket is one row of ``rate_limits``, shared by every instance."""
+        return PostgresRateLimiter(self.db, name, interval=interval, burst=burst)
+
+    def connection_limiters(self, project: Project) -> dict[str, RateLimiter]:
+        """One shared limiter per CRM connection of ``project``, for ``open_connections``."""
+        return limiters_for(self, project)
+
+    def token_store(self) -> PostgresTokenStore:
+        """OAuth token pairs in the database, refreshed under a cross-instance lock."""
+        if self._tokens is None:
+            self._tokens = PostgresTokenStore(self.db)
+        return self._tokens
+
+    # ---- intake ------------------------------------------------------------------------------
+    async def accept(self, event: NewEvent) -> Accepted:
+        fields = {
+            "channel": event.channel,
+            "name": event.name,
+            "status": event.status,
+            "received_at": event.received_at,
+            "chat_id": event.chat_id,
+            "widget_id": event.widget_id,
+            "dedup_key": event.dedup_key,
+            "body": event.body,
+        }
+        async with self.db.transaction() as conn:
+            row = await (await conn.execute(Q["insert_event"], fields)).fetchone()
+            if row is None:
+                # A redelivery: ON CONFLICT waited for the first delivery's commit, so its row
+                # and runs are visible to this next statement.
+                found = await (await conn.execute(Q["event_by_key"], fields)).fetchone()
+                assert found is not None
+                cur = await conn.execute(Q["run_ids_of_event"], {"event_id": found["id"]})
+                ids = tuple(r["id"] for r in await cur.fetchall())
+                return Accepted(found["id"], ids, duplicate=True)
+            event_id = row["id"]
+            run_ids = []
+            for run in event.runs:
+                params = {
+                    "event_id": event_id,
+                    "bundle": run.bundle,
+                    "lane": run.lane,
+                    "status": "paused" if run.paused else "queued",
+                    "now": event.received_at,
+                    "version_hash": run.version_hash,
+                }
+                created = await (await conn.execute(Q["insert_run"], params)).fetchone()
+                assert created is not None
+                run_ids.append(created["id"])
+            for bundle, reason in event.not_matched:
+                await conn.execute(
+                    Q["insert_not_matched"],
+                    {"event_id": event_id, "bundle": bundle, "reason": reason},
+                )
+        return Accepted(event_id, tuple(run_ids))
+
+    async def reject(self, channel: str, reason: str, body: bytes, received_at: float) -> None:
+        params = {"channel": channel, "reason": reason, "received_at": received_at, "body": body}
+        await self.db.execute("insert_rejection", params)
+
+    # ---- queue -------------------------------------------------------------------------------
+    async def claim(self, owner: str, *, now: float, lease: float, limit: int = 1) -> list[Run]:
+        params = {"owner": owner, "now": now, "until": now + lease, "limit": limit}
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                rows = await self.db.fetchall("claim", params)
+            except psycopg.errors.UniqueViolation:
+                # Another instance made one of our lane heads running after our snapshot was
+                # taken; nothing of this claim was written. Claim again against the new state.
+                log.debug("claim_lane_conflict", owner=owner)
+                continue
+            return sorted((_run(r) for r in rows), key=lambda r: r.id)
+        return []
+
+    async def _update(self, name: str, params: dict[str, Any]) -> int:
+        params.setdefault("now", time.time())
+        return await self.db.execute(name, params)
+
+    async def heartbeat(self, owner: str, run_ids: Sequence[int], *, until: float) -> int:
+        if not run_ids:
+            return 0
+        return await self._update(
+            "heartbeat", {"owner": owner, "ids": list(run_ids), "until": until}
+        )
+
+    async def requeue_expired(self, *, now: float) -> int:
+        return await self._update("requeue_expired", {"now": now})
+
+    async def release(self, owner: str, run_ids: Sequence[int] | None = None) -> int:
+        if run_ids is None:
+            return await self._update("release_owner", {"owner": owner})
+        return await self._update("release_ids", {"owner": owner, "ids": list(run_ids)})
+
+    async def running_owners(self) -> list[str]:
+        return [r["lease_owner"] for r in await self.db.fetchall("running_owners")]
+
+    async def finish_run(
+        self,
+        run_id: int,
+        owner: str,
+        *,
+        status: Literal["succeeded", "failed"],
+        ran_hash: str | None,
+        error: str | None = None,
+        reply: dict[str, Any] | None = None,
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "status": status,
+            "ran_hash": ran_hash,
+            "error": error,
+            "reply": _json(reply) if reply is not None else None,
+        }
+        return await self._update("finish_run", params) == 1
+
+    async def retry_run(
+        self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "retry_at": retry_at,
+            "ran_hash": ran_hash,
+            "error": error,
+        }
+        return await self._update("retry_run", params) == 1
+
+    async def hold_run(self, run_id: int, owner: str) -> bool:
+        return await self._update("hold_run", {"id": run_id, "owner": owner}) == 1
+
+    async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
+        if not bundles:
+            return 0
+        name = "pause_bundles" if paused else "resume_bundles"
+        return await self._update(name, {"bundles": list(bundles)})
+
+    # ---- journal -----------------------------------------------------------------------------
+    async def step_started(
+        self, run_id: int, step_id: str, attempt: int, input: dict[str, Any]
+    ) -> None:
+        record = StepRecord(step_id, "ok", input=input, attempt=attempt, started_at=time.time())
+        params = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
+            "record": _json(asdict(record)),
+        }
+        await self.db.execute("step_started", params)
+
+    async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
+        params = {
+            "run_id": run_id,
+            "step_id": record.step_id,
+            "attempt": attempt,
+            "status": record.status,
+            "record": _json(asdict(record)),
+        }
+        await self.db.execute("step_finished", params)
+
+    async def steps(self, run_id: int) -> list[StepRow]:
+        return [_step(r) for r in await self.db.fetchall("steps_of_run", {"run_id": run_id})]
+
+    async def get_run(self, run_id: int) -> Run | None:
+        row = await self.db.fetchone("get_run", {"id": run_id})
+        return _run(row) if row else None
+
+    async def get_runs(self, run_ids: Sequence[int]) -> list[Run]:
+        return [_run(r) for r in await self.db.fetchall("get_runs", {"ids": list(run_ids)})]
+
+    async def get_event(self, event_id: int) -> Event | None:
+        row = await self.db.fetchone("get_event", {"id": event_id})
+        return _event(row) if row else None
+
+    async def not_matched(self, event_id: int) -> list[tuple[str, str]]:
+        rows = await self.db.fetchall("not_matched_of_event", {"event_id": event_id})
+        return [(r["bundle"], r["reason"]) for r in rows]
+
+    async def event_detail(self, event_id: int) -> EventDetail | None:
+        event = await self.get_event(event_id)
+        if event is None:
+            return None
+        runs = [_run(r) for r in await self.db.fetchall("runs_of_event", {"event_id": event_id})]
+        steps = {run.id: await self.steps(run.id) for run in runs}
+        return EventDetail(event, runs, await self.not_matched(event_id), steps)
+
+    async def list_runs(self, flt: RunFilter) -> list[Run]:
+        return [_run(r) for r in await self.db.fetchall("list_runs", asdict(flt))]
+
+    async def list_events(
+        self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
+    ) -> list[Event]:
+        params = {"chat_id": chat_id, "channel": channel, "limit": limit}
+        return [_event(r) for r in await self.db.fetchall("list_events", params)]
+
+    async def rejections(self, limit: int = 100) -> list[Rejection]:
+        rows = await self.db.fetchall("rejections", {"limit": limit})
+        return [
+            Rejection(r["id"], r["channel"], r["reason"], r["received_at"], bytes(r["body"]))
+            for r in rows
+        ]
+
+    async def last_event_at(self) -> dict[str, float]:
+        return {r["channel"]: r["at"] for r in await self.db.fetchall("last_event_at")}
+
+    async def replay(self, run_id: int, *, from_start: bool, version_hash: str) -> int:
+        async with self.db.transaction() as conn:
+            params = {"id": run_id, "now": time.time(), "version_hash": version_hash}
+            row = await (await conn.execute(Q["replay_run"], params)).fetchone()
+            if row is None:
+                raise KeyError(f"no run {run_id}")
+            if not from_start:
+                await conn.execute(Q["copy_finished_steps"], {"id": run_id, "new_id": row["id"]})
+            return int(row["id"])
+
+    async def prune(self, *, older_than: float | None, keep: int | None) -> int:
+        deleted = 0
+        async with self.db.transaction() as conn:
+            if older_than is not None:
+                cur = await conn.execute(Q["prune_older"], {"cutoff": older_than})
+                deleted += cur.rowcount
+                await conn.execute(Q["prune_rejections"], {"cutoff": older_than})
+            if keep is not None:
+                deleted += (await conn.execute(Q["prune_beyond"], {"keep": keep})).rowcount
+        if deleted:
+            # Plain VACUUM (outside a transaction: the connection is autocommit) makes the space
+            # reusable for new rows without locking the tables the other instances are writing;
+            # VACUUM FULL would shrink the files but lock every instance out while it copies.
+            async with self.db.connection() as conn:
+                await conn.execute(b"VACUUM (ANALYZE) events, runs, steps, not_matched, rejections")
+        return deleted
+
+    async def stats(self, *, now: float) -> StoreStats:
+        rows = await self.db.fetchall("stats_runs")
+        runs = {(r["bundle"], r["status"]): int(r["n"]) for r in rows}
+        queue = await self.db.fetchone("stats_queue", {"now": now})
+        assert queue is not None
+        return StoreStats(runs, int(queue["n"]), queue["oldest"])
+
+    async def counts(self) -> DictRow:
+        """Rows per table and the database size: what ``jivocrm store check`` prints."""
+        row = await self.db.fetchone("counts")
+        assert row is not None
+        return row
+
+
+__all__ = ["PostgresStore"]

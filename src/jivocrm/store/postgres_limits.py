@@ -1,0 +1,158 @@
+"""A CRM connection's rate limit held by every daemon instance together, in one database row.
+
+amoCRM allows 7 requests per second per account, not per process: three instances each pacing
+themselves at 7/s would send 21. So the bucket lives in PostgreSQL, one ``rate_limits`` row per
+connection, as a GCRA (generic cell rate algorithm): the row keeps the theoretical arrival time
+of the next request; taking a slot is one row-locked ``UPDATE … RETURNING`` that says how long
+to wait. Reservations, not polling: a caller learns its slot in one round trip and sleeps until
+it, so instances never spin on the row.
+
+Parameters per CRM mirror the connectors' own local limiters:
+
+* amoCRM: one request per ``1.05 / 7`` s, no burst. The server counts arrivals, not departures,
+  and jitter bunches requests up on the way (``connectors/amocrm/__init__.py``); evenly spaced
+  requests with a 5% longer period keep any one-second window at ≤ 7 with ~50 ms of margin.
+* Bitrix24: a leaky bucket of 2/s with a burst one below the portal's 50 — GCRA is exactly that.
+
+``block_for`` (a 429's ``retry_after``) is synchronous in the ``RateLimiter`` protocol: it takes
+effect in this process at once and reaches the other instances through ``blocked_until`` written
+in the background. Every slot honours ``blocked_until``, and a caller that slept until its slot
+checks it again, so no instance sends into a pause another instance was told about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from jivocrm.errors import RetriableError, StoreError
+
+if TYPE_CHECKING:
+    from jivocrm.connectors.ratelimit import RateLimiter
+    from jivocrm.engine.model import Project
+    from jivocrm.store.postgres import PostgresStore
+    from jivocrm.store.postgres_db import Database
+
+log = structlog.get_logger("jivocrm.store")
+
+# amoCRM's window with the arrival-jitter margin; the same figure as connectors/amocrm.WINDOW.
+AMOCRM_WINDOW = 1.05
+
+
+class PostgresRateLimiter:
+    """``RateLimiter`` on one ``rate_limits`` row: ``burst`` at once, then one per ``interval``."""
+
+    def __init__(self, db: Database, name: str, *, interval: float, burst: int = 1) -> None:
+        self.db = db
+        self.name = name
+        self.interval = interval
+        self.tolerance = (max(1, burst) - 1) * interval
+        self._blocked_until = 0.0  # monotonic, this process's knowledge of the pause
+        self._ready = False
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def acquire(self) -> float:
+        start = time.monotonic()
+        try:
+            await self._ensure_row()
+            while True:
+                await self._wait_local_block()
+                wait = await self._take()
+                if wait <= 0:
+                    break  # the statement itself honoured blocked_until at this instant
+                await asyncio.sleep(wait)
+                # A pause may have begun while we slept (another instance's 429): our slot
+                # is then void; wait for the pause to end and take a new one.
+                remaining = await self._blocked_remaining()
+                if remaining <= 0:
+                    break
+                self._note_block(remaining)
+        except StoreError as exc:
+            # Without the shared bucket, sending would risk the whole account's limit: treat
+            # it like the CRM being unreachable, so the run is retried later.
+            raise RetriableError(
+                f"{self.name}: the shared rate limiter is unavailable ({exc}); retrying later"
+            ) from exc
+        return time.monotonic() - start
+
+    def block_for(self, seconds: float) -> None:
+        self._note_block(seconds)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop, no other instance to tell from here
+        task = loop.create_task(self._write_block(seconds), name=f"jivocrm-block-{self.name}")
+        self._writes.add(task)  # a reference, or the task may be collected before it runs
+        task.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait for pending ``blocked_until`` writes (tests; shutdown)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _note_block(self, seconds: float) -> None:
+        self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+    async def _wait_local_block(self) -> None:
+        while (pause := self._blocked_until - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(pause)
+
+    async def _ensure_row(self) -> None:
+        if not self._ready:
+            await self.db.execute("limiter_ensure", {"name": self.name})
+            self._ready = True
+
+    async def _take(self) -> float:
+        params = {"name": self.name, "interval": self.interval, "tolerance": self.tolerance}
+        row = await self.db.fetchone("limiter_take", params)
+        if row is None:  # the row was deleted under us (a reset): make it again
+            self._ready = False
+            await self._ensure_row()
+            row = await self.db.fetchone("limiter_take", params)
+            assert row is not None
+        return float(row["wait"])
+
+    async def _blocked_remaining(self) -> float:
+        row = await self.db.fetchone("limiter_blocked_for", {"name": self.name})
+        return float(row["seconds"]) if row else 0.0
+
+    async def _write_block(self, seconds: float) -> None:
+        try:
+            await self._ensure_row()
+            await self.db.execute("limiter_block", {"name": self.name, "seconds": seconds})
+        except StoreError as exc:
+            # This instance still honours the pause; the others learn of it from their own 429.
+            log.warning("rate_limit_block_not_shared", connection=self.name, error=str(exc))
+
+
+def parameters(kind: str, rate: float, burst: int) -> tuple[float, int]:
+    """(interval, burst) of the shared limiter for a connection of type ``kind``."""
+    if kind == "amocrm":
+        return AMOCRM_WINDOW / max(1, math.floor(rate)), 1
+    # Bitrix24 and any leaky-bucket CRM: one below the burst, as the local limiter does, because
+    # the portal measures arrival times.
+    return 1.0 / rate, max(1, burst - 1)
+
+
+def limiters_for(store: PostgresStore, project: Project) -> dict[str, RateLimiter]:
+    """A shared limiter for every connection of ``project``, configured like its connector's."""
+    from jivocrm.connectors import CONNECTORS
+
+    limiters: dict[str, RateLimiter] = {}
+    for name, connection in project.connections.items():
+        spec = CONNECTORS.get(connection.type)
+        default_rate, default_burst = spec.default_rate if spec else (1.0, 1)
+        limits = connection.config.get("rate_limit") or {}
+        rate = float(limits.get("rate", default_rate))
+        burst = int(limits.get("burst", default_burst))
+        interval, shared_burst = parameters(connection.type, rate, burst)
+        limiters[name] = store.rate_limiter(name, interval=interval, burst=shared_burst)
+    return limiters
+
+
+__all__ = ["AMOCRM_WINDOW", "PostgresRateLimiter", "limiters_for", "parameters"]
