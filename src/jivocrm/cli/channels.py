@@ -1,0 +1,141 @@
+"""``jivocrm channels``: per channel, the webhook URL to paste into Jivo, the bundles that serve
+it and when its last event arrived. A channel that never delivered is the usual cause of
+"the integration is connected but nothing appears in the CRM".
+
+The token is part of the URL and is a secret: masked unless ``--show-token`` (the command exists
+to hand the URL to its owner, so it can print it — on request, never by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jivocrm.cli import journal_format as fmt_
+from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.engine.envvars import resolve_text
+from jivocrm.engine.model import Channel, Project
+from jivocrm.errors import JivoCRMError
+from jivocrm.journal_replay import local_address
+from jivocrm.store import store_path
+
+MASKED = "********"
+WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
+
+
+def base_url(project: Project, environ: Mapping[str, str]) -> str:
+    if project.server.public_url:
+        missing: list[str] = []
+        url = resolve_text(project.server.public_url, environ, missing)
+        if not missing:
+            return url.rstrip("/")
+    return local_address(project) or f"http://{project.server.host}:{project.server.port}"
+
+
+def webhook_path(channel: Channel, environ: Mapping[str, str], show_token: bool) -> str:
+    """``/jivo/<token>``; the reference as written when this shell does not have the variable."""
+    missing: list[str] = []
+    token = resolve_text(channel.token, environ, missing)
+    if missing or not token:
+        return f"/jivo/{channel.token}"
+    return f"/jivo/{token if show_token else MASKED}"
+
+
+def serving(project: Project, channel: Channel) -> list[str]:
+    """Bundles that run on this channel's events (a bundle without ``channels`` serves all)."""
+    names = {channel.name, channel.widget_id}
+    return [b.name for b in project.bundles if not b.channels or names & set(b.channels)]
+
+
+async def last_events(project: Project) -> dict[str, float]:
+    sqlite = project.store.startswith("sqlite:///")
+    if sqlite and not store_path(project.store, project.root).exists():
+        return {}  # no journal yet: nothing ever arrived
+    async with fmt_.opened_store(project) as store:
+        return await store.last_event_at()
+
+
+def channel_rows(
+    project: Project, last: Mapping[str, float], environ: Mapping[str, str], show_token: bool
+) -> list[dict[str, Any]]:
+    base = base_url(project, environ)
+    rows = []
+    for channel in project.channels.values():
+        rows.append(
+            {
+                "channel": channel.name,
+                "widget_id": channel.widget_id,
+                "webhook_url": base + webhook_path(channel, environ, show_token),
+                "bundles": serving(project, channel),
+                "last_event_at": last.get(channel.name),
+            }
+        )
+    return rows
+
+
+def warnings(project: Project, rows: list[dict[str, Any]], last: Mapping[str, float]) -> list[str]:
+    found = []
+    for row in rows:
+        if row["last_event_at"] is None:
+            found.append(
+                f"channel {row['channel']} has never delivered an event: check the webhook URL"
+                f" in {WHERE}, and that Jivo can reach it"
+            )
+        if not row["bundles"]:
+            found.append(f"channel {row['channel']}: no bundle serves it, its events do nothing")
+    if not project.server.public_url:
+        found.append(
+            "server.public_url is not set: the URLs above are local; Jivo needs the https"
+            " address it reaches this daemon at"
+        )
+    found.extend(
+        f"events arrive for {name!r}, which is not a channel of the project"
+        for name in last
+        if name not in project.channels
+    )
+    return found
+
+
+def channels(project_path: Path, show_token: bool, fmt: str) -> int:
+    project = fmt_.load(project_path)
+    if not project.channels:
+        raise JivoCRMError("the project has no channels: add one under `channels:` in jivocrm.yaml")
+    last = asyncio.run(last_events(project))
+    rows = channel_rows(project, last, os.environ, show_token)
+    notes = warnings(project, rows, last)
+    if fmt == "json":
+        echo_json({"channels": rows, "warnings": notes})
+        return OK
+    out = fmt_.console()
+    grid = fmt_.table("channel", "widget", "webhook URL", "bundles", "last event")
+    now = time.time()
+    for row in rows:
+        grid.add_row(
+            row["channel"],
+            row["widget_id"],
+            row["webhook_url"],
+            ", ".join(row["bundles"]) or "none",
+            fmt_.ago(row["last_event_at"], now),
+        )
+    out.print(grid)
+    out.print(f"Paste the URL into {WHERE}.", markup=False)
+    if not show_token and any(MASKED in r["webhook_url"] for r in rows):
+        out.print("The token is masked: --show-token prints the full URL.")
+    for note in notes:
+        out.print(f"warning: {note}", markup=False)
+    return OK
+
+
+@click.command("channels")
+@fmt_.PROJECT
+@click.option("--show-token", is_flag=True, help="Print the webhook URL with its secret token.")
+@FORMAT
+def command(project: Path, show_token: bool, fmt: str) -> None:
+    """Each Jivo channel: its webhook URL, the bundles serving it, its last event."""
+    finish(guarded(lambda: channels(project, show_token, fmt)))

@@ -1,0 +1,210 @@
+"""What the journal commands share: opening the journal, time arguments, tables and JSON shapes.
+
+Times on screen are local and to the second (people compare them with their chat app); JSON
+carries Unix seconds as stored, so scripts need no parsing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from jivocrm.engine.model import Project
+from jivocrm.engine.project import load_project
+from jivocrm.errors import JivoCRMError, ProjectError
+from jivocrm.store import open_store, store_path
+from jivocrm.store.base import Event, Run, StepRow, Store
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_CELL = 60
+
+PROJECT = click.option(
+    "--project",
+    type=click.Path(exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The project directory or its jivocrm.yaml.",
+)
+
+
+def load(path: Path) -> Project:
+    project, problems = load_project(path)
+    if project is None:
+        raise ProjectError(problems)
+    return project
+
+
+@contextlib.asynccontextmanager
+async def opened_store(project: Project) -> AsyncIterator[Store]:
+    """The project's store, opened; a missing SQLite file is an error, not a new empty journal."""
+    if project.store.startswith("sqlite:///"):
+        path = store_path(project.store, project.root)
+        if not path.exists():
+            raise JivoCRMError(
+                f"no journal at {path}: it appears when `jivocrm serve` receives its first event"
+            )
+    store = open_store(project.store, project.root)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+# ---- time arguments ---------------------------------------------------------------------------
+def parse_duration(text: str) -> float:
+    """Seconds in ``90s``, ``15m``, ``2h``, ``3d``, ``1w``."""
+    found = DURATION.match(text)
+    if not found:
+        raise JivoCRMError(f"{text!r} is not a duration: write it like 90s, 15m, 2h, 3d or 1w")
+    return float(found.group(1)) * UNITS[found.group(2).lower()]
+
+
+def parse_when(text: str | None, now: float | None = None) -> float | None:
+    """A moment from a duration ago (``2h``, ``3d``) or an ISO date/time (local unless it says)."""
+    if text is None:
+        return None
+    now = time.time() if now is None else now
+    if DURATION.match(text):
+        return now - parse_duration(text)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise JivoCRMError(
+            f"{text!r} is neither a duration (2h, 3d) nor a date (2024-05-01, 2024-05-01T14:30)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # naive = the local time of whoever typed it
+    return moment.timestamp()
+
+
+# ---- text -------------------------------------------------------------------------------------
+def when(ts: float | None) -> str:
+    if not ts:
+        return "—"
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    if not ts:
+        return "never"
+    seconds = max(0.0, (time.time() if now is None else now) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def short(value: Any, limit: int = MAX_CELL) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def console() -> Console:
+    """Colours only on a terminal; piped output gets a wide table instead of 80 columns."""
+    tty = sys.stdout.isatty()
+    return Console(highlight=False, width=None if tty else 160, no_color=not tty)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    grid = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
+    for name in columns:
+        grid.add_column(name, overflow="fold")
+    return grid
+
+
+# ---- JSON shapes ------------------------------------------------------------------------------
+def run_json(run: Run) -> dict[str, Any]:
+    data = asdict(run)
+    data.pop("lease_owner")
+    data.pop("lease_expires")
+    return data
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    data = asdict(event)
+    data.pop("body")
+    try:
+        data["payload"] = event.payload()
+    except ValueError:
+        data["payload"] = event.body.decode("utf-8", "replace")
+    return data
+
+
+def step_json(row: StepRow) -> dict[str, Any]:
+    record = asdict(row.record)
+    record["status"] = row.status
+    record["attempt"] = row.attempt
+    finished = row.record.finished_at or None
+    record["duration_s"] = (finished - row.record.started_at) if finished else None
+    return record
+
+
+def run_rows(runs: Sequence[Run]) -> Table:
+    grid = table("run", "created", "bundle", "event", "chat", "channel", "status", "error")
+    for run in runs:
+        status = run.status + (f" (replay of {run.replay_of})" if run.replay_of else "")
+        grid.add_row(
+            str(run.id),
+            when(run.created_at),
+            run.bundle,
+            f"{run.event_name or ''} #{run.event_id}",
+            run.chat_id or "—",
+            run.channel or "—",
+            status,
+            short(run.error or "", 50),
+        )
+    return grid
+
+
+__all__ = [
+    "PROJECT",
+    "ago",
+    "console",
+    "duration",
+    "event_json",
+    "load",
+    "opened_store",
+    "parse_duration",
+    "parse_when",
+    "run_json",
+    "run_rows",
+    "short",
+    "size",
+    "step_json",
+    "table",
+    "when",
+]
