@@ -136,16 +136,13 @@ TESTS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
     "lt": (_compare("lt"), "is less than {v}", "is not less than {v}"),
     "lte": (_compare("lte"), "is at most {v}", "is greater than {v}"),
 }
-VALUELESS = frozenset({"empty", "not_empty", "exists"})
-
-
 def evaluate(condition: Condition, event: Mapping[str, Any]) -> Verdict:
     """One condition against the event, with the sentence that explains the outcome."""
     actual = lookup(event, condition.field)
     test, yes, no = TESTS[condition.op]
     ok = bool(test(actual, condition.value))
     expected = shown(condition.value)
-    if condition.op in VALUELESS or actual is MISSING or _empty(actual):
+    if actual is MISSING or _empty(actual):
         subject = condition.field if actual is not MISSING else f"{condition.field} (missing)"
     else:
         subject = f"{condition.field} = {shown(actual)}"
