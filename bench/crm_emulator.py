@@ -24,24 +24,28 @@ AMO_TOKEN = "emulator-admin-token"
 B24_HOOK = "/rest/1/emulatorcode1/"
 
 
-def _amo_counts(app: web.Application) -> dict[str, Any]:
+def _amo_counts(app: web.Application, detail: bool) -> dict[str, Any]:
     state = app[STATE]
-    return {
+    out: dict[str, Any] = {
         "contacts": len(state.contacts),
         "deals": len(state.leads),
         "requests": len(state.requests),
-        "by_path": Counter(f"{r['method']} {_shape(r['path'])}" for r in state.requests),
     }
+    if detail:
+        out["by_path"] = Counter(f"{r['method']} {_shape(r['path'])}" for r in state.requests)
+    return out
 
 
-def _b24_counts(app: web.Application) -> dict[str, Any]:
+def _b24_counts(app: web.Application, detail: bool) -> dict[str, Any]:
     state = app[b24.EMULATOR].state
-    return {
+    out: dict[str, Any] = {
         "contacts": len(state.entities["contact"]),
         "deals": len(state.entities["deal"]),
         "requests": len(state.requests),
-        "by_path": Counter(str(r.get("method")) for r in state.requests),
     }
+    if detail:
+        out["by_path"] = Counter(str(r.get("method")) for r in state.requests)
+    return out
 
 
 def _shape(path: str) -> str:
@@ -63,7 +67,8 @@ def create_app(crm: str, *, rate_limit: bool, latency: float) -> web.Application
         counts = _b24_counts
 
     async def get_counts(request: web.Request) -> web.Response:
-        return web.json_response(counts(request.app))
+        # Polled while a bench waits: the per-route breakdown only when asked for.
+        return web.json_response(counts(request.app, "detail" in request.query))
 
     app.router.add_get("/_emulator/bench/counts", get_counts)
     return app

@@ -47,8 +47,9 @@ def http_json(url: str, method: str = "GET") -> Any:
         return json.loads(answer.read())
 
 
-def counts(emu: harness.Server) -> dict[str, Any]:
-    result: dict[str, Any] = http_json(emu.url + "/_emulator/bench/counts")
+def counts(emu: harness.Server, detail: bool = False) -> dict[str, Any]:
+    query = "?detail=1" if detail else ""
+    result: dict[str, Any] = http_json(emu.url + "/_emulator/bench/counts" + query)
     return result
 
 
@@ -74,7 +75,7 @@ def one_pass(
     """N events split evenly over ``targets`` (server, webhook path), each fed by its own load
     generator; ends when N deals exist in the emulator or ``timeout`` passes."""
     http_json(emu.url + "/_emulator/reset", "POST")
-    before = counts(emu)
+    before = counts(emu, detail=True)
     want = before["deals"] + n
     done = before["deals"]
     share = n // len(targets)
@@ -101,12 +102,12 @@ def one_pass(
         done = counts(emu)["deals"]
         if done >= want:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     # From the first webhook sent (not from the generators' start-up) to the last deal.
     wall = time.time() - min(s["started_at"] for s in sent)
     cpu = sum(map(harness.cpu_seconds, pids)) - cpu0
     emu_cpu = harness.cpu_seconds(emu.pid) - emu0
-    after = counts(emu)
+    after = counts(emu, detail=True)
     completed = done - before["deals"]
     calls = Counter(after["by_path"]) - Counter(before["by_path"])
     if completed < n:

@@ -147,8 +147,8 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "bare": summary(fixed_bare),
             }
     if project is not None:
-        accepted = sum(r["ok"] for r in ours) + sum(
-            r["ok"] for r in out["half_rate"]["jivocrm"]["runs"]
+        accepted = sum(r["ok_total"] for r in ours) + sum(
+            r["ok_total"] for r in out["half_rate"]["jivocrm"]["runs"]
         )
         out["accepted"] = accepted
         out["stored_events"] = stored_events(project)

@@ -40,8 +40,11 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     sent: int = 0
+    ok_total: int = 0  # 2xx answers including the warm-up's
 
     def record(self, began: float, status: str) -> None:
+        if status.startswith("2"):
+            self.ok_total += 1
         if began >= self.started:
             self.latencies.append(time.perf_counter() - began)
             self.statuses[status] += 1
@@ -237,6 +240,7 @@ async def main_async(args: argparse.Namespace, template: bytes) -> dict[str, obj
         "sent": tally.sent,
         "answered": len(lat),
         "ok": ok,
+        "ok_total": tally.ok_total,
         "statuses": dict(tally.statuses),
         "seconds": round(window, 3),
         "rps": round(ok / window, 1),

@@ -136,7 +136,8 @@ def write_project(
         "version": 1,
         "bundles": "bundles/",
         "store": store,
-        "server": {"host": "127.0.0.1", "port": port, "workers": workers},
+        # A short shutdown: in-flight runs may be waiting on a deliberately slow CRM.
+        "server": {"host": "127.0.0.1", "port": port, "workers": workers, "shutdown_timeout": 2},
         "channels": {
             f"site{n}": {
                 "widget_id": widget_id(n),
