@@ -186,8 +186,7 @@ WHERE received_at < %(cutoff)s
 
 -- name: prune_beyond
 DELETE FROM events
-WHERE id < (SELECT coalesce(min(id), 0) FROM
-               (SELECT id FROM events ORDER BY id DESC LIMIT %(keep)s) AS newest)
+WHERE id NOT IN (SELECT id FROM events ORDER BY id DESC LIMIT %(keep)s)
   AND NOT EXISTS (SELECT 1 FROM runs AS r
                   WHERE r.event_id = events.id AND r.status IN ('queued', 'running', 'paused'));
 
