@@ -1,0 +1,154 @@
+"""Rate limits and OAuth tokens shared by several store instances through PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from jivocrm.store.postgres import PostgresStore
+from jivocrm.store.postgres_limits import AMOCRM_WINDOW, parameters
+from jivocrm.testing.store_contract import pg_dsn, scratch_database
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def stores() -> AsyncIterator[list[PostgresStore]]:
+    async with scratch_database(pg_dsn()) as url:
+        opened = [PostgresStore(url) for _ in range(3)]
+        for store in opened:
+            await store.open()
+        yield opened
+        for store in opened:
+            await store.close()
+
+
+def max_in_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def acquire_times(limiters: list[object], each: int) -> list[float]:
+    sent: list[float] = []
+
+    async def client(limiter: object) -> None:
+        for _ in range(each):
+            await limiter.acquire()  # type: ignore[attr-defined]
+            sent.append(time.monotonic())
+
+    await asyncio.gather(*(client(lim) for lim in limiters for _ in range(2)))
+    return sent
+
+
+async def test_three_instances_together_stay_within_amocrms_seven_per_second(
+    stores: list[PostgresStore],
+) -> None:
+    interval, burst = parameters("amocrm", 7, 1)
+    limiters = [s.rate_limiter("amo", interval=interval, burst=burst) for s in stores]
+    sent = await acquire_times(limiters, each=5)  # 3 instances × 2 callers × 5 = 30 requests
+    assert max_in_window(sent) <= 7
+
+
+async def test_the_shared_amocrm_limiter_still_lets_seven_through_per_window(
+    stores: list[PostgresStore],
+) -> None:
+    interval, burst = parameters("amocrm", 7, 1)
+    limiters = [s.rate_limiter("amo", interval=interval, burst=burst) for s in stores]
+    sent = await acquire_times(limiters, each=5)
+    assert max_in_window(sent, AMOCRM_WINDOW + 0.1) >= 7
+
+
+async def test_a_bitrix24_burst_goes_at_once_then_the_bucket_drains_at_its_rate(
+    stores: list[PostgresStore],
+) -> None:
+    limiters = [s.rate_limiter("b24", interval=0.25, burst=4) for s in stores]
+    start = time.monotonic()
+    waits = [await limiters[n % 3].acquire() for n in range(6)]
+    assert (max(waits[:4]) < 0.1, time.monotonic() - start >= 0.45) == (True, True)
+
+
+async def test_a_pause_asked_of_one_instance_holds_every_instance(
+    stores: list[PostgresStore],
+) -> None:
+    told = stores[0].rate_limiter("amo", interval=0.01)
+    other = stores[1].rate_limiter("amo", interval=0.01)
+    await told.acquire()
+    told.block_for(1.0)
+    await told.flush()
+    assert await other.acquire() >= 0.9
+
+
+async def test_a_pause_that_begins_during_a_wait_voids_the_slot(
+    stores: list[PostgresStore],
+) -> None:
+    slow = stores[0].rate_limiter("amo", interval=0.5)
+    await slow.acquire()  # the next slot is 0.5 s away
+    waiting = asyncio.create_task(stores[1].rate_limiter("amo", interval=0.5).acquire())
+    await asyncio.sleep(0.1)
+    slow.block_for(1.5)
+    await slow.flush()
+    assert await waiting >= 1.4
+
+
+async def test_different_connections_have_separate_buckets(stores: list[PostgresStore]) -> None:
+    busy = stores[0].rate_limiter("amo", interval=1.0)
+    await busy.acquire()
+    assert await stores[1].rate_limiter("other", interval=1.0).acquire() < 0.5
+
+
+async def test_one_refresh_across_instances_when_a_token_expires(
+    stores: list[PostgresStore],
+) -> None:
+    await stores[0].token_store().save("amo", {"refresh_token": "r0", "expires_at": 0})
+    refreshes: list[str] = []
+    inside = 0
+    most_inside = 0
+
+    async def run_needing_a_token(store: PostgresStore) -> str:
+        nonlocal inside, most_inside
+        tokens = store.token_store()
+        async with tokens.lock("amo"):
+            inside += 1
+            most_inside = max(most_inside, inside)
+            current = await tokens.load("amo")
+            assert current is not None
+            if current["expires_at"] < time.time():  # expired: this caller refreshes
+                await asyncio.sleep(0.05)  # the CRM's token endpoint
+                refreshes.append(current["refresh_token"])
+                current = {"refresh_token": f"r{len(refreshes)}", "expires_at": time.time() + 60}
+                await tokens.save("amo", current)
+            inside -= 1
+            return str(current["refresh_token"])
+
+    used = await asyncio.gather(*(run_needing_a_token(s) for s in stores for _ in range(7)))
+    assert (refreshes, set(used), most_inside) == (["r0"], {"r1"}, 1)
+
+
+async def test_a_token_saved_by_one_instance_is_loaded_by_another(
+    stores: list[PostgresStore],
+) -> None:
+    await stores[0].token_store().save("b24", {"access_token": "a1", "refresh_token": "r1"})
+    assert await stores[2].token_store().load("b24") == {
+        "access_token": "a1",
+        "refresh_token": "r1",
+    }
+
+
+async def test_the_lock_is_released_for_the_next_borrower_of_the_connection(
+    stores: list[PostgresStore],
+) -> None:
+    tokens = stores[0].token_store()
+    async with tokens.lock("amo"):
+        pass
+    # Another instance gets the lock at once: the first one's session no longer holds it.
+    async with asyncio.timeout(2):
+        async with stores[1].token_store().lock("amo"):
+            pass
