@@ -117,15 +117,18 @@ class Daemon:
         self.log = root / "daemon.log"
         self.env = {**os.environ, "JIVO_SHOP_TOKEN": TOKEN, "AMO_TOKEN": AMO_TOKEN}
 
-    async def start(self) -> None:
+    def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 [*jivocrm(), "serve", str(self.root), "--port", str(self.port)],
                 cwd=self.root,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+    async def start(self) -> None:
+        self.proc = self.spawn()
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 if self.proc.poll() is not None:

@@ -10,8 +10,8 @@ from collections import defaultdict
 from typing import Any
 
 import aiohttp
-from conftest import Daemon, crm, faults, post, sample
 
+from conftest import Daemon, crm, faults, post, sample
 from jivocrm.connectors.amocrm.emulator import RunningEmulator
 
 SEQ = re.compile(r"seq (\d+)")
@@ -80,6 +80,7 @@ async def test_kill_9_while_200_events_of_20_chats_run_loses_and_duplicates_noth
     await daemon.start()
     position = dict.fromkeys(range(1, chats + 1), 0)  # next seq to send, per chat
     acked = 0
+    half = asyncio.Event()
 
     async def chat_poster(session: aiohttp.ClientSession, chat: int) -> None:
         nonlocal acked
@@ -92,11 +93,12 @@ async def test_kill_9_while_200_events_of_20_chats_run_loses_and_duplicates_noth
             assert status == 200
             position[chat] += 1
             acked += 1
+            if acked >= chats * per_chat // 2:
+                half.set()
 
     async with aiohttp.ClientSession() as session:
         posters = [asyncio.create_task(chat_poster(session, c)) for c in position]
-        while acked < 100:
-            await asyncio.sleep(0.01)
+        await half.wait()
         daemon.kill()
         await asyncio.gather(*posters)
         interrupted = daemon.db("SELECT count(*) FROM runs WHERE status = 'running'")[0][0]
