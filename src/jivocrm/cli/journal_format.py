@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -140,7 +141,7 @@ def console() -> Console:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    grid = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
+    grid = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     for name in columns:
         grid.add_column(name, overflow="fold")
     return grid
