@@ -4,7 +4,6 @@ through a project on both emulators without error, leaving exactly the promised 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -92,20 +91,42 @@ async def test_sample_runs_and_leaves_the_promised_records(
         assert contact["phones"] != []
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("jivocrm.cli.init") is None, reason="jivocrm init has not landed"
-)
+PROMISED = {  # (contacts, deals) the default bundles make for a visitor with a phone
+    "chat_accepted": (1, 0),
+    "chat_finished": (1, 1),
+    "offline_message": (1, 0),
+    "call_event": (1, 0),
+    "chat_updated": (1, 0),
+    "chat_assigned": (0, 0),
+    "client_updated": (0, 0),
+}
+
+
+@pytest.mark.parametrize("crm", ["amocrm", "bitrix24"])
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("event", EVENTS)
-async def test_default_projects_run_every_sample(tmp_path: Path, event: str) -> None:
+async def test_default_projects_from_init_keep_their_promises(
+    tmp_path: Path, crm: str, variant: str, event: str
+) -> None:
     from click.testing import CliRunner
 
     from jivocrm.cli import cli
+    from jivocrm.engine.project import load_project
 
-    for crm in ("amocrm", "bitrix24"):
-        target = tmp_path / crm
-        result = CliRunner().invoke(cli, ["init", str(target), "--crm", crm])
-        assert result.exit_code == 0, result.output
-        result = CliRunner().invoke(
-            cli, ["run", str(SAMPLES / f"jivo_{event}.json"), "--project", str(target)]
-        )
-        assert result.exit_code == 0, result.output
+    target = tmp_path / crm
+    result = CliRunner().invoke(cli, ["init", str(target), "--crm", crm, "--emulate"])
+    assert result.exit_code == 0, result.output
+    project, problems = load_project(target)
+    assert project is not None, problems
+    (conn,) = project.connections
+    payload = VARIANTS[variant](json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8")))
+    async with opened(project, tmp_path, {conn: {"contacts": []}}) as conns:
+        report = await process_event(project, payload, conns, conns.caches)
+        state = entities(project, conns, conn)
+    errors = [r.outcome.error for r in report.runs if r.outcome and r.outcome.error]
+    assert errors == []
+    contacts, deals = PROMISED[event]
+    assert len(state["contacts"]) == contacts
+    assert len(state["deals"]) == deals
+    if deals:
+        assert state["deals"][0]["contacts"] == [state["contacts"][0]["id"]]
