@@ -136,6 +136,8 @@ TESTS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
     "lt": (_compare("lt"), "is less than {v}", "is not less than {v}"),
     "lte": (_compare("lte"), "is at most {v}", "is greater than {v}"),
 }
+
+
 def evaluate(condition: Condition, event: Mapping[str, Any]) -> Verdict:
     """One condition against the event, with the sentence that explains the outcome."""
     actual = lookup(event, condition.field)
