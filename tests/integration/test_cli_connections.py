@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from jivocrm.testing.net import free_port, wait_for
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api" / "samples"
 
 PROJECT = """\
 version: 1
@@ -116,3 +119,38 @@ def test_refresh_writes_a_snapshot_that_validate_checks_names_against(
     assert result.returncode == 1
     assert "Первичный контак" in result.stdout
     assert "did you mean 'Первичный контакт'" in result.stdout
+
+
+RUN_BUNDLE = """\
+version: 1
+trigger: {event: chat_accepted}
+steps:
+  - id: operator
+    type: find_employee
+    connection: amo
+    login: "{{ event.operator.email }}"
+  - id: deal
+    type: new_deal
+    connection: amo
+    fields: {name: Сделка, pipeline: Продажи, stage: Первичный контакт}
+"""
+
+
+def test_the_snapshot_spares_the_crm_its_metadata_calls(
+    tmp_path: Path, emulators: dict[str, str]
+) -> None:
+    project = make_project(tmp_path, emulators, "Первичный контакт")
+    (project / "bundles" / "deal.yaml").write_text(RUN_BUNDLE, "utf-8")
+    env = {
+        "AMO_TOKEN": "emulator-admin-token",
+        "B24_WEBHOOK_URL": emulators["bitrix24"] + "/rest/1/emulatorcode1/",
+    }
+    assert jivocrm(project, "connections", "refresh", "amo", env=env).returncode == 0
+    state_url = emulators["amocrm"] + "/_emulator/state"
+    before = len(json.loads(wait_for(state_url))["requests"])
+    sample = SAMPLES / "jivo_chat_accepted.json"
+    result = jivocrm(project, "run", str(sample), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    paths = [r["path"] for r in json.loads(wait_for(state_url))["requests"][before:]]
+    assert any(p.startswith("/api/v4/leads") for p in paths)  # the deal was written
+    assert not [p for p in paths if p.startswith(("/api/v4/users", "/api/v4/leads/pipelines"))]

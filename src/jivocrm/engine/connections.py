@@ -104,7 +104,31 @@ async def open_connections(
             )
             opened[name] = spec.build(config, ctx)
             opened.caches[name] = ConnectionCache(name)
+        _preload(project, opened)
         yield opened
+
+
+def _preload(project: Project, opened: Connections) -> None:
+    """Seed the caches from the metadata snapshot, so the first runs cost no metadata calls.
+
+    A name missing from the snapshot still triggers one refresh from the CRM (ConnectionCache),
+    so a stale snapshot costs a call, never a wrong id. Emulated connections keep their own seed.
+    """
+    path = project.metadata_path
+    if path is None or not path.exists():
+        return
+    from jivocrm.engine import snapshot
+
+    saved, problems = snapshot.read(path)
+    if saved is None:
+        log.warning("snapshot_unreadable", file=str(path), problems=len(problems))
+        return
+    for name, cache in opened.caches.items():
+        connection = project.connections[name]
+        entry = saved.get(name)
+        if entry is not None and entry.type == connection.type and not connection.emulate:
+            cache.preload(entry.metadata())
+            log.info("metadata_preloaded", connection=name, pipelines=len(entry.pipelines))
 
 
 # The token the amoCRM emulator's default seed accepts (cli/emulate.py prints the same).

@@ -104,6 +104,14 @@ class ConnectionSnapshot:
     # entity ("contact", "deal", …) → its custom fields
     fields: Mapping[str, tuple[CustomField, ...]] = field(default_factory=dict)
 
+    def metadata(self) -> Metadata:
+        """As a connector would fetch it: to seed the runtime cache without calling the CRM."""
+        return Metadata(
+            pipelines=self.pipelines,
+            users=self.users,
+            custom_fields=tuple(f for items in self.fields.values() for f in items),
+        )
+
 
 Snapshot = dict[str, ConnectionSnapshot]
 
