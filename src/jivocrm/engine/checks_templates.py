@@ -58,7 +58,10 @@ def _catalogue(event: str) -> tuple[frozenset[str], frozenset[str]]:
     return every, frozenset(parents)
 
 
+@functools.lru_cache(maxsize=16384)
 def _known(event: str, path: str) -> bool:
+    # Cached: the catalogue rebuilds an event's field set on every call, and a project asks
+    # about the same few paths thousands of times.
     return known(event, path) or known(event, path + "[]")
 
 

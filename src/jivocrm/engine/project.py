@@ -7,6 +7,8 @@ the skeleton of each file and each step's ``type``, then each step against its o
 
 from __future__ import annotations
 
+import copy
+import functools
 import glob
 import hashlib
 from collections.abc import Iterator
@@ -103,20 +105,48 @@ def _bundle(doc: Document, path: Path, content: bytes) -> Bundle:
     )
 
 
+# Keys of a bundle validated apart from the rest of it, each remembered by its content.
+PARTS = ("trigger", "filter")
+
+
+@functools.cache
+def _skeleton_parts() -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Phase one split up: the bundle's own keys, its parts (trigger, filter), one step's
+    common keys. Validating each part on its own lets the parts projects repeat in every bundle
+    (the same steps, the same filters) be validated once (``memoize``); the messages and paths
+    are those of one pass over the whole bundle.
+    """
+    bundle = copy.deepcopy(schemas.skeleton_bundle_schema())
+    defs = bundle["$defs"]
+    parts = {key: {"$defs": defs, **bundle["properties"][key]} for key in PARTS}
+    for key in PARTS:
+        bundle["properties"][key] = {}
+    bundle["properties"]["steps"]["items"] = {}
+    return bundle, parts, {"$defs": defs, **defs["step"]}
+
+
 def check_bundle_schema(doc: Document) -> list[Diagnostic]:
     """Phase one (skeleton) and, for every step whose type is known, phase two."""
-    problems = list(check(doc, schemas.skeleton_bundle_schema()))
-    steps = doc.data.get("steps") if isinstance(doc.data, dict) else None
+    skeleton, parts, step_skeleton = _skeleton_parts()
+    problems = list(check(doc, skeleton))
+    data = doc.data if isinstance(doc.data, dict) else {}
+    for key, schema in parts.items():
+        if key in data:
+            problems.extend(check(doc, schema, data[key], (key,), memoize=True))
+    steps = data.get("steps")
     if isinstance(steps, list):
         known = schemas.step_schemas()
         for index, step in enumerate(steps):
+            where = ("steps", index)
+            common = list(check(doc, step_skeleton, step, where, memoize=True))
+            problems.extend(common)
             if not isinstance(step, dict) or step.get("type") not in known:
                 continue
             problems.extend(
                 d
-                for d in check(doc, known[step["type"]], step, ("steps", index))
+                for d in check(doc, known[step["type"]], step, where, memoize=True)
                 # phase one already reported problems of the common keys
-                if not any(d.path == p.path and d.message == p.message for p in problems)
+                if not any(d.path == p.path and d.message == p.message for p in common)
             )
     return problems
 
