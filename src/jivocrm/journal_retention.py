@@ -14,6 +14,7 @@ import structlog
 
 from jivocrm.engine.model import Project
 from jivocrm.store.base import Store
+from jivocrm.store.sqlite import SQLiteStore
 
 log = structlog.get_logger("jivocrm.retention")
 DAY = 86400.0
@@ -36,15 +37,26 @@ def retention_of(project: Project, now: float) -> Retention:
     return Retention(now - days * DAY if days > 0 else None, keep if keep > 0 else None)
 
 
+async def prune(store: Store, retention: Retention) -> int:
+    """Delete what ``retention`` says and give the space back; the number of events deleted."""
+    deleted = await store.prune(older_than=retention.older_than, keep=retention.keep)
+    if deleted and isinstance(store, SQLiteStore):
+        # In WAL mode VACUUM writes the compacted database into the write-ahead log: the disk
+        # gets nothing back (measured: 8.2 MB → 9.4 MB) until a checkpoint copies it home and
+        # truncates the log (→ 0.35 MB). Belongs in SQLiteStore.prune; here until it is there.
+        await store.db.outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
+    return deleted
+
+
 async def apply_retention(store: Store, project: Project, now: float) -> int:
     """Prune by the project's age and count limits; returns the number of events deleted."""
     retention = retention_of(project, now)
     if not retention.active:
         return 0
-    deleted = await store.prune(older_than=retention.older_than, keep=retention.keep)
+    deleted = await prune(store, retention)
     if deleted:
         log.info("journal_pruned", events=deleted, older_than=retention.older_than)
     return deleted
 
 
-__all__ = ["Retention", "apply_retention", "retention_of"]
+__all__ = ["Retention", "apply_retention", "prune", "retention_of"]

@@ -14,6 +14,7 @@ from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.engine.model import Project
 from jivocrm.journal_retention import Retention, retention_of
+from jivocrm.journal_retention import prune as prune_journal
 from jivocrm.store import store_path
 
 
@@ -41,8 +42,8 @@ def prune(project_path: Path, older_than: str | None, keep: int | None, fmt: str
     async def work() -> tuple[int, int | None, int | None]:
         async with fmt_.opened_store(project) as store:
             before = disk_size(project)
-            deleted = await store.prune(older_than=retention.older_than, keep=retention.keep)
-        return deleted, before, disk_size(project)  # after close: the log is checkpointed
+            deleted = await prune_journal(store, retention)
+        return deleted, before, disk_size(project)
 
     deleted, before, after = asyncio.run(work())
     data: dict[str, Any] = {

@@ -25,6 +25,8 @@ from jivocrm.journal_replay import (
     plan_replay,
     wait_ended,
 )
+from jivocrm.logs import configure
+from jivocrm.redaction import journal_redactor
 from jivocrm.store.base import UNFINISHED, Run, Store
 from jivocrm.store.journal import resume_state
 
@@ -135,6 +137,9 @@ async def _execute(
             return {}
         runs = await wait_ended(store, ids, options["timeout"])
         return {r.id: r for r in runs}
+    # Runs executed here log like the daemon's, but to stderr and only warnings: stdout is the
+    # report (``--format json`` is parsed), and secrets stay masked.
+    configure(journal_redactor(project), level="warning", stream=sys.stderr)
     with _progress(len(ids)) as bar:
         task = bar.add_task("replay", total=len(ids))
         runs = await execute_here(store, project, ids, lambda _id, _run: bar.advance(task))
