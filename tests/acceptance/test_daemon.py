@@ -196,3 +196,26 @@ async def test_bad_input_gets_the_right_4xx_and_changes_nothing(
         ("widget_id zz is not the widget of channel shop",)
     ]
     assert (await crm(emulator))["requests"] == []
+
+
+async def test_sigterm_under_load_exits_0_and_leaves_the_rest_to_the_next_start(
+    daemon: Daemon, emulator: RunningEmulator
+) -> None:
+    faults(emulator, latency=0.3)  # every CRM call slow: runs are mid-way when the signal comes
+    await daemon.start()
+    async with aiohttp.ClientSession() as session:
+        for chat in range(1, 17):
+            assert (await post(session, daemon.webhook, finished(chat, 0)))[0] == 200
+    for _ in range(100):
+        if daemon.db("SELECT count(*) FROM runs WHERE status = 'running'")[0][0]:
+            break
+        await asyncio.sleep(0.05)
+    code = await daemon.stop()
+    left = dict(daemon.db("SELECT status, count(*) FROM runs GROUP BY status"))
+    faults(emulator, latency=0)
+    await daemon.start()
+    await daemon.settled(16)
+    state = await crm(emulator)
+    assert (code, left.get("running"), left.get("queued", 0) > 0) == (0, None, True)
+    assert dict(daemon.db("SELECT status, count(*) FROM runs GROUP BY status")) == {"succeeded": 16}
+    assert (len(state["contacts"]), len(state["leads"]), len(state["notes"])) == (16, 16, 16)
