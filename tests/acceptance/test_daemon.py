@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from conftest import Daemon, crm, faults, post, sample
+from conftest import TOKEN, Daemon, crm, faults, post, sample
 from jivocrm.connectors.amocrm.emulator import RunningEmulator
 
 SEQ = re.compile(r"seq (\d+)")
@@ -196,6 +196,7 @@ async def test_bad_input_gets_the_right_4xx_and_changes_nothing(
         ("widget_id zz is not the widget of channel shop",)
     ]
     assert (await crm(emulator))["requests"] == []
+    assert TOKEN not in daemon.logs()  # the channel's secret never reaches a log line
 
 
 async def test_sigterm_under_load_exits_0_and_leaves_the_rest_to_the_next_start(
