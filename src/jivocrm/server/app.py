@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 from aiohttp import web
 
+from jivocrm.connectors.ratelimit import RateLimiter
 from jivocrm.engine.connections import Connections, open_connections
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
@@ -25,6 +27,14 @@ from jivocrm.server.reload import sync_paused
 from jivocrm.server.state import Daemon, build_view
 from jivocrm.server.workers import LEASE, WorkerPool
 from jivocrm.store import Store, open_store
+
+
+@runtime_checkable
+class SharesLimits(Protocol):
+    """A store that keeps rate limits shared by every daemon instance on it."""
+
+    def connection_limiters(self, project: Project) -> dict[str, RateLimiter]: ...
+
 
 DAEMON = web.AppKey("daemon", Daemon)
 STORE = web.AppKey("store", Store)
@@ -58,8 +68,15 @@ def create_app(
             yield
 
     async def connections_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = app[STORE]
+        # A shared store (PostgreSQL) holds each connection's rate limit for every instance.
+        limiters = store.connection_limiters(project) if isinstance(store, SharesLimits) else None
         async with open_connections(
-            project, app[SESSION], environ=environ, state_dir=project.root / ".jivocrm"
+            project,
+            app[SESSION],
+            environ=environ,
+            state_dir=project.root / ".jivocrm",
+            limiters=limiters,
         ) as connections:
             app[CONNECTIONS] = connections
             view = build_view(project, connections, environ)
