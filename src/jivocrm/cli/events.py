@@ -1,9 +1,7 @@
 """``jivocrm events explain|list``: the answer to "the integration is connected but nothing
 appears in the CRM".
 
-``explain`` puts two verdicts side by side for every bundle: what intake recorded when the event
-arrived (the run and how it ended, or why the bundle did not match), and what the project as it is
-NOW would decide — so a user who has just fixed a filter sees that the next event will run.
+(The explanation itself is ``journal_views.explanation``, shared with the web page.)
 """
 
 from __future__ import annotations
@@ -16,78 +14,8 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
-from jivocrm.engine.events import parse_event
-from jivocrm.engine.matching import match
-from jivocrm.engine.model import Project
-from jivocrm.errors import JivoCRMError
+from jivocrm.journal_views import event_json, explanation
 from jivocrm.redaction import journal_redactor
-from jivocrm.store.base import EventDetail, Run, Store
-
-
-def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:
-    if run.status == "failed":
-        failed = next((s for s in reversed(steps) if s["status"] == "failed"), None)
-        where = f" at step {failed['step_id']}" if failed else ""
-        return f"ran: run {run.id} failed{where}: {run.error or 'no error recorded'}"
-    if run.status == "paused":
-        return f"held: run {run.id} waits until the bundle is enabled"
-    return f"ran: run {run.id} {run.status}"
-
-
-def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]:
-    """What the project as it is now decides for this event, per bundle."""
-    try:
-        event = parse_event(detail.event.payload(), region=project.region)
-    except (ValueError, JivoCRMError) as exc:
-        verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
-        return {b.name: verdict for b in project.bundles}
-    channel = project.channels.get(detail.event.channel)
-    return {
-        m.bundle.name: {"matched": m.matched, "paused": m.paused, "reason": m.reason}
-        for m in match(project, event, channel)
-    }
-
-
-async def explanation(store: Store, project: Project, event_id: int) -> dict[str, Any]:
-    detail = await store.event_detail(event_id)
-    if detail is None:
-        raise JivoCRMError(f"no event {event_id} in the journal (pruned, or a wrong number?)")
-    now = _current(project, detail)
-    recorded: dict[str, dict[str, Any]] = {}
-    for run in detail.runs:
-        steps = [fmt_.step_json(s) for s in detail.steps.get(run.id, [])]
-        recorded[run.bundle] = {
-            "run": run.id,
-            "status": run.status,
-            "error": run.error,
-            "verdict": _run_verdict(run, steps),
-        }
-    for bundle, reason in detail.not_matched:
-        recorded.setdefault(bundle, {"run": None, "verdict": f"did not match: {reason}"})
-    names = list(now) + [name for name in recorded if name not in now]
-    bundles = [
-        {"bundle": name, "at_intake": recorded.get(name), "now": now.get(name)} for name in names
-    ]
-    return {
-        "event": fmt_.event_json(detail.event),
-        "bundles": bundles,
-        "summary": _summary(detail, bundles),
-    }
-
-
-def _summary(detail: EventDetail, bundles: list[dict[str, Any]]) -> str:
-    if detail.event.status != "accepted":
-        return f"the event was {detail.event.status} at intake: no bundle ran"
-    if not detail.runs:
-        return "no bundle matched this event at intake, so nothing was sent to the CRM"
-    failed = [r for r in detail.runs if r.status == "failed"]
-    if failed:
-        ids = ", ".join(str(r.id) for r in failed)
-        return f"{len(failed)} run(s) failed ({ids}): `jivocrm runs show RUN`, then `runs replay`"
-    waiting = [r for r in detail.runs if r.status in ("queued", "running", "paused")]
-    if waiting:
-        return f"{len(waiting)} run(s) not finished yet"
-    return "every run that matched succeeded"
 
 
 def _now_text(now: dict[str, Any] | None) -> str:
@@ -144,7 +72,7 @@ def list_events(
                 runs = detail.runs if detail else []
                 rows.append(
                     {
-                        **fmt_.event_json(event),
+                        **event_json(event),
                         "runs": [
                             {"id": r.id, "bundle": r.bundle, "status": r.status} for r in runs
                         ],

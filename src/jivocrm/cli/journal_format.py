@@ -13,7 +13,6 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.errors import JivoCRMError, ProjectError
 from jivocrm.store import open_store, store_path
-from jivocrm.store.base import Event, Run, StepRow, Store
+from jivocrm.store.base import Run, Store
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
 UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -147,33 +146,6 @@ def table(*columns: str, title: str | None = None) -> Table:
     return grid
 
 
-# ---- JSON shapes ------------------------------------------------------------------------------
-def run_json(run: Run) -> dict[str, Any]:
-    data = asdict(run)
-    data.pop("lease_owner")
-    data.pop("lease_expires")
-    return data
-
-
-def event_json(event: Event) -> dict[str, Any]:
-    data = asdict(event)
-    data.pop("body")
-    try:
-        data["payload"] = event.payload()
-    except ValueError:
-        data["payload"] = event.body.decode("utf-8", "replace")
-    return data
-
-
-def step_json(row: StepRow) -> dict[str, Any]:
-    record = asdict(row.record)
-    record["status"] = row.status
-    record["attempt"] = row.attempt
-    finished = row.record.finished_at or None
-    record["duration_s"] = (finished - row.record.started_at) if finished else None
-    return record
-
-
 def run_rows(runs: Sequence[Run]) -> Table:
     grid = table("run", "created", "bundle", "event", "chat", "channel", "status", "error")
     for run in runs:
@@ -196,16 +168,13 @@ __all__ = [
     "ago",
     "console",
     "duration",
-    "event_json",
     "load",
     "opened_store",
     "parse_duration",
     "parse_when",
-    "run_json",
     "run_rows",
     "short",
     "size",
-    "step_json",
     "table",
     "when",
 ]

@@ -17,11 +17,10 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.cli.runs_replay import replay_command
-from jivocrm.engine.model import Project
-from jivocrm.errors import JivoCRMError
+from jivocrm.journal_views import run_data, run_json
 from jivocrm.logs import Redactor
 from jivocrm.redaction import journal_redactor
-from jivocrm.store.base import Run, RunFilter, StepRow, Store
+from jivocrm.store.base import Run, RunFilter
 
 STATUSES = ["queued", "running", "paused", "succeeded", "failed"]
 BODY_SHOWN = 400  # characters of a CRM request/answer body without --full
@@ -37,7 +36,7 @@ def list_runs(project_path: Path, flt: RunFilter, fmt: str) -> int:
 
     runs = asyncio.run(query())
     if fmt == "json":
-        echo_json([fmt_.run_json(r) for r in runs])
+        echo_json([run_json(r) for r in runs])
         return OK
     out = fmt_.console()
     if not runs:
@@ -50,29 +49,6 @@ def list_runs(project_path: Path, flt: RunFilter, fmt: str) -> int:
 
 
 # ---- show -------------------------------------------------------------------------------------
-async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any]:
-    """One run as ``--format json`` prints it (and the text view reads it), unredacted."""
-    run = await store.get_run(run_id)
-    if run is None:
-        raise JivoCRMError(f"no run {run_id} in the journal (pruned, or a wrong number?)")
-    event = await store.get_event(run.event_id)
-    steps: list[StepRow] = await store.steps(run.id)
-    later = await store.list_runs(RunFilter(bundle=run.bundle, limit=1_000_000))
-    bundle = project.bundle(run.bundle)
-    return {
-        "run": fmt_.run_json(run),
-        "event": fmt_.event_json(event) if event else None,
-        "bundle": {
-            "name": run.bundle,
-            "version": run.version_hash,
-            "ran_version": run.ran_hash,
-            "current_version": bundle.version_hash if bundle else None,
-        },
-        "replays": [r.id for r in later if r.replay_of == run.id],
-        "steps": [fmt_.step_json(row) for row in steps],
-    }
-
-
 def _body(value: Any, full: bool) -> str:
     if full:
         return json.dumps(value, ensure_ascii=False, indent=2, default=str)

@@ -1,0 +1,138 @@
+"""The journal as data, shared by the CLI and the web page: one run in full, one event explained.
+
+``explanation`` puts two verdicts side by side for every bundle: what intake recorded when the
+event arrived (the run and how it ended, or why the bundle did not match), and what the project as
+it is NOW would decide — so a user who has just fixed a filter sees that the next event will run.
+Everything here is unredacted; whoever shows it applies ``redaction.journal_redactor``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from jivocrm.engine.events import parse_event
+from jivocrm.engine.matching import match
+from jivocrm.engine.model import Project
+from jivocrm.errors import JivoCRMError
+from jivocrm.store.base import Event, EventDetail, Run, RunFilter, StepRow, Store
+
+ALL = 1_000_000  # "every run" for the journal's queries, which page by limit
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    data = asdict(run)
+    data.pop("lease_owner")
+    data.pop("lease_expires")
+    return data
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    data = asdict(event)
+    data.pop("body")
+    try:
+        data["payload"] = event.payload()
+    except ValueError:
+        data["payload"] = event.body.decode("utf-8", "replace")
+    return data
+
+
+def step_json(row: StepRow) -> dict[str, Any]:
+    record = asdict(row.record)
+    record["status"] = row.status
+    record["attempt"] = row.attempt
+    finished = row.record.finished_at or None
+    record["duration_s"] = (finished - row.record.started_at) if finished else None
+    return record
+
+
+async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any]:
+    """One run as ``--format json`` prints it (and the text view reads it), unredacted."""
+    run = await store.get_run(run_id)
+    if run is None:
+        raise JivoCRMError(f"no run {run_id} in the journal (pruned, or a wrong number?)")
+    event = await store.get_event(run.event_id)
+    steps: list[StepRow] = await store.steps(run.id)
+    later = await store.list_runs(RunFilter(bundle=run.bundle, limit=ALL))
+    bundle = project.bundle(run.bundle)
+    return {
+        "run": run_json(run),
+        "event": event_json(event) if event else None,
+        "bundle": {
+            "name": run.bundle,
+            "version": run.version_hash,
+            "ran_version": run.ran_hash,
+            "current_version": bundle.version_hash if bundle else None,
+        },
+        "replays": [r.id for r in later if r.replay_of == run.id],
+        "steps": [step_json(row) for row in steps],
+    }
+
+
+def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:
+    if run.status == "failed":
+        failed = next((s for s in reversed(steps) if s["status"] == "failed"), None)
+        where = f" at step {failed['step_id']}" if failed else ""
+        return f"ran: run {run.id} failed{where}: {run.error or 'no error recorded'}"
+    if run.status == "paused":
+        return f"held: run {run.id} waits until the bundle is enabled"
+    return f"ran: run {run.id} {run.status}"
+
+
+def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]:
+    """What the project as it is now decides for this event, per bundle."""
+    try:
+        event = parse_event(detail.event.payload(), region=project.region)
+    except (ValueError, JivoCRMError) as exc:
+        verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
+        return {b.name: verdict for b in project.bundles}
+    channel = project.channels.get(detail.event.channel)
+    return {
+        m.bundle.name: {"matched": m.matched, "paused": m.paused, "reason": m.reason}
+        for m in match(project, event, channel)
+    }
+
+
+async def explanation(store: Store, project: Project, event_id: int) -> dict[str, Any]:
+    detail = await store.event_detail(event_id)
+    if detail is None:
+        raise JivoCRMError(f"no event {event_id} in the journal (pruned, or a wrong number?)")
+    now = _current(project, detail)
+    recorded: dict[str, dict[str, Any]] = {}
+    for run in detail.runs:
+        steps = [step_json(s) for s in detail.steps.get(run.id, [])]
+        recorded[run.bundle] = {
+            "run": run.id,
+            "status": run.status,
+            "error": run.error,
+            "verdict": _run_verdict(run, steps),
+        }
+    for bundle, reason in detail.not_matched:
+        recorded.setdefault(bundle, {"run": None, "verdict": f"did not match: {reason}"})
+    names = list(now) + [name for name in recorded if name not in now]
+    bundles = [
+        {"bundle": name, "at_intake": recorded.get(name), "now": now.get(name)} for name in names
+    ]
+    return {
+        "event": event_json(detail.event),
+        "bundles": bundles,
+        "summary": _summary(detail, bundles),
+    }
+
+
+def _summary(detail: EventDetail, bundles: list[dict[str, Any]]) -> str:
+    if detail.event.status != "accepted":
+        return f"the event was {detail.event.status} at intake: no bundle ran"
+    if not detail.runs:
+        return "no bundle matched this event at intake, so nothing was sent to the CRM"
+    failed = [r for r in detail.runs if r.status == "failed"]
+    if failed:
+        ids = ", ".join(str(r.id) for r in failed)
+        return f"{len(failed)} run(s) failed ({ids}): `jivocrm runs show RUN`, then `runs replay`"
+    waiting = [r for r in detail.runs if r.status in ("queued", "running", "paused")]
+    if waiting:
+        return f"{len(waiting)} run(s) not finished yet"
+    return "every run that matched succeeded"
+
+
+__all__ = ["event_json", "explanation", "run_data", "run_json", "step_json"]
