@@ -217,7 +217,8 @@ def _steps(
             event,
             earlier=dict(earlier),
             later={k: v for k, v in ids.items() if v > index},
-            current=sid if isinstance(sid, str) else None,
+            # a repeated id reads the first step of that id, already reported as a duplicate
+            current=sid if isinstance(sid, str) and sid not in earlier else None,
         )
         yield from checks_templates.check_step(doc, index, step, scope, facts.root)
         yield from checks_names.check_step(doc, index, step, facts.snapshot, facts.snapshot_file)

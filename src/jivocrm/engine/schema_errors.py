@@ -51,7 +51,9 @@ def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
         choices = [str(c) for c in expected]
         value = error.instance
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
-        what = "step type" if path[-1:] == ("type",) and "steps" in path else "value"
+        # A step is validated on its own too (memoized), where its type's path is just "type".
+        is_step = "steps" in path or len(path) == 1
+        what = "step type" if path[-1:] == ("type",) and is_step else "value"
         if hint:
             return path, f"unknown {what} '{value}'{hint}", False
         shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
