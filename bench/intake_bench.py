@@ -90,6 +90,8 @@ def measure(
     with harness.cpu_meter(server.pid) as cpu:
         result = harness.loadgen(server.url + path, template, start=start, **opts)
     result["server_cpu_share"] = round(cpu["cpu_s"] / cpu["wall_s"], 2)
+    # CPU per request holds up when other work on the machine takes cores away; req/s does not.
+    result["server_cpu_us_per_req"] = round(cpu["cpu_s"] / max(1, result["sent"]) * 1e6)
     result["loadgen_cpu_share"] = round(result["loadgen_cpu_s"] / cpu["wall_s"], 2)
     bad = {k: v for k, v in result["statuses"].items() if not k.startswith("2")}
     if bad:
@@ -162,6 +164,7 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": median([r["p99_ms"] for r in results]),
         "rps_range": harness.spread([r["rps"] for r in results]),
         "server_cpu_share": median([r["server_cpu_share"] for r in results]),
+        "server_cpu_us_per_req": median([r["server_cpu_us_per_req"] for r in results]),
         "loadgen_cpu_share": median([r["loadgen_cpu_share"] for r in results]),
         "runs": results,
     }
@@ -177,12 +180,14 @@ def finish(out: dict[str, Any]) -> dict[str, Any]:
             bare["p50_ms"],
             bare["p99_ms"],
             bare["server_cpu_share"],
+            bare["server_cpu_us_per_req"],
             "1.00",
         ]
     ]
     if "jivocrm" in out:
         ours = out["jivocrm"]
         out["ratio"] = ratio(ours["rps"], bare["rps"])
+        out["cpu_ratio"] = ratio(ours["server_cpu_us_per_req"], bare["server_cpu_us_per_req"])
         rows.append(
             [
                 "jivocrm serve (SQLite)",
@@ -191,6 +196,7 @@ def finish(out: dict[str, Any]) -> dict[str, Any]:
                 ours["p50_ms"],
                 ours["p99_ms"],
                 ours["server_cpu_share"],
+                ours["server_cpu_us_per_req"],
                 f"{out['ratio']:.2f}",
             ]
         )
@@ -201,7 +207,7 @@ def finish(out: dict[str, Any]) -> dict[str, Any]:
         f"Intake, {CONCURRENCY} connections, {out['body_bytes']} B chat_finished, "
         "median of repeats",
         rows,
-        ["server", "req/s", "range", "p50 ms", "p99 ms", "server CPU", "× bare"],
+        ["server", "req/s", "range", "p50 ms", "p99 ms", "server CPU", "CPU µs/req", "× bare"],
     )
     if "jivocrm" in out:
         half = out["half_rate"]
@@ -227,6 +233,14 @@ def finish(out: dict[str, Any]) -> dict[str, Any]:
         note(f"goal p99 < 25 ms at half rate: {harness.verdict(out['goal_p99_met'])}")
         if out.get("stored_events") is not None:
             note(f"answered 2xx {out['accepted']}, events in the store {out['stored_events']}")
+    if "cpu_ratio" in out:
+        note(f"CPU per request: {out['cpu_ratio']:.2f}× the bare handler's")
+    if bare["server_cpu_share"] < 0.6:
+        note(
+            f"the bare handler got only {bare['server_cpu_share']:.0%} of a core: the machine "
+            "was busy with other work, so req/s figures are depressed and their ratio is noisy; "
+            "CPU per request is the steadier comparison"
+        )
     if bare["loadgen_cpu_share"] > 0.85:
         note(
             f"the load generator used {bare['loadgen_cpu_share']:.0%} of a core against the bare "

@@ -10,7 +10,7 @@ growth per 1,000 events between the half-way mark (10k) and the end (20k) — a 
 while the first thousands only warm caches and allocator pools. Goal (issue 8): no growth
 beyond noise.
 
-    python bench/memory_bench.py [--quick]     # quick: 6,000 events, marks at 3k and 6k
+    python bench/memory_bench.py [--quick]     # quick: 4,000 events in batches of 500
 """
 
 from __future__ import annotations
@@ -30,12 +30,11 @@ from harness import BenchError, mib, note
 from intake_bench import daemon_available, emulator, jivocrm_daemon
 
 BUNDLES = 100
-BATCH = 1000
 SEEDED_DEALS = 2
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    total = 6_000 if quick else 20_000
+    total, batch = (4_000, 500) if quick else (20_000, 1_000)
     if not daemon_available():
         note("skipped: jivocrm serve is not available yet")
         return {"skipped": "jivocrm serve is not available yet"}
@@ -60,16 +59,16 @@ def run(quick: bool = False) -> dict[str, Any]:
                     d.url + project.webhook_path,
                     template,
                     start=1_000_000 + sent,
-                    requests=BATCH,
+                    requests=batch,
                     concurrency=16,
                     warmup=0,
                     duration=120,
                 )
-                sent += BATCH
-                if result["ok"] != BATCH:
-                    note(f"batch ending at {sent}: {result['ok']} of {BATCH} accepted")
+                sent += batch
+                if result["ok"] != batch:
+                    note(f"batch ending at {sent}: {result['ok']} of {batch} accepted")
                 deadline = time.perf_counter() + 120
-                while counts(emu)["deals"] < SEEDED_DEALS + BATCH:
+                while counts(emu)["deals"] < SEEDED_DEALS + batch:
                     if time.perf_counter() > deadline:
                         incomplete += 1
                         break
@@ -87,6 +86,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     out = {
         "bundles": BUNDLES,
         "events": total,
+        "batch": batch,
         "idle_rss_mib": mib(idle),
         "after_load_rss_mib": mib(samples[-1][1]),
         "rss_at_half_mib": mib(at_half),
@@ -112,7 +112,7 @@ def median_rss(samples: list[tuple[int, int]], mark: int) -> float:
 def report(out: dict[str, Any], half: int) -> None:
     harness.print_table(
         f"Memory of jivocrm serve, {out['bundles']} bundles, {out['events']:,} events "
-        f"in batches of {BATCH:,}",
+        f"in batches of {out['batch']:,}",
         [
             [
                 out["idle_rss_mib"],
@@ -140,7 +140,7 @@ def report(out: dict[str, Any], half: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="6,000 events instead of 20,000")
+    parser.add_argument("--quick", action="store_true", help="4,000 events instead of 20,000")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     try:

@@ -128,6 +128,14 @@ def _intake(r: dict[str, Any]) -> list[Row]:
             harness.verdict(r["goal_ratio_met"]),
         ],
         [
+            "intake server CPU µs per request",
+            _num(ours["server_cpu_us_per_req"]),
+            f"bare {_num(bare['server_cpu_us_per_req'])}",
+            _x(r["cpu_ratio"]),
+            "",
+            "",
+        ],
+        [
             "intake p50/p99 ms (64 conn.)",
             f"{_num(ours['p50_ms'], digits=1)} / {_num(ours['p99_ms'], digits=1)}",
             f"bare {_num(bare['p50_ms'], digits=1)} / {_num(bare['p99_ms'], digits=1)}",
