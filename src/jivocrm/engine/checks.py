@@ -38,7 +38,7 @@ class Facts:
     snapshot_file: str = ""
 
 
-def _facts(root: Path, project: Document) -> tuple[Facts, list[Diagnostic]]:
+def _facts(root: Path, project: Document, use_snapshot: bool) -> tuple[Facts, list[Diagnostic]]:
     data = project.data
     facts = Facts(root)
     connections = data.get("connections")
@@ -51,6 +51,8 @@ def _facts(root: Path, project: Document) -> tuple[Facts, list[Diagnostic]]:
         for name, channel in channels.items():
             widget = channel.get("widget_id") if isinstance(channel, dict) else None
             facts.channels[str(name)] = str(widget) if widget is not None else ""
+    if not use_snapshot:
+        return facts, []  # not even a broken snapshot may stop the refresh that replaces it
     snapshot, problems = checks_names.load_snapshot(root, project)
     facts.snapshot, facts.snapshot_file = snapshot
     return facts, problems
@@ -64,9 +66,7 @@ def check_all(
     ``use_snapshot=False`` skips the CRM names check: `connections refresh` must run when the
     snapshot is what is out of date.
     """
-    facts, problems = _facts(root, project)
-    if not use_snapshot:
-        facts.snapshot = None
+    facts, problems = _facts(root, project, use_snapshot)
     problems.extend(checks_project.check_project(project))
     problems.extend(_duplicate_names(bundles))
     for doc in bundles:
