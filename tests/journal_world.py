@@ -145,7 +145,10 @@ class Emulators:
         self._thread.join(10)
 
     def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
 
     async def _serve(self) -> None:
         from jivocrm.connectors.amocrm.emulator import running_emulator as amo

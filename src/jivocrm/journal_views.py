@@ -8,6 +8,9 @@ Everything here is unredacted; whoever shows it applies ``redaction.journal_reda
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -17,7 +20,35 @@ from jivocrm.engine.model import Project
 from jivocrm.errors import JivoCRMError
 from jivocrm.store.base import Event, EventDetail, Run, RunFilter, StepRow, Store
 
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
+UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ALL = 1_000_000  # "every run" for the journal's queries, which page by limit
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90s``, ``15m``, ``2h``, ``3d``, ``1w``."""
+    found = DURATION.match(text)
+    if not found:
+        raise JivoCRMError(f"{text!r} is not a duration: write it like 90s, 15m, 2h, 3d or 1w")
+    return float(found.group(1)) * UNITS[found.group(2).lower()]
+
+
+def parse_when(text: str | None, now: float | None = None) -> float | None:
+    """A moment from a duration ago (``2h``, ``3d``) or an ISO date/time (local unless it says)."""
+    if text is None:
+        return None
+    now = time.time() if now is None else now
+    if DURATION.match(text):
+        return now - parse_duration(text)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise JivoCRMError(
+            f"{text!r} is neither a duration (2h, 3d) nor a date (2024-05-01, 2024-05-01T14:30)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # naive = the local time of whoever typed it
+    return moment.timestamp()
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -135,4 +166,12 @@ def _summary(detail: EventDetail, bundles: list[dict[str, Any]]) -> str:
     return "every run that matched succeeded"
 
 
-__all__ = ["event_json", "explanation", "run_data", "run_json", "step_json"]
+__all__ = [
+    "event_json",
+    "explanation",
+    "parse_duration",
+    "parse_when",
+    "run_data",
+    "run_json",
+    "step_json",
+]

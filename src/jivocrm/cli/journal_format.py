@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import re
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -24,11 +23,10 @@ from rich.table import Table
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.errors import JivoCRMError, ProjectError
+from jivocrm.journal_views import parse_duration, parse_when
 from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
-UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_CELL = 60
 
 PROJECT = click.option(
@@ -62,33 +60,6 @@ async def opened_store(project: Project) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
-
-
-# ---- time arguments ---------------------------------------------------------------------------
-def parse_duration(text: str) -> float:
-    """Seconds in ``90s``, ``15m``, ``2h``, ``3d``, ``1w``."""
-    found = DURATION.match(text)
-    if not found:
-        raise JivoCRMError(f"{text!r} is not a duration: write it like 90s, 15m, 2h, 3d or 1w")
-    return float(found.group(1)) * UNITS[found.group(2).lower()]
-
-
-def parse_when(text: str | None, now: float | None = None) -> float | None:
-    """A moment from a duration ago (``2h``, ``3d``) or an ISO date/time (local unless it says)."""
-    if text is None:
-        return None
-    now = time.time() if now is None else now
-    if DURATION.match(text):
-        return now - parse_duration(text)
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise JivoCRMError(
-            f"{text!r} is neither a duration (2h, 3d) nor a date (2024-05-01, 2024-05-01T14:30)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # naive = the local time of whoever typed it
-    return moment.timestamp()
 
 
 # ---- text -------------------------------------------------------------------------------------
