@@ -129,6 +129,8 @@ def intake(dsn: str, template: Path, repeats: int, duration: float) -> dict[str,
             counter += 2_000_000
             ours.append(
                 {
+                    "cpu_us_per_req": sum(r["server_cpu_us_per_req"] * r["sent"] for r in pair)
+                    / max(1, sum(r["sent"] for r in pair)),
                     "rps": sum(r["rps"] for r in pair),
                     "p50_ms": max(r["p50_ms"] for r in pair),
                     "p99_ms": max(r["p99_ms"] for r in pair),
@@ -140,6 +142,8 @@ def intake(dsn: str, template: Path, repeats: int, duration: float) -> dict[str,
             )
     out = {
         "bare_rps": median([r["rps"] for r in bare]),
+        "bare_cpu_us_per_req": median([r["server_cpu_us_per_req"] for r in bare]),
+        "cpu_us_per_req": round(median([r["cpu_us_per_req"] for r in ours])),
         "rps": median([r["rps"] for r in ours]),
         "p50_ms": median([r["p50_ms"] for r in ours]),
         "p99_ms": median([r["p99_ms"] for r in ours]),
@@ -197,6 +201,13 @@ def report(out: dict[str, Any]) -> None:
         "PostgreSQL store, two jivocrm serve instances on one database (median of repeats)",
         [
             ["intake req/s", i["rps"], "bare handler", i["bare_rps"], f"{i['ratio']:.2f}"],
+            [
+                "intake CPU µs/request",
+                i["cpu_us_per_req"],
+                "bare handler",
+                i["bare_cpu_us_per_req"],
+                f"{ratio(i['cpu_us_per_req'], i['bare_cpu_us_per_req']):.2f}",
+            ],
             ["intake p99 ms (full load)", i["p99_ms"], "", "", ""],
             [
                 "end-to-end runs/s",

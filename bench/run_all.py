@@ -92,6 +92,11 @@ def _num(value: Any, unit: str = "", digits: int = 0) -> str:
     return f"{value:,.{digits}f}{unit}"
 
 
+def ratio_of(a: Any, b: Any) -> float:
+    ok = isinstance(a, int | float) and isinstance(b, int | float) and b
+    return harness.ratio(a, b) if ok else float("nan")
+
+
 def _x(value: Any) -> str:
     return f"{value:.2f}×" if isinstance(value, int | float) and value == value else "-"
 
@@ -252,10 +257,26 @@ def _pg(r: dict[str, Any]) -> list[Row]:
             "",
         ],
         [
+            "PostgreSQL intake CPU µs/request",
+            _num(i.get("cpu_us_per_req")),
+            f"bare {_num(i.get('bare_cpu_us_per_req'))}",
+            _x(ratio_of(i.get("cpu_us_per_req"), i.get("bare_cpu_us_per_req"))),
+            "",
+            "",
+        ],
+        [
             "PostgreSQL e2e runs/s, 2 instances",
             _num(e["runs_per_s"]),
             f"program {_num(e['program_runs_per_s'])}",
             _x(e["ratio"]),
+            "",
+            "",
+        ],
+        [
+            "PostgreSQL e2e CPU ms per run (both)",
+            _num(e["cpu_ms_per_run"], digits=2),
+            f"program {_num(e['program_cpu_ms_per_run'], digits=2)}",
+            _x(ratio_of(e["cpu_ms_per_run"], e["program_cpu_ms_per_run"])),
             "",
             "",
         ],
