@@ -11,8 +11,8 @@ from collections import defaultdict
 from typing import Any
 
 import aiohttp
+from test_daemon_kit import SAMPLES, TOKEN, Daemon, crm, faults, jivocrm, post, sample
 
-from conftest import SAMPLES, TOKEN, Daemon, crm, faults, jivocrm, post, sample
 from jivocrm.connectors.amocrm.emulator import RunningEmulator
 
 SEQ = re.compile(r"seq (\d+)")

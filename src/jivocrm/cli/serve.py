@@ -56,7 +56,10 @@ async def run_daemon(
     from jivocrm.server.reload import watch as watch_files
 
     address = bind_address(project, host, port)
+    from jivocrm.server.ui import setup_ui
+
     app = create_app(project, workers=workers, redactor=redactor)
+    setup_ui(app)  # the journal pages under /ui (loopback clients, or the admin token)
     # Requests still open when the listener closes get until the reply deadline to finish.
     grace = project.server.reply_timeout + 1.0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)

@@ -8,11 +8,15 @@ to ``server.shutdown_timeout`` and the rest is released, then sessions and the s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol, runtime_checkable
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from jivocrm.connectors.ratelimit import RateLimiter
@@ -35,6 +39,10 @@ class SharesLimits(Protocol):
 
     def connection_limiters(self, project: Project) -> dict[str, RateLimiter]: ...
 
+
+RETENTION_FIRST = 60.0  # seconds after start: not in the way of the start-up backlog
+RETENTION_EVERY = 3600.0
+log = structlog.get_logger("jivocrm.server")
 
 DAEMON = web.AppKey("daemon", Daemon)
 STORE = web.AppKey("store", Store)
@@ -97,12 +105,34 @@ def create_app(
         if start_workers:
             await pool.stop(daemon.project.server.shutdown_timeout)
 
-    app.cleanup_ctx.extend([store_ctx, session_ctx, connections_ctx, workers_ctx])
+    async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(keep_retention(app[DAEMON]), name="jivocrm-retention")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([store_ctx, session_ctx, connections_ctx, workers_ctx, retention_ctx])
     app.router.add_post("/jivo/{token}", intake)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+async def keep_retention(daemon: Daemon) -> None:
+    """Apply ``journal.retention_days`` / ``max_events`` now and then, with the project of the
+    moment (a reload may change them). Hourly: each pass that deletes ends with a VACUUM,
+    which holds the writer for as long as the database takes to copy."""
+    from jivocrm.journal_retention import apply_retention
+
+    await asyncio.sleep(RETENTION_FIRST)
+    while True:
+        try:
+            await apply_retention(daemon.store, daemon.project, time.time())
+        except StoreError as exc:
+            log.error("retention_failed", error=str(exc))
+        await asyncio.sleep(RETENTION_EVERY)
 
 
 async def intake(request: web.Request) -> web.StreamResponse:

@@ -316,8 +316,11 @@ class SQLiteStore:
 
         deleted = await self.db.write(op)
         if deleted:
-            # Deleting only marks pages free; VACUUM gives the disk space back.
+            # Deleting only marks pages free; VACUUM compacts. In WAL mode VACUUM writes the
+            # compacted pages into the log, so the disk gets the space back only once a
+            # checkpoint copies them home and truncates the log.
             await self.db.outside_transaction("VACUUM")
+            await self.db.outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
         return deleted
 
     async def stats(self, *, now: float) -> StoreStats:
