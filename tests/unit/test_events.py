@@ -113,3 +113,20 @@ def test_what_is_not_an_event_is_refused(payload: Any) -> None:
 def test_region_decides_local_numbers() -> None:
     payload = {"event_name": "chat_updated", "visitor": {"phone": "030 1234567"}}
     assert parse_event(payload, region="DE")["phone"] == "+49301234567"
+
+
+def test_parsing_never_changes_the_payload_it_was_given() -> None:
+    import json
+    from pathlib import Path
+
+    from jivocrm.engine.events import parse_event
+
+    samples = Path(__file__).resolve().parents[3] / "shared" / "api" / "samples"
+    for sample in samples.glob("jivo_*.json"):
+        payload = json.loads(sample.read_text("utf-8"))
+        if "event_name" not in payload:
+            continue
+        before = json.dumps(payload, sort_keys=True)
+        event = parse_event(payload)
+        assert json.dumps(payload, sort_keys=True) == before, sample.name
+        assert "operator" in event

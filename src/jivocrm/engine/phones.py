@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 DEFAULT_REGION = "RU"
@@ -14,7 +16,13 @@ def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None
     """
     if raw is None:
         return None
-    text = str(raw).strip()
+    return _normalize(str(raw), region)
+
+
+# The events of one chat carry the same phone again and again; parsing costs ~60 µs.
+@functools.lru_cache(maxsize=8192)
+def _normalize(raw: str, region: str) -> str | None:
+    text = raw.strip()
     if not text:
         return None
     digits = "".join(ch for ch in text if ch.isdigit())
