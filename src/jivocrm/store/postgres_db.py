@@ -37,7 +37,7 @@ Conn = psycopg.AsyncConnection[DictRow]
 # Statements as bytes: psycopg's typing accepts literal strings or bytes, and ours come from a file.
 Q: dict[str, bytes] = {name: sql.encode() for name, sql in load_queries("postgres").items()}
 
-# Keys of session-level advisory locks, (namespace, key) pairs: an arbitrary namespace for
+# Keys of advisory locks, (namespace, key) pairs: an arbitrary namespace for
 # jivocrm so that other applications' single-bigint advisory locks on the same database never
 # collide with ours.
 LOCK_NAMESPACE = 0x6A69  # "ji"

@@ -3,13 +3,18 @@
 amoCRM and Bitrix24 refresh tokens are single-use: if two instances refresh with the same one,
 the second is refused and the connection is locked out until someone re-authorises it. The
 connectors already refresh under ``TokenStore.lock`` after re-reading the stored pair; here that
-lock is ``pg_advisory_lock`` held on one pooled connection for the whole scope, so exactly one
-instance refreshes and the others, once they get the lock, read the pair it saved.
+lock is a PostgreSQL advisory lock held on one pooled connection for the whole scope, so exactly
+one instance refreshes and the others, once they get the lock, read the pair it saved.
+
+The lock is transaction-scoped (``pg_advisory_xact_lock`` in a transaction kept open for the
+scope) rather than a session lock: behind PgBouncer in transaction pooling mode a session lock
+and its unlock may land on different server connections, while an open transaction pins one.
+The end of the transaction releases the lock on every path, errors included.
 
 Within one process the callers first queue on an ``asyncio.Lock``: twenty runs hitting an
 expired token at once then hold one pooled connection between them, not twenty (the holder
 needs another connection to save the new pair, and an exhausted pool would deadlock it). If the
-instance dies mid-refresh, PostgreSQL drops its session and with it the lock.
+instance dies mid-refresh, PostgreSQL aborts its transaction and with it the lock.
 """
 
 from __future__ import annotations
@@ -43,14 +48,9 @@ class PostgresTokenStore:
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
         params = {"namespace": TOKEN_LOCK_NAMESPACE, "name": name}
-        async with self._local.setdefault(name, asyncio.Lock()), self.db.connection() as conn:
+        async with self._local.setdefault(name, asyncio.Lock()), self.db.transaction() as conn:
             await conn.execute(Q["token_lock"], params)
-            try:
-                yield
-            finally:
-                # A session lock outlives transactions: release it before the connection goes
-                # back to the pool, or the next borrower would hold it unknowingly.
-                await conn.execute(Q["token_unlock"], params)
+            yield
 
 
 __all__ = ["PostgresTokenStore"]

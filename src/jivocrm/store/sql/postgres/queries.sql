@@ -241,10 +241,8 @@ VALUES (%(name)s, %(tokens)s, extract(epoch FROM clock_timestamp()))
 ON CONFLICT (name) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at;
 
 -- name: token_lock
-SELECT pg_advisory_lock(%(namespace)s, hashtext(%(name)s));
-
--- name: token_unlock
-SELECT pg_advisory_unlock(%(namespace)s, hashtext(%(name)s));
+-- Held until the caller's transaction ends (see postgres_tokens.py for why not a session lock).
+SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(name)s));
 
 -- name: counts
 SELECT (SELECT count(*) FROM events) AS events,
