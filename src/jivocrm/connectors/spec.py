@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jivocrm.engine.retry import RetryPolicy
+
 if TYPE_CHECKING:
     import aiohttp
     from aiohttp import web
@@ -46,3 +48,58 @@ class ConnectorSpec:
     # Default rate limit of one account: (requests per second, burst)
     default_rate: tuple[float, int] = (7.0, 1)
     docs: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---- what every connection entry has, whatever the CRM -----------------------------------------
+
+SECRET: dict[str, Any] = {"type": "string", "minLength": 1, "x-secret": True}
+
+
+def common_properties(crm: str, rate: float, burst: int, rate_text: str) -> dict[str, Any]:
+    """Schema of the keys every connection entry has: limits, timeout, retries, the emulator."""
+    return {
+        "rate_limit": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": rate_text,
+            "properties": {
+                "rate": {"type": "number", "exclusiveMinimum": 0, "default": rate},
+                "burst": {"type": "integer", "minimum": 1, "default": burst},
+            },
+        },
+        "timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 10,
+            "description": "Seconds to wait for one answer.",
+        },
+        "retries": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Quick retries inside one call; the daemon's schedule takes over after.",
+            "properties": {
+                "attempts": {"type": "integer", "minimum": 1, "default": 3},
+                "initial": {"type": "number", "minimum": 0, "default": 0.5},
+                "max_delay": {"type": "number", "minimum": 0, "default": 10},
+            },
+        },
+        "emulate": {
+            "type": "boolean",
+            "default": False,
+            "description": f"Talk to the built-in {crm} emulator instead of a real account.",
+        },
+        "seed": {"type": "string", "description": "YAML file the emulator starts from."},
+    }
+
+
+def retry_policy(config: Mapping[str, Any]) -> RetryPolicy:
+    """The in-call retry policy of a connection entry (``retries:``)."""
+    from jivocrm.engine.retry import IN_CALL
+
+    retries = config.get("retries") or {}
+    return RetryPolicy(
+        attempts=int(retries.get("attempts", IN_CALL.attempts)),
+        initial=float(retries.get("initial", IN_CALL.initial)),
+        multiplier=IN_CALL.multiplier,
+        max_delay=float(retries.get("max_delay", IN_CALL.max_delay)),
+    )

@@ -14,9 +14,8 @@ from jivocrm.connectors.amocrm.client import AmoCRMConnector
 from jivocrm.connectors.amocrm.schema import BASE_URL_PATTERN, EXAMPLE, SCHEMA
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.ratelimit import WindowRateLimiter
-from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
-from jivocrm.engine.retry import RetryPolicy
 from jivocrm.errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -35,12 +34,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
         raise errors.no_address(ctx.name)
     rate = float((config.get("rate_limit") or {}).get("rate", 7))
     limiter = ctx.limiter or _window_limiter(rate)
-    retries = config.get("retries") or {}
-    policy = RetryPolicy(
-        attempts=int(retries.get("attempts", 3)),
-        initial=float(retries.get("initial", 0.5)),
-        max_delay=float(retries.get("max_delay", 10.0)),
-    )
+    policy = retry_policy(config)
     auth_holder: list[Auth] = []
 
     def transport(endpoint: str | None) -> Transport:

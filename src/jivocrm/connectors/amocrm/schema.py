@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from jivocrm.connectors.spec import SECRET, common_properties
+
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
 BASE_URL_PATTERN = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)(/.*)?$"
 
-_SECRET: dict[str, Any] = {"type": "string", "minLength": 1, "x-secret": True}
 
 _OAUTH: dict[str, Any] = {
     "type": "object",
@@ -17,11 +18,11 @@ _OAUTH: dict[str, Any] = {
     "required": ["client_id", "client_secret", "redirect_uri"],
     "properties": {
         "client_id": {"type": "string", "minLength": 1, "description": "Integration ID."},
-        "client_secret": {**_SECRET, "description": "Secret key of the integration."},
+        "client_secret": {**SECRET, "description": "Secret key of the integration."},
         "redirect_uri": {"type": "string", "minLength": 1},
-        "refresh_token": {**_SECRET, "description": "A refresh token to start from."},
+        "refresh_token": {**SECRET, "description": "A refresh token to start from."},
         "authorization_code": {
-            **_SECRET,
+            **SECRET,
             "description": "An authorization code (valid 20 minutes, single use) to exchange.",
         },
     },
@@ -57,32 +58,18 @@ SCHEMA: dict[str, Any] = {
             "maxProperties": 1,
             "properties": {
                 "long_lived_token": {
-                    **_SECRET,
+                    **SECRET,
                     "description": "A long-lived token of a private integration.",
                 },
                 "oauth": _OAUTH,
             },
         },
-        "rate_limit": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "rate": {"type": "number", "exclusiveMinimum": 0, "default": 7},
-                "burst": {"type": "integer", "minimum": 1, "default": 1},
-            },
-        },
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10},
-        "retries": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "attempts": {"type": "integer", "minimum": 1, "default": 3},
-                "initial": {"type": "number", "minimum": 0, "default": 0.5},
-                "max_delay": {"type": "number", "minimum": 0, "default": 10},
-            },
-        },
-        "emulate": {"type": "boolean", "default": False},
-        "seed": {"type": "string", "description": "Seed YAML of the emulator (emulate: true)."},
+        **common_properties(
+            "amoCRM",
+            7,
+            1,
+            "amoCRM allows 7 requests/s per account; every bundle and daemon shares it.",
+        ),
     },
     "anyOf": [
         {"required": ["subdomain"]},

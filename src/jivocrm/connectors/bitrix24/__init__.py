@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +19,8 @@ from jivocrm.connectors.bitrix24.schema import (
     parse_webhook_url,
 )
 from jivocrm.connectors.ratelimit import BucketRateLimiter
-from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
-from jivocrm.engine.retry import IN_CALL
 from jivocrm.errors import FatalError
 
 DEFAULT_RATE = (2.0, 50)
@@ -69,13 +67,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
     limits = config.get("rate_limit") or {}
     rate = float(limits.get("rate", DEFAULT_RATE[0]))
     burst = int(limits.get("burst", DEFAULT_RATE[1]))
-    retries = config.get("retries") or {}
-    retry = dataclasses.replace(
-        IN_CALL,
-        attempts=int(retries.get("attempts", IN_CALL.attempts)),
-        initial=float(retries.get("initial", IN_CALL.initial)),
-        max_delay=float(retries.get("max_delay", IN_CALL.max_delay)),
-    )
+    retry = retry_policy(config)
     rest = Rest(
         auth,
         session=ctx.session,

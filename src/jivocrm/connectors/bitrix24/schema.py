@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from jivocrm.connectors.spec import SECRET, common_properties
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WEBHOOK_FORM = "https://myaccount.bitrix24.ru/rest/1/<code>/"
 DEFAULT_OAUTH_SERVER = "https://oauth.bitrix.info"
@@ -14,7 +16,6 @@ DEFAULT_OAUTH_SERVER = "https://oauth.bitrix.info"
 URL_PATTERN = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)/?$"
 _WEBHOOK_PATH = re.compile(r"^/rest/(?P<user>[0-9]+)/(?P<code>[A-Za-z0-9_]+)/?$")
 
-_SECRET: dict[str, Any] = {"type": "string", "minLength": 1, "x-secret": True}
 # A value may also be a ${ENV} reference that validate cannot resolve (CI has no secrets).
 _URL: dict[str, Any] = {
     "type": "string",
@@ -30,8 +31,8 @@ _OAUTH: dict[str, Any] = {
     "properties": {
         "portal": {**_URL, "description": "The portal address, e.g. https://myshop.bitrix24.ru."},
         "client_id": {"type": "string", "minLength": 1, "description": "The application's ID."},
-        "client_secret": {**_SECRET, "description": "The application's key."},
-        "refresh_token": {**_SECRET, "description": "A refresh token to start from."},
+        "client_secret": {**SECRET, "description": "The application's key."},
+        "refresh_token": {**SECRET, "description": "A refresh token to start from."},
         "oauth_server": {
             **_URL,
             "default": DEFAULT_OAUTH_SERVER,
@@ -48,42 +49,18 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "type": {"const": "bitrix24"},
         "webhook_url": {
-            **_SECRET,
+            **SECRET,
             "description": f"An incoming webhook: {WEBHOOK_FORM} (Developer resources → "
             "Other → Incoming webhook, scopes crm, user, task).",
         },
         "oauth": _OAUTH,
-        "rate_limit": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "Bitrix24's leaky bucket: `rate` requests/s drained, `burst` at once "
+        **common_properties(
+            "Bitrix24",
+            2,
+            50,
+            "Bitrix24's leaky bucket: `rate` requests/s drained, `burst` at once "
             "(standard plans 2 and 50; Enterprise 5 and 250).",
-            "properties": {
-                "rate": {"type": "number", "exclusiveMinimum": 0, "default": 2},
-                "burst": {"type": "integer", "minimum": 1, "default": 50},
-            },
-        },
-        "timeout": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "default": 10,
-            "description": "Seconds to wait for one answer.",
-        },
-        "retries": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "attempts": {"type": "integer", "minimum": 1, "default": 3},
-                "initial": {"type": "number", "minimum": 0, "default": 0.5},
-                "max_delay": {"type": "number", "minimum": 0, "default": 10},
-            },
-        },
-        "emulate": {
-            "type": "boolean",
-            "default": False,
-            "description": "Talk to the built-in Bitrix24 emulator instead of a portal.",
-        },
-        "seed": {"type": "string", "description": "YAML file the emulator starts from."},
+        ),
     },
     # Exactly one way in; the emulator has a default webhook, so `emulate: true` needs neither.
     "not": {"required": ["webhook_url", "oauth"]},
