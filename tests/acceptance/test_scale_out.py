@@ -294,6 +294,15 @@ async def lane_order_violations(store_url: str) -> int:
     return violations
 
 
+async def journal_bytes(store_url: str) -> int:
+    """Bytes on disk of the journal's tables with their indexes (for database sizing)."""
+    tables = ("events", "runs", "steps", "not_matched", "rejections")
+    query = " + ".join(f"pg_total_relation_size('{t}')" for t in tables)
+    async with await psycopg.AsyncConnection.connect(store_url) as conn:
+        row = await (await conn.execute(f"SELECT {query}".encode())).fetchone()
+    return int(row[0]) if row else 0
+
+
 async def emulator_state(amo_url: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session, session.get(f"{amo_url}/_emulator/state") as r:
         state: dict[str, Any] = await r.json()
@@ -329,6 +338,7 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
                 finished = time.monotonic()
                 state = await emulator_state(amo_url)
             violations = await lane_order_violations(store_url)
+            size = await journal_bytes(store_url)
     api = [r for r in state["requests"] if r["path"].startswith("/api/")]
     densest = densest_window([r["time"] for r in api])
     per_window = len(densest)
@@ -339,7 +349,8 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
         f" runs {counts}, posted in {posted - started:.1f} s, settled after"
         f" {finished - started:.1f} s; CRM requests {len(api)}, max per 1 s window"
         f" {per_window}, 429s {too_many}; contacts {sum(contacts)}, deals {sum(deals)};"
-        f" lane order violations {violations}"
+        f" lane order violations {violations}; journal {size / 1e6:.1f} MB"
+        f" ({size / total / 1e3:.1f} KB per event)"
     )
     assert load.acked == total
     assert counts == {"succeeded": total}
