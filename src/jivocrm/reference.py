@@ -125,7 +125,10 @@ def cli_reference() -> str:
     from jivocrm.cli import cli
 
     out = [HEADER, "# CLI reference\n"]
-    ctx = click.Context(cli, info_name="jivocrm")
+    # The group's own settings (-h as well as --help), as users see them: click caches a
+    # command's help option at its first use, so without them the text would depend on whether
+    # the CLI already ran in this process.
+    ctx = click.Context(cli, info_name="jivocrm", **cli.context_settings)
 
     def walk(command: click.Command, parent: click.Context, path: str) -> None:
         sub_ctx = click.Context(command, info_name=path.split()[-1], parent=parent)

@@ -6,7 +6,7 @@ connection the snapshot does not cover is not checked (it was added after the la
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.engine.snapshot import DEFAULT_FILE, ConnectionSnapshot, Snapshot, read
 from jivocrm.engine.templates import is_template
 
-# step type → (where in the step, what it names, the entity of custom fields)
+# step type → where in the step a CRM user is named
 USER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "find_employee": (("default",),),
     "new_contact": (("fields", "responsible"),),
@@ -25,6 +25,7 @@ USER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "new_lead": (("fields", "responsible"),),
     "new_task": (("responsible",),),
 }
+# step type → the entity whose custom fields `fields.custom` names
 CUSTOM_ENTITY = {"new_contact": "contact", "new_deal": "deal", "new_lead": "lead"}
 REFRESH = "; if it is new in the CRM, run `jivocrm connections refresh`"
 
@@ -136,7 +137,11 @@ def _find_pipeline(account: ConnectionSnapshot, value: Any) -> Pipeline | None:
 
 
 def _pipeline_and_stage(
-    step: Mapping[str, Any], base: tuple[str, ...], account: ConnectionSnapshot, where: str, at: Any
+    step: Mapping[str, Any],
+    base: tuple[str, ...],
+    account: ConnectionSnapshot,
+    where: str,
+    at: Callable[[tuple[str | int, ...], str], Diagnostic],
 ) -> Iterator[Diagnostic]:
     pipeline_value = _get(step, (*base, "pipeline"))
     candidates: list[Pipeline] = list(account.pipelines)
