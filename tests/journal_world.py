@@ -280,7 +280,9 @@ def sample(event: str = "chat_finished", **changes: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def journal_world(root: Path, *, redact: bool = False, start: bool = True) -> Iterator[World]:
+def journal_world(
+    root: Path, *, redact: bool = False, start: bool = True, env: dict[str, str] | None = None
+) -> Iterator[World]:
     """Emulators, a project on them and (``start``) its daemon; everything stops afterwards."""
     with Emulators() as emulators:
         port = free_port()
@@ -293,15 +295,16 @@ def journal_world(root: Path, *, redact: bool = False, start: bool = True) -> It
         )
         for name, text in BUNDLES.items():
             (root / "bundles" / f"{name}.yaml").write_text(text, "utf-8")
-        env = {
+        environ = {
             **os.environ,
             "JIVO_SHOP_TOKEN": TOKEN,
             "JIVO_BLOG_TOKEN": BLOG_TOKEN,
             "AMO_TOKEN": AMO_TOKEN,
             "B24_WEBHOOK_URL": f"{emulators.urls['b24']}/rest/1/emulatorcode1/",
             "NO_COLOR": "1",
+            **(env or {}),
         }
-        world = World(root, port, emulators, env)
+        world = World(root, port, emulators, environ)
         try:
             if start:
                 world.start()

@@ -14,7 +14,6 @@ import structlog
 
 from jivocrm.engine.model import Project
 from jivocrm.store.base import Store
-from jivocrm.store.sqlite import SQLiteStore
 
 log = structlog.get_logger("jivocrm.retention")
 DAY = 86400.0
@@ -38,14 +37,8 @@ def retention_of(project: Project, now: float) -> Retention:
 
 
 async def prune(store: Store, retention: Retention) -> int:
-    """Delete what ``retention`` says and give the space back; the number of events deleted."""
-    deleted = await store.prune(older_than=retention.older_than, keep=retention.keep)
-    if deleted and isinstance(store, SQLiteStore):
-        # In WAL mode VACUUM writes the compacted database into the write-ahead log: the disk
-        # gets nothing back (measured: 8.2 MB → 9.4 MB) until a checkpoint copies it home and
-        # truncates the log (→ 0.35 MB). Belongs in SQLiteStore.prune; here until it is there.
-        await store.db.outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
-    return deleted
+    """Delete what ``retention`` says (the store gives the space back); events deleted."""
+    return await store.prune(older_than=retention.older_than, keep=retention.keep)
 
 
 async def apply_retention(store: Store, project: Project, now: float) -> int:
