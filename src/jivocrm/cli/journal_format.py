@@ -111,7 +111,9 @@ def console() -> Console:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    grid = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    grid = Table(
+        title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False
+    )
     for name in columns:
         grid.add_column(name, overflow="fold")
     return grid

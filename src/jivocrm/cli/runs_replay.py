@@ -134,6 +134,7 @@ async def _execute(
     if mode == "daemon" or daemon:
         notes.append(f"queued for the daemon{f' at {daemon}' if daemon else ''}")
         if not options["wait"]:
+            notes.append("the result: `jivocrm runs show REPLAY`, or replay with --wait")
             return {}
         runs = await wait_ended(store, ids, options["timeout"])
         return {r.id: r for r in runs}
