@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from jivocrm.connectors.base import DealData, TaskData
-from jivocrm.connectors.bitrix24 import Bitrix24Connector
+from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.contract_target import connect, webhook_config
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.bitrix24.errors import classify

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from jivocrm.connectors.bitrix24 import Bitrix24Connector
+from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.contract_target import connect
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.http import recording

@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 
-from jivocrm.connectors.amocrm import AmoCRMConnector, build
+from jivocrm.connectors.amocrm.client import AmoCRMConnector
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
+from jivocrm.connectors.amocrm.factory import build
 from jivocrm.connectors.spec import ConnectionContext
 from jivocrm.testing.contract import ContractTarget
 

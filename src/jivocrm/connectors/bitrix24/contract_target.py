@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 
-from jivocrm.connectors.bitrix24 import Bitrix24Connector, build
+from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
+from jivocrm.connectors.bitrix24.factory import build
 from jivocrm.connectors.spec import ConnectionContext
 from jivocrm.testing.contract import ContractTarget
 
