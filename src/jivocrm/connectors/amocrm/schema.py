@@ -7,6 +7,7 @@ from typing import Any
 from jivocrm.connectors.spec import SECRET, common_properties
 
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
+ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
 BASE_URL_PATTERN = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)(/.*)?$"
 
 
@@ -48,7 +49,8 @@ SCHEMA: dict[str, Any] = {
         },
         "base_url": {
             "type": "string",
-            "pattern": BASE_URL_PATTERN,
+            # A ${ENV} reference is checked when it is resolved (validate has no values).
+            "anyOf": [{"pattern": BASE_URL_PATTERN}, {"pattern": ENV_REFERENCE}],
             "description": "Overrides subdomain/domain. https only, except loopback hosts.",
         },
         "auth": {
