@@ -10,14 +10,17 @@ gets slow once thousands exist.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections import Counter
 from typing import Any
 
 from aiohttp import web
 
-from jivocrm.connectors.amocrm import emulator as amo
 from jivocrm.connectors.amocrm.emulator_routes import STATE
-from jivocrm.connectors.bitrix24 import emulator as b24
+
+# By module path: the connector packages export a lazy ``emulator`` factory under the same name.
+amo = importlib.import_module("jivocrm.connectors.amocrm.emulator")
+b24 = importlib.import_module("jivocrm.connectors.bitrix24.emulator")
 
 # How to point a connection at each emulator with its default seed's credentials.
 AMO_TOKEN = "emulator-admin-token"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -129,7 +128,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     repeats = 3 if quick else 5
     n = 200 if quick else 400
     timeout = 120.0
-    template = payloads.write_template(Path(tempfile.mkstemp(suffix=".json")[1]))
+    template = payloads.write_template(harness.scratch("body") / "chat_finished.json")
     counter = 1_000_000
     base: list[dict[str, Any]] = []
     ours: list[dict[str, Any]] = []

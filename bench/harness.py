@@ -7,9 +7,11 @@ Every wait here is bounded in time; every subprocess is stopped (SIGTERM, then S
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -27,6 +29,18 @@ ROOT = BENCH.parent
 PYTHON = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+_SCRATCH: list[Path] = []
+
+
+def scratch(name: str) -> Path:
+    """A fresh path under this process's scratch directory, removed when the process exits."""
+    if not _SCRATCH:
+        root = Path(tempfile.mkdtemp(prefix="jivocrm-bench-"))
+        _SCRATCH.append(root)
+        atexit.register(shutil.rmtree, root, True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_SCRATCH[0]))
 
 
 class BenchError(RuntimeError):

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,7 +102,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     repeats = 3 if quick else 5
     duration = 3.0 if quick else 6.0
     rate_repeats = 2 if quick else 3
-    template = payloads.write_template(Path(tempfile.mkstemp(suffix=".json")[1]))
+    template = payloads.write_template(harness.scratch("body") / "chat_finished.json")
     counter = 1_000_000
     bare: list[dict[str, Any]] = []
     ours: list[dict[str, Any]] = []

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import harness
@@ -38,7 +36,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     if not daemon_available():
         note("skipped: jivocrm serve is not available yet")
         return {"skipped": "jivocrm serve is not available yet"}
-    template = payloads.write_template(Path(tempfile.mkstemp(suffix=".json")[1]))
+    template = payloads.write_template(harness.scratch("body") / "chat_finished.json")
     samples: list[tuple[int, int]] = []
     incomplete = 0
     with emulator() as emu:

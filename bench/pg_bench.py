@@ -18,7 +18,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -184,7 +183,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     if reason:
         print(f"\nPostgreSQL\n  skipped: {reason}", flush=True)
         return {"skipped": reason}
-    template = payloads.write_template(Path(tempfile.mkstemp(suffix=".json")[1]))
+    template = payloads.write_template(harness.scratch("body") / "chat_finished.json")
     with scratch_database(server_dsn()) as dsn:
         out = {
             "intake": intake(dsn, template, 2 if quick else 3, 3.0 if quick else 5.0),

@@ -8,13 +8,13 @@ emulator process; their client-side rate limit is lifted unless a bench asks for
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
+import harness
 from crm_emulator import AMO_TOKEN, B24_HOOK
 from payloads import WIDGET_ID
 
@@ -119,7 +119,7 @@ def write_project(
     channels: int = 1,
     root: Path | None = None,
 ) -> Project:
-    root = root or Path(tempfile.mkdtemp(prefix="jivocrm-bench-project-"))
+    root = root or harness.scratch("project")
     (root / "bundles").mkdir(parents=True, exist_ok=True)
     connection = "amo" if crm == "amocrm" else "b24"
     conn: dict[str, Any] = {"type": crm, "timeout": timeout}
