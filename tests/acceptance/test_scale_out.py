@@ -215,12 +215,14 @@ def chat_events(chat: int) -> list[bytes]:
 class Load:
     """Posts every chat's events in order, to the daemons in turn; kills one at ``kill_at``."""
 
-    def __init__(self, instances: list[tuple[str, Any]], kill_at: int) -> None:
+    def __init__(self, instances: list[tuple[str, Any]], kill_at: int, store_url: str) -> None:
         self.instances = instances
         self.kill_at = kill_at
+        self.store_url = store_url
         self.dead: set[int] = set()
         self.acked = 0
         self.retried = 0
+        self.orphaned: asyncio.Task[int] | None = None
 
     async def chat(self, session: aiohttp.ClientSession, chat: int) -> None:
         for seq, body in enumerate(chat_events(chat)):
@@ -247,7 +249,17 @@ class Load:
 
     def kill(self, n: int) -> None:
         self.dead.add(n)
-        self.instances[n][1].send_signal(signal.SIGKILL)
+        proc = self.instances[n][1]
+        proc.send_signal(signal.SIGKILL)
+        self.orphaned = asyncio.create_task(running_runs_of(self.store_url, proc.pid))
+
+
+async def running_runs_of(store_url: str, pid: int) -> int:
+    """Runs a process holds (lease owners are ``host:pid:nonce``): what the others must take."""
+    query = b"SELECT count(*) FROM runs WHERE status = 'running' AND lease_owner LIKE %s"
+    async with await psycopg.AsyncConnection.connect(store_url) as conn:
+        row = await (await conn.execute(query, (f"%:{pid}:%",))).fetchone()
+    return int(row[0]) if row else 0
 
 
 async def settled(store_url: str, expected_runs: int, deadline: float) -> dict[str, int]:
@@ -330,10 +342,12 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
         with amo_emulator(tmp_path) as amo_url:
             write_project(tmp_path, amo_url)
             async with daemons(tmp_path, store_url) as instances:
-                load = Load(instances, kill_at=total // 2)
+                load = Load(instances, kill_at=total // 2, store_url=store_url)
                 async with aiohttp.ClientSession() as session:
                     await asyncio.gather(*(load.chat(session, c) for c in range(CHATS)))
                 posted = time.monotonic()
+                assert load.orphaned is not None, "the instance was not killed"
+                orphaned = await load.orphaned
                 counts = await settled(store_url, total, deadline=time.monotonic() + 180)
                 finished = time.monotonic()
                 state = await emulator_state(amo_url)
@@ -346,6 +360,7 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
     contacts, deals = records_per_chat(state)
     print(
         f"\nscale-out: {load.acked} events acked ({load.retried} re-sent to another instance),"
+        f" {orphaned} runs left running by the killed instance,"
         f" runs {counts}, posted in {posted - started:.1f} s, settled after"
         f" {finished - started:.1f} s; CRM requests {len(api)}, max per 1 s window"
         f" {per_window}, 429s {too_many}; contacts {sum(contacts)}, deals {sum(deals)};"
@@ -353,6 +368,7 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
         f" ({size / total / 1e3:.1f} KB per event)"
     )
     assert load.acked == total
+    assert orphaned > 0, "the killed instance held no run: nothing was taken over"
     assert counts == {"succeeded": total}
     assert (set(contacts), set(deals)) == ({1}, {1})
     assert violations == 0
