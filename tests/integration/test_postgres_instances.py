@@ -166,3 +166,21 @@ async def test_the_postgresql_schema_mirrors_the_sqlite_schema(url: str, tmp_pat
         for table, column in await cur.fetchall():
             pg_columns.setdefault(table, []).append(column)
     assert {t: sorted(pg_columns[t]) for t in SHARED_TABLES} == sqlite_columns
+
+
+async def test_a_claim_racing_another_instance_for_a_lane_takes_nothing_there(
+    stores: list[PostgresStore], url: str
+) -> None:
+    first = await run_in(stores[0], "A", bundle="held")
+    second = await run_in(stores[0], "A")
+    await stores[0].set_paused(["held"], paused=True)
+    async with await psycopg.AsyncConnection.connect(url) as other:
+        # Another instance makes the earlier run of the lane running, not yet committed: our
+        # claim's snapshot still sees it paused and takes `second` as the lane's head.
+        await other.execute(b"UPDATE runs SET status = 'running' WHERE id = %s", (first,))
+        claiming = asyncio.create_task(claim_ids(stores[1], owner="w2"))
+        await asyncio.sleep(0.3)  # the claim now waits on the lane's unique index entry
+        await other.commit()
+        claimed = await claiming
+    run = await stores[1].get_run(second)
+    assert (claimed, run.status if run else None) == ([], "queued")
