@@ -201,6 +201,11 @@ class PostgresStore:
                 # taken; nothing of this claim was written. Claim again against the new state.
                 log.debug("claim_lane_conflict", owner=owner)
                 continue
+            except psycopg.errors.DeadlockDetected:
+                # Two claims each waiting on the other's lane entry: PostgreSQL aborted this
+                # one, with nothing written. Same remedy.
+                log.debug("claim_deadlock", owner=owner)
+                continue
             return sorted((_run(r) for r in rows), key=lambda r: r.id)
         return []
 

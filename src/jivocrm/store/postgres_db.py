@@ -107,8 +107,8 @@ class Database:
                 yield conn
         except PoolTimeout as exc:
             raise StoreError(f"the store {self.shown_url} did not answer in time: {exc}") from exc
-        except psycopg.errors.UniqueViolation:
-            raise  # the claim handles this one itself
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+            raise  # the claim handles these itself
         except psycopg.Error as exc:
             raise StoreError(f"store operation failed: {exc}") from exc
 
