@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,27 @@ from jivocrm.testing.soak import EmulatorProcess, write_project
 
 TOKEN = "reliability-channel-token-0001"
 AMO_TOKEN = "emulator-admin-token"  # the emulator's default seed accepts it
+
+
+# The checker's figures of this session, repeated in pytest's terminal summary: `make soak` runs
+# pytest with -q (output captured), and the figures are what the soak is for.
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report() -> Callable[[str], None]:
+    def add(line: str) -> None:
+        FIGURES.append(line)
+        print(line)
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
