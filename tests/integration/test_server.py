@@ -258,6 +258,11 @@ async def test_a_final_failure_is_reported_to_notify(
     await client.post(URL, json=sample(visitor={"phone": "+79030000007"}))
     await settled(app)
     [run] = await app[STORE].list_runs(RunFilter())
+    # The alert goes out after the run is marked failed: give the POST a moment to land.
+    for _ in range(100):
+        if alerts:
+            break
+        await asyncio.sleep(0.05)
     assert (run.status, [a["run_id"] for a in alerts]) == ("failed", [run.id])
 
 
