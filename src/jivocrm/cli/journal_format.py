@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -20,6 +21,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.errors import JivoCRMError, ProjectError
@@ -48,13 +50,14 @@ def load(path: Path) -> Project:
 @contextlib.asynccontextmanager
 async def opened_store(project: Project) -> AsyncIterator[Store]:
     """The project's store, opened; a missing SQLite file is an error, not a new empty journal."""
-    if project.store.startswith("sqlite:///"):
-        path = store_path(project.store, project.root)
+    url = str(resolve(project.store, os.environ))
+    if url.startswith("sqlite:///"):
+        path = store_path(url, project.root)
         if not path.exists():
             raise JivoCRMError(
                 f"no journal at {path}: it appears when `jivocrm serve` receives its first event"
             )
-    store = open_store(project.store, project.root)
+    store = open_store(url, project.root)
     await store.open()
     try:
         yield store

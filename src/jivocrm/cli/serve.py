@@ -47,6 +47,7 @@ async def run_daemon(
     port: int | None = None,
     watch: bool = False,
     workers: int | None = None,
+    lease: float | None = None,
     redactor: Redactor | None = None,
     started: Callable[[web.Application, str], None] | None = None,
 ) -> int:
@@ -54,11 +55,12 @@ async def run_daemon(
     from jivocrm.server.app import DAEMON, create_app
     from jivocrm.server.reload import reload
     from jivocrm.server.reload import watch as watch_files
+    from jivocrm.server.workers import LEASE
 
     address = bind_address(project, host, port)
     from jivocrm.server.ui import setup_ui
 
-    app = create_app(project, workers=workers, redactor=redactor)
+    app = create_app(project, workers=workers, redactor=redactor, lease=lease or LEASE)
     setup_ui(app)  # the journal pages under /ui (loopback clients, or the admin token)
     # Requests still open when the listener closes get until the reply deadline to finish.
     grace = project.server.reply_timeout + 1.0
@@ -116,6 +118,7 @@ def serve(
     watch: bool,
     workers: int | None,
     log_level: str,
+    lease: float | None = None,
 ) -> int:
     project, problems = load_project(path)
     if project is None:
@@ -125,7 +128,14 @@ def serve(
     redactor = configure(Redactor(), level=log_level)
     return asyncio.run(
         run_daemon(
-            project, path, host=host, port=port, watch=watch, workers=workers, redactor=redactor
+            project,
+            path,
+            host=host,
+            port=port,
+            watch=watch,
+            workers=workers,
+            lease=lease,
+            redactor=redactor,
         )
     )
 
@@ -137,13 +147,25 @@ def serve(
 @click.option("--watch", is_flag=True, help="Reload when the project's files change.")
 @click.option("--workers", type=click.IntRange(1, 256), help="Runs executed at once.")
 @click.option(
+    "--lease",
+    type=click.FloatRange(1, 3600),
+    help="Seconds a claimed run stays this instance's without a heartbeat; after that another "
+    "instance takes it over (default 60).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
 )
 def command(
-    path: Path, host: str | None, port: int | None, watch: bool, workers: int | None, log_level: str
+    path: Path,
+    host: str | None,
+    port: int | None,
+    watch: bool,
+    workers: int | None,
+    lease: float | None,
+    log_level: str,
 ) -> None:
     """Run the daemon: receive Jivo webhooks, run the bundles, answer Jivo."""
-    finish(guarded(lambda: serve(path, host, port, watch, workers, log_level)))
+    finish(guarded(lambda: serve(path, host, port, watch, workers, log_level, lease)))

@@ -111,7 +111,9 @@ def check_bundle(doc: Document, facts: Facts) -> Iterator[Diagnostic]:
     data = doc.data
     trigger = data.get("trigger")
     trigger = trigger if isinstance(trigger, dict) else {}
-    event = trigger.get("event") if trigger.get("event") in EVENTS else None
+    # Any YAML value may stand where a name belongs (a list is unhashable): text only.
+    raw_event = trigger.get("event")
+    event = raw_event if isinstance(raw_event, str) and raw_event in EVENTS else None
     yield from _channels(doc, trigger.get("channels"), facts)
     yield from _filter(doc, data.get("filter"), event)
     lane = data.get("lane")
@@ -198,7 +200,8 @@ def _steps(
         if not isinstance(step, dict):
             continue
         sid = step.get("id")
-        kind = step.get("type") if step.get("type") in STEPS else None
+        raw_type = step.get("type")
+        kind = raw_type if isinstance(raw_type, str) and raw_type in STEPS else None
         if isinstance(sid, str) and ids.get(sid) != index:
             yield _at(
                 doc,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from jivocrm.connectors.ratelimit import RateLimiter
+    from jivocrm.connectors.tokens import TokenStore
 
 log = structlog.get_logger("jivocrm.connections")
 
@@ -71,6 +72,7 @@ async def open_connections(
     environ: Mapping[str, str] = os.environ,
     state_dir: Path | None = None,
     limiters: Mapping[str, RateLimiter] | None = None,
+    token_store: TokenStore | None = None,
     seeds: Mapping[str, Path] | None = None,
     fast_emulators: bool = False,
 ) -> AsyncIterator[Connections]:
@@ -99,6 +101,7 @@ async def open_connections(
                 name=name,
                 session=session,
                 limiter=(limiters or {}).get(name),
+                token_store=token_store,
                 state_dir=state_dir or project.root / ".jivocrm",
                 emulator_url=emulator_url,
             )

@@ -140,7 +140,9 @@ def check_bundle_schema(doc: Document) -> list[Diagnostic]:
             where = ("steps", index)
             common = list(check(doc, step_skeleton, step, where, memoize=True))
             problems.extend(common)
-            if not isinstance(step, dict) or step.get("type") not in known:
+            if not isinstance(step, dict) or not isinstance(step.get("type"), str):
+                continue
+            if step["type"] not in known:
                 continue
             problems.extend(
                 d
@@ -158,7 +160,11 @@ def _connections(doc: Document) -> Iterator[Diagnostic]:
     from jivocrm.connectors import CONNECTORS
 
     for name, conn in raw.items():
-        if isinstance(conn, dict) and conn.get("type") in CONNECTORS:
+        if (
+            isinstance(conn, dict)
+            and isinstance(conn.get("type"), str)
+            and conn["type"] in CONNECTORS
+        ):
             yield from check(
                 doc, schemas.connection_schema(conn["type"]), conn, ("connections", name)
             )

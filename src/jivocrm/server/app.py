@@ -13,7 +13,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import aiohttp
 import structlog
@@ -32,12 +32,17 @@ from jivocrm.server.state import Daemon, build_view
 from jivocrm.server.workers import LEASE, WorkerPool
 from jivocrm.store import Store, open_store
 
+if TYPE_CHECKING:
+    from jivocrm.connectors.tokens import TokenStore
+
 
 @runtime_checkable
 class SharesLimits(Protocol):
-    """A store that keeps rate limits shared by every daemon instance on it."""
+    """A store that keeps rate limits and OAuth tokens shared by every daemon instance on it."""
 
     def connection_limiters(self, project: Project) -> dict[str, RateLimiter]: ...
+
+    def token_store(self) -> TokenStore: ...
 
 
 RETENTION_FIRST = 60.0  # seconds after start: not in the way of the start-up backlog
@@ -78,13 +83,15 @@ def create_app(
     async def connections_ctx(app: web.Application) -> AsyncIterator[None]:
         store = app[STORE]
         # A shared store (PostgreSQL) holds each connection's rate limit for every instance.
-        limiters = store.connection_limiters(project) if isinstance(store, SharesLimits) else None
+        # A shared store (PostgreSQL) also holds the OAuth tokens, refreshed under its lock.
+        shared = store if isinstance(store, SharesLimits) else None
         async with open_connections(
             project,
             app[SESSION],
             environ=environ,
             state_dir=project.root / ".jivocrm",
-            limiters=limiters,
+            limiters=shared.connection_limiters(project) if shared else None,
+            token_store=shared.token_store() if shared else None,
         ) as connections:
             app[CONNECTIONS] = connections
             view = build_view(project, connections, environ)
