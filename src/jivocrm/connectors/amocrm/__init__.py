@@ -25,7 +25,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
     return make(config, ctx)
 
 
-def emulator(seed: Path | None) -> web.Application:
+def emulator_app(seed: Path | None) -> web.Application:
     from jivocrm.connectors.amocrm.emulator import create_app
 
     return create_app(seed)
@@ -38,9 +38,9 @@ SPEC = ConnectorSpec(
     schema=SCHEMA,
     example=EXAMPLE,
     build=build,
-    emulator=emulator,
+    emulator=emulator_app,
     default_rate=(7.0, 1),
     docs={"api": "https://www.amocrm.ru/developers/content/crm_platform/api-reference"},
 )
 
-__all__ = ["SPEC", "build", "emulator"]
+__all__ = ["SPEC", "build", "emulator_app"]

@@ -27,7 +27,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
     return make(config, ctx)
 
 
-def emulator(seed: Path | None) -> web.Application:
+def emulator_app(seed: Path | None) -> web.Application:
     from jivocrm.connectors.bitrix24.emulator import create_app
 
     return create_app(seed)
@@ -40,7 +40,7 @@ SPEC = ConnectorSpec(
     schema=SCHEMA,
     example=EXAMPLE,
     build=build,
-    emulator=emulator,
+    emulator=emulator_app,
     default_rate=DEFAULT_RATE,
     docs={
         "webhook": "Developer resources → Other → Incoming webhook; scopes crm, user, task.",
@@ -48,4 +48,4 @@ SPEC = ConnectorSpec(
     },
 )
 
-__all__ = ["SPEC", "build", "check_webhook_url", "emulator"]
+__all__ = ["SPEC", "build", "check_webhook_url", "emulator_app"]
