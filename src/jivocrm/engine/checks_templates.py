@@ -19,7 +19,7 @@ from jivocrm.engine.catalogue import fields, known, normalize_path
 from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
-from jivocrm.engine.templates import is_template, references, syntax_error
+from jivocrm.engine.templates import is_template, references, syntax_error, unsafe
 from jivocrm.steps import STEPS
 
 # Keys of a step that are names, not templates.
@@ -42,11 +42,15 @@ class Scope:
 
 
 @functools.lru_cache(maxsize=8192)
-def _analysis(source: str) -> tuple[tuple[int, str] | None, tuple[tuple[str | int, ...], ...]]:
+def _analysis(
+    source: str,
+) -> tuple[tuple[int, str] | None, str | None, tuple[tuple[str | int, ...], ...]]:
+    """(syntax error, the first thing the sandbox would refuse, the references) of a template."""
     problem = syntax_error(source)
     if problem is not None:
-        return problem, ()
-    return None, tuple(tuple(chain) for chain in references(source))
+        return problem, None, ()
+    refused = unsafe(source)
+    return None, refused[0] if refused else None, tuple(tuple(c) for c in references(source))
 
 
 @functools.cache
@@ -153,10 +157,15 @@ def check_strings(
         for i, item in enumerate(value):
             yield from check_strings(doc, (*where, i), item, scope, root)
     elif is_template(value):
-        syntax, chains = _analysis(str(value))
+        syntax, refused, chains = _analysis(str(value))
         if syntax is not None:
             line, col = _template_position(doc, where, value, syntax[0], root)
             yield Diagnostic(doc.file, line, col, json_path(where), f"template syntax: {syntax[1]}")
+            return
+        if refused is not None:
+            # One message per template: the first refusal says enough to fix it.
+            line, col = doc.position(where)
+            yield Diagnostic(doc.file, line, col, json_path(where), refused)
             return
         seen: set[str] = set()
         for chain in chains:

@@ -140,6 +140,8 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
         ]
     try:
         data, unchecked = _parse(text)
+    except loader_libyaml.TooBig as exc:
+        return None, [Diagnostic(file, exc.line, exc.column, "", str(exc))]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

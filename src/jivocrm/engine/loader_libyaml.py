@@ -53,6 +53,15 @@ class Unusual(Exception):
     """The document holds something ``load`` leaves to ruamel.yaml."""
 
 
+class TooBig(Exception):
+    """Past the loader's size or depth cap: refused here, since ruamel.yaml (pure Python) would
+    spend seconds reading the whole file before its own count could refuse it."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
 def available() -> bool:
     return _YAML is not None
 
@@ -124,8 +133,9 @@ class _Open:
 
 
 def _build(events: list[Any], max_depth: int, max_nodes: int) -> Any:
+    # Every value is at least one event: more events than the cap means more values too.
     if len(events) > max_nodes:
-        raise Unusual  # the loader's own size refusal, with its message
+        raise TooBig(f"more than {max_nodes} values; split the file", 1, 1)
     y = _YAML
     scalar, mapping, sequence = y.ScalarEvent, y.MappingStartEvent, y.SequenceStartEvent
     ends = (y.MappingEndEvent, y.SequenceEndEvent)
@@ -175,7 +185,7 @@ def _build(events: list[Any], max_depth: int, max_nodes: int) -> Any:
             root = value
         stack.append(_Open(value, is_map))
         if len(stack) > max_depth:
-            raise Unusual  # the loader's own depth refusal, with its message
+            raise TooBig(f"nested deeper than {max_depth} levels", mark.line + 1, mark.column + 1)
     return root
 
 
@@ -187,9 +197,15 @@ def load(text: str, max_depth: int, max_nodes: int) -> Any:
     """
     try:
         events = list(_YAML.parse(text, Loader=_YAML.CSafeLoader))
-    except _YAML.YAMLError:
+    except _YAML.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")) and mark is not None:
+            # libyaml's own nesting cap (far above ours): ruamel would recurse for seconds.
+            raise TooBig(
+                f"nested deeper than {max_depth} levels", mark.line + 1, mark.column + 1
+            ) from None
         raise Unusual from None  # ruamel's message for the same error
     return _build(events, max_depth, max_nodes)
 
 
-__all__ = ["Unusual", "available", "load"]
+__all__ = ["TooBig", "Unusual", "available", "load"]

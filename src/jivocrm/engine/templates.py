@@ -213,3 +213,73 @@ def references(source: str) -> Iterator[list[str | int]]:
             child = child.node
             inner.add(id(child))
         yield chain
+
+
+# Jinja's globals that have no business in a bundle (and have been escape routes).
+ALLOWED_NAMES = frozenset({*ROOTS, "range", "dict", "loop", "true", "false", "none"})
+FORMAT_METHODS = frozenset({"format", "format_map"})
+
+
+def _const_number(node: nodes.Node) -> float | None:
+    """The value of a constant numeric expression, when it is one (bounded work)."""
+    if isinstance(node, nodes.Const) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, nodes.Pow):
+        base, exp = _const_number(node.left), _const_number(node.right)
+        if base is None or exp is None:
+            return None
+        if exp > MAX_EXPONENT:
+            return float("inf")
+        try:
+            return float(base**exp)
+        except OverflowError:
+            return float("inf")
+    return None
+
+
+def unsafe(source: str) -> list[str]:
+    """What ``validate`` refuses in a template before any run renders it: private attributes,
+    Jinja globals other than the bundle's names, string formatting, and constant expressions
+    that the sandbox would refuse at run time (huge repeats, exponents, ranges)."""
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError:
+        return []  # reported as a syntax error
+    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    problems: list[str] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter)):
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            problems.append(f"attribute '{node.attr}' is not allowed in a template")
+        elif isinstance(node, nodes.Getattr) and node.attr in FORMAT_METHODS:
+            problems.append(f"'.{node.attr}()' is not allowed in a template; join text with ~")
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and str(node.arg.value).startswith("_")
+        ):
+            problems.append(f"item '{node.arg.value}' is not allowed in a template")
+        elif (
+            isinstance(node, nodes.Name)
+            and node.ctx == "load"
+            and node.name not in ALLOWED_NAMES | assigned
+        ):
+            problems.append(
+                f"unknown name '{node.name}' in a template (names: event, steps, bundle, run, now)"
+            )
+        elif isinstance(node, nodes.Filter) and node.name == "attr":
+            problems.append("the attr filter is not allowed in a template; write a.b")
+    for node in tree.find_all((nodes.Mul, nodes.Pow, nodes.Call)):
+        if isinstance(node, nodes.Pow) and _const_number(node) == float("inf"):
+            problems.append(f"'**' with an exponent above {MAX_EXPONENT} is not allowed")
+        elif isinstance(node, nodes.Mul):
+            count = _const_number(node.right) or _const_number(node.left)
+            if count is not None and count > MAX_SEQUENCE:
+                problems.append(f"'*' would build more than {MAX_SEQUENCE} items")
+        elif (
+            isinstance(node, nodes.Call)
+            and isinstance(node.node, nodes.Name)
+            and node.node.name == "range"
+            and any((_const_number(a) or 0) > MAX_SEQUENCE for a in node.args)
+        ):
+            problems.append(f"range() above {MAX_SEQUENCE} is not allowed")
+    return list(dict.fromkeys(problems))
