@@ -21,7 +21,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import structlog
@@ -41,6 +41,7 @@ from jivocrm.store.base import (
 from jivocrm.store.postgres_db import Database, Q, migrate
 from jivocrm.store.postgres_limits import PostgresRateLimiter, limiters_for
 from jivocrm.store.postgres_tokens import PostgresTokenStore
+from jivocrm.store.statements import StatementWrites
 
 if TYPE_CHECKING:
     from psycopg.rows import DictRow
@@ -98,11 +99,7 @@ def _step(row: Mapping[str, Any]) -> StepRow:
     return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-class PostgresStore:
+class PostgresStore(StatementWrites):
     """The store at a ``postgresql://`` URL. ``?pool_max_size=N`` sizes the connection pool
     (default 10: the workers, intake and the shared limiters of one instance)."""
 
@@ -213,88 +210,14 @@ class PostgresStore:
         params.setdefault("now", time.time())
         return await self.db.execute(name, params)
 
-    async def heartbeat(self, owner: str, run_ids: Sequence[int], *, until: float) -> int:
-        if not run_ids:
-            return 0
-        return await self._update(
-            "heartbeat", {"owner": owner, "ids": list(run_ids), "until": until}
-        )
-
-    async def requeue_expired(self, *, now: float) -> int:
-        return await self._update("requeue_expired", {"now": now})
-
-    async def release(self, owner: str, run_ids: Sequence[int] | None = None) -> int:
-        if run_ids is None:
-            return await self._update("release_owner", {"owner": owner})
-        return await self._update("release_ids", {"owner": owner, "ids": list(run_ids)})
+    @staticmethod
+    def _ids(values: Sequence[Any]) -> Any:
+        return list(values)
 
     async def running_owners(self) -> list[str]:
         return [r["lease_owner"] for r in await self.db.fetchall("running_owners")]
 
-    async def finish_run(
-        self,
-        run_id: int,
-        owner: str,
-        *,
-        status: Literal["succeeded", "failed"],
-        ran_hash: str | None,
-        error: str | None = None,
-        reply: dict[str, Any] | None = None,
-    ) -> bool:
-        params = {
-            "id": run_id,
-            "owner": owner,
-            "status": status,
-            "ran_hash": ran_hash,
-            "error": error,
-            "reply": _json(reply) if reply is not None else None,
-        }
-        return await self._update("finish_run", params) == 1
-
-    async def retry_run(
-        self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
-    ) -> bool:
-        params = {
-            "id": run_id,
-            "owner": owner,
-            "retry_at": retry_at,
-            "ran_hash": ran_hash,
-            "error": error,
-        }
-        return await self._update("retry_run", params) == 1
-
-    async def hold_run(self, run_id: int, owner: str) -> bool:
-        return await self._update("hold_run", {"id": run_id, "owner": owner}) == 1
-
-    async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
-        if not bundles:
-            return 0
-        name = "pause_bundles" if paused else "resume_bundles"
-        return await self._update(name, {"bundles": list(bundles)})
-
     # ---- journal -----------------------------------------------------------------------------
-    async def step_started(
-        self, run_id: int, step_id: str, attempt: int, input: dict[str, Any]
-    ) -> None:
-        record = StepRecord(step_id, "ok", input=input, attempt=attempt, started_at=time.time())
-        params = {
-            "run_id": run_id,
-            "step_id": step_id,
-            "attempt": attempt,
-            "record": _json(asdict(record)),
-        }
-        await self.db.execute("step_started", params)
-
-    async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
-        params = {
-            "run_id": run_id,
-            "step_id": record.step_id,
-            "attempt": attempt,
-            "status": record.status,
-            "record": _json(asdict(record)),
-        }
-        await self.db.execute("step_finished", params)
-
     async def steps(self, run_id: int) -> list[StepRow]:
         return [_step(r) for r in await self.db.fetchall("steps_of_run", {"run_id": run_id})]
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from jivocrm.engine.journal import StepRecord
 from jivocrm.store.base import (
@@ -28,6 +28,7 @@ from jivocrm.store.base import (
 )
 from jivocrm.store.queries import load_queries
 from jivocrm.store.sqlite_db import Database
+from jivocrm.store.statements import StatementWrites, to_json
 
 Q = load_queries("sqlite")
 
@@ -76,11 +77,7 @@ def _step(row: sqlite3.Row) -> StepRow:
     return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-class SQLiteStore:
+class SQLiteStore(StatementWrites):
     """SQLite file at ``path``; ``synchronous`` FULL by default (NORMAL trades the last commits
     on power loss for speed, never on a killed process)."""
 
@@ -154,89 +151,15 @@ class SQLiteStore:
         params.setdefault("now", time.time())
         return await self.db.write(lambda c: c.execute(Q[name], params).rowcount)
 
-    async def heartbeat(self, owner: str, run_ids: Sequence[int], *, until: float) -> int:
-        if not run_ids:
-            return 0
-        return await self._update(
-            "heartbeat", {"owner": owner, "ids": _json(list(run_ids)), "until": until}
-        )
-
-    async def requeue_expired(self, *, now: float) -> int:
-        return await self._update("requeue_expired", {"now": now})
-
-    async def release(self, owner: str, run_ids: Sequence[int] | None = None) -> int:
-        if run_ids is None:
-            return await self._update("release_owner", {"owner": owner})
-        return await self._update("release_ids", {"owner": owner, "ids": _json(list(run_ids))})
+    @staticmethod
+    def _ids(values: Sequence[Any]) -> Any:
+        return to_json(list(values))
 
     async def running_owners(self) -> list[str]:
         rows = await self.db.read(lambda c: c.execute(Q["running_owners"]).fetchall())
         return [r[0] for r in rows]
 
-    async def finish_run(
-        self,
-        run_id: int,
-        owner: str,
-        *,
-        status: Literal["succeeded", "failed"],
-        ran_hash: str | None,
-        error: str | None = None,
-        reply: dict[str, Any] | None = None,
-    ) -> bool:
-        params = {
-            "id": run_id,
-            "owner": owner,
-            "status": status,
-            "ran_hash": ran_hash,
-            "error": error,
-            "reply": _json(reply) if reply is not None else None,
-        }
-        return await self._update("finish_run", params) == 1
-
-    async def retry_run(
-        self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
-    ) -> bool:
-        params = {
-            "id": run_id,
-            "owner": owner,
-            "retry_at": retry_at,
-            "ran_hash": ran_hash,
-            "error": error,
-        }
-        return await self._update("retry_run", params) == 1
-
-    async def hold_run(self, run_id: int, owner: str) -> bool:
-        return await self._update("hold_run", {"id": run_id, "owner": owner}) == 1
-
-    async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
-        if not bundles:
-            return 0
-        name = "pause_bundles" if paused else "resume_bundles"
-        return await self._update(name, {"bundles": _json(list(bundles))})
-
     # ---- journal -----------------------------------------------------------------------------
-    async def step_started(
-        self, run_id: int, step_id: str, attempt: int, input: dict[str, Any]
-    ) -> None:
-        record = StepRecord(step_id, "ok", input=input, attempt=attempt, started_at=time.time())
-        params = {
-            "run_id": run_id,
-            "step_id": step_id,
-            "attempt": attempt,
-            "record": _json(asdict(record)),
-        }
-        await self.db.write(lambda c: c.execute(Q["step_started"], params))
-
-    async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
-        params = {
-            "run_id": run_id,
-            "step_id": record.step_id,
-            "attempt": attempt,
-            "status": record.status,
-            "record": _json(asdict(record)),
-        }
-        await self.db.write(lambda c: c.execute(Q["step_finished"], params))
-
     async def steps(self, run_id: int) -> list[StepRow]:
         rows = await self.db.read(lambda c: c.execute(Q["steps_of_run"], {"run_id": run_id}))
         return [_step(r) for r in rows]
@@ -246,7 +169,7 @@ class SQLiteStore:
         return _run(row) if row else None
 
     async def get_runs(self, run_ids: Sequence[int]) -> list[Run]:
-        ids = _json(list(run_ids))
+        ids = to_json(list(run_ids))
         rows = await self.db.read(lambda c: c.execute(Q["get_runs"], {"ids": ids}).fetchall())
         return [_run(r) for r in rows]
 

@@ -1,0 +1,107 @@
+"""The queue and journal writes that are one named statement each, shared by both backends.
+
+Each backend supplies ``_update`` (run a named statement of its ``queries.sql``, return the rows
+it changed) and ``_ids`` (how a list of values travels as one parameter: a JSON array unpacked
+with ``json_each`` in SQLite, a native array with ``= ANY`` in PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, Literal
+
+from jivocrm.engine.journal import StepRecord
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class StatementWrites(ABC):
+    @abstractmethod
+    async def _update(self, name: str, params: dict[str, Any]) -> int: ...
+
+    @staticmethod
+    @abstractmethod
+    def _ids(values: Sequence[Any]) -> Any: ...
+
+    async def heartbeat(self, owner: str, run_ids: Sequence[int], *, until: float) -> int:
+        if not run_ids:
+            return 0
+        params = {"owner": owner, "ids": self._ids(run_ids), "until": until}
+        return await self._update("heartbeat", params)
+
+    async def requeue_expired(self, *, now: float) -> int:
+        return await self._update("requeue_expired", {"now": now})
+
+    async def release(self, owner: str, run_ids: Sequence[int] | None = None) -> int:
+        if run_ids is None:
+            return await self._update("release_owner", {"owner": owner})
+        return await self._update("release_ids", {"owner": owner, "ids": self._ids(run_ids)})
+
+    async def finish_run(
+        self,
+        run_id: int,
+        owner: str,
+        *,
+        status: Literal["succeeded", "failed"],
+        ran_hash: str | None,
+        error: str | None = None,
+        reply: dict[str, Any] | None = None,
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "status": status,
+            "ran_hash": ran_hash,
+            "error": error,
+            "reply": to_json(reply) if reply is not None else None,
+        }
+        return await self._update("finish_run", params) == 1
+
+    async def retry_run(
+        self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
+    ) -> bool:
+        params = {
+            "id": run_id,
+            "owner": owner,
+            "retry_at": retry_at,
+            "ran_hash": ran_hash,
+            "error": error,
+        }
+        return await self._update("retry_run", params) == 1
+
+    async def hold_run(self, run_id: int, owner: str) -> bool:
+        return await self._update("hold_run", {"id": run_id, "owner": owner}) == 1
+
+    async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
+        if not bundles:
+            return 0
+        name = "pause_bundles" if paused else "resume_bundles"
+        return await self._update(name, {"bundles": self._ids(bundles)})
+
+    async def step_started(
+        self, run_id: int, step_id: str, attempt: int, input: dict[str, Any]
+    ) -> None:
+        record = StepRecord(step_id, "ok", input=input, attempt=attempt, started_at=time.time())
+        params = {
+            "run_id": run_id,
+            "step_id": step_id,
+            "attempt": attempt,
+            "record": to_json(asdict(record)),
+        }
+        await self._update("step_started", params)
+
+    async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
+        params = {
+            "run_id": run_id,
+            "step_id": record.step_id,
+            "attempt": attempt,
+            "status": record.status,
+            "record": to_json(asdict(record)),
+        }
+        await self._update("step_finished", params)
