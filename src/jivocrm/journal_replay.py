@@ -23,13 +23,13 @@ import aiohttp
 
 from jivocrm.engine.connections import open_connections
 from jivocrm.engine.envvars import resolve
-from jivocrm.engine.events import parse_event
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.runner import Runner
 from jivocrm.errors import JivoCRMError
+from jivocrm.server.execution import execute_stored, verdict
 from jivocrm.server.state import new_owner
 from jivocrm.store.base import UNFINISHED, Run, RunFilter, Store
-from jivocrm.store.journal import StoreJournal, resume_state
+from jivocrm.store.journal import StoreJournal
 
 ConfigChoice = Literal["current", "original"]
 LEASE = 600.0  # seconds; a CLI replay that dies leaves its runs to the daemon after this
@@ -105,38 +105,41 @@ async def execute_claimed(
 ) -> None:
     """What a daemon worker does with a claimed run: resume, execute, record the end."""
     bundle = project.bundle(run.bundle)
-    event = await store.get_event(run.event_id)
-    if bundle is None or event is None:
-        error = "bundle no longer in the project" if bundle is None else "event pruned"
-        await store.finish_run(run.id, owner, status="failed", ran_hash=None, error=error)
+    if bundle is None:
+        await store.finish_run(
+            run.id, owner, status="failed", ran_hash=None, error="bundle no longer in the project"
+        )
         return
-    done, resumed = resume_state(await store.steps(run.id))
-    info = {"id": run.id, "attempt": run.attempt, "lane": run.lane}
     try:
-        outcome = await runner.execute(
+        outcome = await execute_stored(
+            store,
+            runner,
             bundle,
-            parse_event(event.payload(), region=project.region),
+            run,
+            region=project.region,
             journal=StoreJournal(store, run.id, run.attempt),
-            done=done,
-            resumed=resumed,
-            run_info=info,
         )
     except BaseException:
         await store.release(owner, [run.id])
         raise
     ran = bundle.version_hash
-    if outcome.status == "succeeded":
+    if isinstance(outcome, str):
+        await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=outcome)
+        return
+    decided = verdict(project.retry, run, outcome)
+    if decided.status == "succeeded":
         await store.finish_run(run.id, owner, status="succeeded", ran_hash=ran, reply=outcome.reply)
-        return
-    delay = project.retry.delay(run.attempt, outcome.retry_after)
-    if outcome.status == "retry" and delay is not None:
+    elif decided.status == "retry" and decided.delay is not None:
         # Retriable: the next attempt is the daemon's, on its usual schedule.
-        error = outcome.error or "retriable error"
         await store.retry_run(
-            run.id, owner, retry_at=time.time() + delay, ran_hash=ran, error=error
+            run.id,
+            owner,
+            retry_at=time.time() + decided.delay,
+            ran_hash=ran,
+            error=decided.error or "retriable error",
         )
-        return
-    await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=outcome.error)
+    else:
+        await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=decided.error)
 
 
 async def execute_here(

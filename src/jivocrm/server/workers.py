@@ -18,14 +18,14 @@ import time
 
 import structlog
 
-from jivocrm.engine.events import parse_event
 from jivocrm.engine.journal import RunOutcome
 from jivocrm.engine.model import Bundle
 from jivocrm.errors import StoreError
+from jivocrm.server.execution import Verdict, execute_stored, retry_verdict, verdict
 from jivocrm.server.notify import send_alert
 from jivocrm.server.state import Daemon, ProjectView
 from jivocrm.store.base import Run
-from jivocrm.store.journal import StoreJournal, resume_state
+from jivocrm.store.journal import StoreJournal
 
 log = structlog.get_logger("jivocrm.workers")
 
@@ -167,18 +167,14 @@ class WorkerPool:
             await store.hold_run(run.id, self.daemon.owner)
             rlog.info("run_paused")
             return
-        stored = await store.get_event(run.event_id)
-        if stored is None:
-            await self._fail(view, run, bundle, "the event is gone from the store", rlog)
-            return
-        event = parse_event(stored.payload(), region=view.project.region)
-        done, resumed = resume_state(await store.steps(run.id))
-        rlog.info("run_claimed", done=sorted(done), resumed=sorted(resumed))
+        rlog.info("run_started")
         journal = StoreJournal(store, run.id, run.attempt, self._check_stopping)
-        info = {"id": run.id, "attempt": run.attempt, "lane": run.lane, "event_id": run.event_id}
-        outcome = await view.runner.execute(
-            bundle, event, journal=journal, done=done, resumed=resumed, run_info=info
+        outcome = await execute_stored(
+            store, view.runner, bundle, run, region=view.project.region, journal=journal
         )
+        if isinstance(outcome, str):
+            await self._fail(view, run, bundle, outcome, rlog)
+            return
         for record in journal.records:
             self.daemon.metrics.step(bundle, record)
         await self._conclude(view, run, bundle, outcome, rlog)
@@ -191,7 +187,8 @@ class WorkerPool:
         outcome: RunOutcome,
         rlog: structlog.stdlib.BoundLogger,
     ) -> None:
-        if outcome.status == "succeeded":
+        decided = verdict(view.project.retry, run, outcome)
+        if decided.status == "succeeded":
             await self.daemon.store.finish_run(
                 run.id,
                 self.daemon.owner,
@@ -202,11 +199,8 @@ class WorkerPool:
             self.daemon.metrics.runs_finished.labels(bundle.name, "succeeded").inc()
             self.daemon.waiters.resolve(run.id, outcome.reply)
             rlog.info("run_succeeded", version=bundle.version_hash)
-        elif outcome.status == "retry":
-            error = outcome.error or "retriable error"
-            await self._retry(view, run, bundle, error, outcome.retry_after, rlog)
         else:
-            await self._fail(view, run, bundle, outcome.error or "the run failed", rlog)
+            await self._record(view, run, bundle, decided, rlog)
 
     async def _retry(
         self,
@@ -217,22 +211,32 @@ class WorkerPool:
         hint: float | None,
         rlog: structlog.stdlib.BoundLogger,
     ) -> None:
-        delay = view.project.retry.delay(run.attempt, hint)
-        if delay is None:
-            await self._fail(
-                view, run, bundle, f"gave up after {run.attempt} attempts: {error}", rlog
-            )
+        await self._record(
+            view, run, bundle, retry_verdict(view.project.retry, run, error, hint), rlog
+        )
+
+    async def _record(
+        self,
+        view: ProjectView,
+        run: Run,
+        bundle: Bundle | None,
+        decided: Verdict,
+        rlog: structlog.stdlib.BoundLogger,
+    ) -> None:
+        error = decided.error or "the run failed"
+        if decided.status == "failed" or decided.delay is None:
+            await self._fail(view, run, bundle, error, rlog)
             return
         await self.daemon.store.retry_run(
             run.id,
             self.daemon.owner,
-            retry_at=time.time() + delay,
+            retry_at=time.time() + decided.delay,
             ran_hash=bundle.version_hash if bundle else None,
             error=error,
         )
         self.daemon.metrics.runs_finished.labels(run.bundle, "retry").inc()
         self.daemon.waiters.resolve(run.id, None)
-        rlog.info("run_retry_scheduled", delay=round(delay, 2), error=error)
+        rlog.info("run_retry_scheduled", delay=round(decided.delay, 2), error=error)
 
     async def _fail(
         self,
