@@ -89,8 +89,10 @@ async def test_new_visitor_makes_contact_and_deal_in_one_call() -> None:
     fake = FakeConnector()
     outcome, journal = await run(bundle(OPERATOR, CONTACT, DEAL, REPLY), fake)
     assert outcome.status == "succeeded", outcome.error
+    # The fake searches one value per call, like amoCRM: phone, then e-mail.
     assert fake.calls == [
         "list_users",
+        "find_contacts",
         "find_contacts",
         "fetch_metadata",
         "create_deal_with_contact",

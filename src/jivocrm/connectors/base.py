@@ -172,6 +172,10 @@ class Connector(ABC):
     """A CRM account. Subclasses: one per CRM, registered in ``jivocrm.connectors.CONNECTORS``."""
 
     type: str  # "amocrm", "bitrix24"
+    # True when find_contacts costs one request whatever it is given (Bitrix24's batch); else a
+    # duplicate check searches field by field and stops at the first hit (amoCRM's `query`
+    # takes one value per request).
+    search_in_one_call: bool = False
 
     # ---- users -------------------------------------------------------------------------------
     @abstractmethod

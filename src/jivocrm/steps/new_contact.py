@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jivocrm.connectors.base import ContactData
+from jivocrm.connectors.base import Connector, Contact, ContactData
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
@@ -109,6 +109,26 @@ async def create_now(ctx: StepContext, data: ContactData) -> str:
     return made.id
 
 
+async def _find(
+    crm: Connector, match: Sequence[str], phones: list[str], emails: list[str]
+) -> list[Contact]:
+    """Contacts holding the phones or e-mails. Where each search is a request of its own, the
+    fields are searched in ``match`` order and the first hit ends the check: a returning visitor
+    costs one search, not one per field."""
+    if crm.search_in_one_call:
+        return await crm.find_contacts(phones=phones, emails=emails)
+    for field in match:
+        values = {"phone": phones, "email": emails}.get(field) or []
+        if values:
+            found = await crm.find_contacts(
+                phones=values if field == "phone" else [],
+                emails=values if field == "email" else [],
+            )
+            if found:
+                return found
+    return []
+
+
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     crm = resolve.connector(ctx)
     data = await contact_data(ctx, params.get("fields") or {})
@@ -118,7 +138,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     phones = data.phones if "phone" in match else []
     emails = data.emails if "email" in match else []
     if mode != "create" and (phones or emails):
-        found = await crm.find_contacts(phones=phones, emails=emails)
+        found = await _find(crm, match, phones, emails)
         if found:
             contact = found[0]
             by = "phone" if set(contact.phones) & set(phones) else "email"

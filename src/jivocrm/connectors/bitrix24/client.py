@@ -49,6 +49,7 @@ def _id(value: Any) -> str:
 
 
 class Bitrix24Connector(Connector):
+    search_in_one_call = True  # phones and e-mails in one `batch`
     type = "bitrix24"
 
     def __init__(self, rest: Rest, *, portal_url: str, default_user: str | None = None) -> None:
