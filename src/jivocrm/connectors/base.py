@@ -196,6 +196,16 @@ class Connector(ABC):
     ) -> list[Contact]:
         """Contacts holding any of the phones (E.164) or e-mails, oldest first."""
 
+    async def find_contact_ids(
+        self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(id, "phone" | "email") of the contacts holding the values, oldest first: what a
+        duplicate check in skip mode needs. A CRM whose search returns ids only (Bitrix24)
+        answers without reading the contacts."""
+        found = await self.find_contacts(phones=phones, emails=emails)
+        wanted = set(phones)
+        return [(c.id, "phone" if wanted & set(c.phones) else "email") for c in found]
+
     @abstractmethod
     async def create_contact(self, data: ContactData) -> Created: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jivocrm.connectors.base import Connector, Contact, ContactData
+from jivocrm.connectors.base import Connector, ContactData
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
@@ -111,16 +111,16 @@ async def create_now(ctx: StepContext, data: ContactData) -> str:
 
 async def _find(
     crm: Connector, match: Sequence[str], phones: list[str], emails: list[str]
-) -> list[Contact]:
-    """Contacts holding the phones or e-mails. Where each search is a request of its own, the
-    fields are searched in ``match`` order and the first hit ends the check: a returning visitor
-    costs one search, not one per field."""
+) -> list[tuple[str, str]]:
+    """(id, matched by) of the contacts holding the phones or e-mails. Where each search is a
+    request of its own, the fields are searched in ``match`` order and the first hit ends the
+    check: a returning visitor costs one search, not one per field."""
     if crm.search_in_one_call:
-        return await crm.find_contacts(phones=phones, emails=emails)
+        return await crm.find_contact_ids(phones=phones, emails=emails)
     for field in match:
         values = {"phone": phones, "email": emails}.get(field) or []
         if values:
-            found = await crm.find_contacts(
+            found = await crm.find_contact_ids(
                 phones=values if field == "phone" else [],
                 emails=values if field == "email" else [],
             )
@@ -140,24 +140,23 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     if mode != "create" and (phones or emails):
         found = await _find(crm, match, phones, emails)
         if found:
-            contact = found[0]
-            by = "phone" if set(contact.phones) & set(phones) else "email"
+            contact_id, by = found[0]
             if mode == "skip":
                 return StepResult(
                     "ok",
-                    output(ctx, contact.id, created=False, matched_by=by),
-                    f"contact {contact.id} found by {by}; kept as it is (duplicates: skip)",
+                    output(ctx, contact_id, created=False, matched_by=by),
+                    f"contact {contact_id} found by {by}; kept as it is (duplicates: skip)",
                 )
             await writing.update(
                 ctx,
                 "update_contact",
-                {"id": contact.id, **writing.plain(data)},
-                lambda: crm.update_contact(contact.id, data),
+                {"id": contact_id, **writing.plain(data)},
+                lambda: crm.update_contact(contact_id, data),
             )
             return StepResult(
                 "ok",
-                output(ctx, contact.id, created=False, matched_by=by),
-                f"contact {contact.id} found by {by} and updated (duplicates: {mode})",
+                output(ctx, contact_id, created=False, matched_by=by),
+                f"contact {contact_id} found by {by} and updated (duplicates: {mode})",
             )
     if mode == "update_only":
         return StepResult(

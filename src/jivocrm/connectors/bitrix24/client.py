@@ -72,9 +72,10 @@ class Bitrix24Connector(Connector):
         ]
 
     # ---- contacts ----------------------------------------------------------------------------
-    async def find_contacts(
+    async def find_contact_ids(
         self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
-    ) -> list[Contact]:
+    ) -> list[tuple[str, str]]:
+        # crm.duplicate.findbycomm answers ids only: phones and e-mails in one request.
         searches: dict[str, tuple[str, dict[str, Any]]] = {}
         for kind, values in (("PHONE", _phones(phones)), ("EMAIL", _emails(emails))):
             for start in range(0, len(values), FINDBYCOMM_MAX_VALUES):
@@ -87,12 +88,23 @@ class Bitrix24Connector(Connector):
             return []
         if len(searches) == 1:
             ((method, params),) = searches.values()
-            found = [await self.rest.result(method, params)]
+            found = {next(iter(searches)): await self.rest.result(method, params)}
         else:
             # Phones and e-mails in one request: the portal's bucket counts requests, not calls.
             answer = await self.rest.batch(searches)
-            found = [answer.get(key) for key in searches]
-        ids = sorted({int(i) for result in found for i in as_items(as_map(result).get("CONTACT"))})
+            found = {key: answer.get(key) for key in searches}
+        by: dict[int, str] = {}
+        for key, result in found.items():
+            for raw in as_items(as_map(result).get("CONTACT")):
+                # A phone match wins over an e-mail match of the same contact.
+                if by.get(int(raw)) != "phone":
+                    by[int(raw)] = "phone" if key.startswith("phone") else "email"
+        return [(str(i), by[i]) for i in sorted(by)]
+
+    async def find_contacts(
+        self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[Contact]:
+        ids = [int(i) for i, _ in await self.find_contact_ids(phones=phones, emails=emails)]
         if not ids:
             return []
         records = await self.rest.list_all(
