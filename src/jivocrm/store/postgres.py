@@ -17,16 +17,14 @@ The driver is psycopg 3 with psycopg_pool; why, see ``postgres_db.py``. Statemen
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import structlog
 
-from jivocrm.engine.journal import StepRecord
 from jivocrm.store.base import (
     Accepted,
     Event,
@@ -41,7 +39,12 @@ from jivocrm.store.base import (
 from jivocrm.store.postgres_db import Database, Q, migrate
 from jivocrm.store.postgres_limits import PostgresRateLimiter, limiters_for
 from jivocrm.store.postgres_tokens import PostgresTokenStore
-from jivocrm.store.statements import StatementWrites
+from jivocrm.store.statements import (
+    StatementWrites,
+    event_from_row,
+    run_from_row,
+    step_from_row,
+)
 
 if TYPE_CHECKING:
     from psycopg.rows import DictRow
@@ -54,49 +57,6 @@ log = structlog.get_logger("jivocrm.store")
 # How often a claim is tried again after losing a lane head to another instance. Each retry reads
 # a newer snapshot in which the winner's run is visible, so one retry nearly always suffices.
 CLAIM_ATTEMPTS = 5
-
-
-def _run(row: Mapping[str, Any]) -> Run:
-    return Run(
-        id=row["id"],
-        event_id=row["event_id"],
-        bundle=row["bundle"],
-        lane=row["lane"],
-        status=row["status"],
-        attempt=row["attempt"],
-        retry_at=row["retry_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version_hash=row["version_hash"],
-        ran_hash=row["ran_hash"],
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        error=row["error"],
-        reply=json.loads(row["reply"]) if row["reply"] else None,
-        replay_of=row["replay_of"],
-        event_name=row.get("event_name"),
-        channel=row.get("channel"),
-        chat_id=row.get("chat_id"),
-    )
-
-
-def _event(row: Mapping[str, Any]) -> Event:
-    return Event(
-        id=row["id"],
-        channel=row["channel"],
-        name=row["name"],
-        status=row["status"],
-        received_at=row["received_at"],
-        chat_id=row["chat_id"],
-        widget_id=row["widget_id"],
-        dedup_key=row["dedup_key"],
-        body=bytes(row["body"]),
-    )
-
-
-def _step(row: Mapping[str, Any]) -> StepRow:
-    data = json.loads(row["record"])
-    return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
 
 
 class PostgresStore(StatementWrites):
@@ -203,7 +163,7 @@ class PostgresStore(StatementWrites):
                 # one, with nothing written. Same remedy.
                 log.debug("claim_deadlock", owner=owner)
                 continue
-            return sorted((_run(r) for r in rows), key=lambda r: r.id)
+            return sorted((run_from_row(r) for r in rows), key=lambda r: r.id)
         return []
 
     async def _update(self, name: str, params: dict[str, Any]) -> int:
@@ -219,18 +179,20 @@ class PostgresStore(StatementWrites):
 
     # ---- journal -----------------------------------------------------------------------------
     async def steps(self, run_id: int) -> list[StepRow]:
-        return [_step(r) for r in await self.db.fetchall("steps_of_run", {"run_id": run_id})]
+        return [
+            step_from_row(r) for r in await self.db.fetchall("steps_of_run", {"run_id": run_id})
+        ]
 
     async def get_run(self, run_id: int) -> Run | None:
         row = await self.db.fetchone("get_run", {"id": run_id})
-        return _run(row) if row else None
+        return run_from_row(row) if row else None
 
     async def get_runs(self, run_ids: Sequence[int]) -> list[Run]:
-        return [_run(r) for r in await self.db.fetchall("get_runs", {"ids": list(run_ids)})]
+        return [run_from_row(r) for r in await self.db.fetchall("get_runs", {"ids": list(run_ids)})]
 
     async def get_event(self, event_id: int) -> Event | None:
         row = await self.db.fetchone("get_event", {"id": event_id})
-        return _event(row) if row else None
+        return event_from_row(row) if row else None
 
     async def not_matched(self, event_id: int) -> list[tuple[str, str]]:
         rows = await self.db.fetchall("not_matched_of_event", {"event_id": event_id})
@@ -240,18 +202,20 @@ class PostgresStore(StatementWrites):
         event = await self.get_event(event_id)
         if event is None:
             return None
-        runs = [_run(r) for r in await self.db.fetchall("runs_of_event", {"event_id": event_id})]
+        runs = [
+            run_from_row(r) for r in await self.db.fetchall("runs_of_event", {"event_id": event_id})
+        ]
         steps = {run.id: await self.steps(run.id) for run in runs}
         return EventDetail(event, runs, await self.not_matched(event_id), steps)
 
     async def list_runs(self, flt: RunFilter) -> list[Run]:
-        return [_run(r) for r in await self.db.fetchall("list_runs", asdict(flt))]
+        return [run_from_row(r) for r in await self.db.fetchall("list_runs", asdict(flt))]
 
     async def list_events(
         self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
     ) -> list[Event]:
         params = {"chat_id": chat_id, "channel": channel, "limit": limit}
-        return [_event(r) for r in await self.db.fetchall("list_events", params)]
+        return [event_from_row(r) for r in await self.db.fetchall("list_events", params)]
 
     async def rejections(self, limit: int = 100) -> list[Rejection]:
         rows = await self.db.fetchall("rejections", {"limit": limit})

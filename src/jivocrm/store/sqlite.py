@@ -6,7 +6,6 @@ in the reader thread; the statements themselves live in ``sql/sqlite/queries.sql
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -14,7 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from jivocrm.engine.journal import StepRecord
 from jivocrm.store.base import (
     Accepted,
     Event,
@@ -28,53 +26,15 @@ from jivocrm.store.base import (
 )
 from jivocrm.store.queries import load_queries
 from jivocrm.store.sqlite_db import Database
-from jivocrm.store.statements import StatementWrites, to_json
+from jivocrm.store.statements import (
+    StatementWrites,
+    event_from_row,
+    run_from_row,
+    step_from_row,
+    to_json,
+)
 
 Q = load_queries("sqlite")
-
-
-def _run(row: sqlite3.Row) -> Run:
-    keys = row.keys()
-    return Run(
-        id=row["id"],
-        event_id=row["event_id"],
-        bundle=row["bundle"],
-        lane=row["lane"],
-        status=row["status"],
-        attempt=row["attempt"],
-        retry_at=row["retry_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version_hash=row["version_hash"],
-        ran_hash=row["ran_hash"],
-        lease_owner=row["lease_owner"],
-        lease_expires=row["lease_expires"],
-        error=row["error"],
-        reply=json.loads(row["reply"]) if row["reply"] else None,
-        replay_of=row["replay_of"],
-        event_name=row["event_name"] if "event_name" in keys else None,
-        channel=row["channel"] if "channel" in keys else None,
-        chat_id=row["chat_id"] if "chat_id" in keys else None,
-    )
-
-
-def _event(row: sqlite3.Row) -> Event:
-    return Event(
-        id=row["id"],
-        channel=row["channel"],
-        name=row["name"],
-        status=row["status"],
-        received_at=row["received_at"],
-        chat_id=row["chat_id"],
-        widget_id=row["widget_id"],
-        dedup_key=row["dedup_key"],
-        body=bytes(row["body"]),
-    )
-
-
-def _step(row: sqlite3.Row) -> StepRow:
-    data = json.loads(row["record"])
-    return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
 
 
 class SQLiteStore(StatementWrites):
@@ -143,7 +103,7 @@ class SQLiteStore(StatementWrites):
 
         def op(conn: sqlite3.Connection) -> list[Run]:
             rows = conn.execute(Q["claim"], params).fetchall()
-            return sorted((_run(r) for r in rows), key=lambda r: r.id)
+            return sorted((run_from_row(r) for r in rows), key=lambda r: r.id)
 
         return await self.db.write(op)
 
@@ -162,20 +122,20 @@ class SQLiteStore(StatementWrites):
     # ---- journal -----------------------------------------------------------------------------
     async def steps(self, run_id: int) -> list[StepRow]:
         rows = await self.db.read(lambda c: c.execute(Q["steps_of_run"], {"run_id": run_id}))
-        return [_step(r) for r in rows]
+        return [step_from_row(r) for r in rows]
 
     async def get_run(self, run_id: int) -> Run | None:
         row = await self.db.read(lambda c: c.execute(Q["get_run"], {"id": run_id}).fetchone())
-        return _run(row) if row else None
+        return run_from_row(row) if row else None
 
     async def get_runs(self, run_ids: Sequence[int]) -> list[Run]:
         ids = to_json(list(run_ids))
         rows = await self.db.read(lambda c: c.execute(Q["get_runs"], {"ids": ids}).fetchall())
-        return [_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     async def get_event(self, event_id: int) -> Event | None:
         row = await self.db.read(lambda c: c.execute(Q["get_event"], {"id": event_id}).fetchone())
-        return _event(row) if row else None
+        return event_from_row(row) if row else None
 
     async def not_matched(self, event_id: int) -> list[tuple[str, str]]:
         params = {"event_id": event_id}
@@ -188,21 +148,21 @@ class SQLiteStore(StatementWrites):
             return None
         params = {"event_id": event_id}
         rows = await self.db.read(lambda c: c.execute(Q["runs_of_event"], params).fetchall())
-        runs = [_run(r) for r in rows]
+        runs = [run_from_row(r) for r in rows]
         steps = {run.id: await self.steps(run.id) for run in runs}
         return EventDetail(event, runs, await self.not_matched(event_id), steps)
 
     async def list_runs(self, flt: RunFilter) -> list[Run]:
         params = asdict(flt)
         rows = await self.db.read(lambda c: c.execute(Q["list_runs"], params).fetchall())
-        return [_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     async def list_events(
         self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
     ) -> list[Event]:
         params = {"chat_id": chat_id, "channel": channel, "limit": limit}
         rows = await self.db.read(lambda c: c.execute(Q["list_events"], params).fetchall())
-        return [_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     async def rejections(self, limit: int = 100) -> list[Rejection]:
         rows = await self.db.read(lambda c: c.execute(Q["rejections"], {"limit": limit}))

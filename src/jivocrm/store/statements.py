@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any, Literal
 
 from jivocrm.engine.journal import StepRecord
+from jivocrm.store.base import Event, Run, StepRow
 
 
 def to_json(value: Any) -> str:
@@ -105,3 +106,55 @@ class StatementWrites(ABC):
             "record": to_json(asdict(record)),
         }
         await self._update("step_finished", params)
+
+
+# ---- rows back into records (sqlite3.Row and psycopg's dict rows both index by column) --------
+
+
+def _optional(row: Any, key: str) -> Any:
+    # Columns that only the journal's listing queries join in.
+    # `in` on a sqlite3.Row looks at the values, not the column names: ask keys().
+    return row[key] if key in row.keys() else None  # noqa: SIM118
+
+
+def run_from_row(row: Any) -> Run:
+    return Run(
+        id=row["id"],
+        event_id=row["event_id"],
+        bundle=row["bundle"],
+        lane=row["lane"],
+        status=row["status"],
+        attempt=row["attempt"],
+        retry_at=row["retry_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version_hash=row["version_hash"],
+        ran_hash=row["ran_hash"],
+        lease_owner=row["lease_owner"],
+        lease_expires=row["lease_expires"],
+        error=row["error"],
+        reply=json.loads(row["reply"]) if row["reply"] else None,
+        replay_of=row["replay_of"],
+        event_name=_optional(row, "event_name"),
+        channel=_optional(row, "channel"),
+        chat_id=_optional(row, "chat_id"),
+    )
+
+
+def event_from_row(row: Any) -> Event:
+    return Event(
+        id=row["id"],
+        channel=row["channel"],
+        name=row["name"],
+        status=row["status"],
+        received_at=row["received_at"],
+        chat_id=row["chat_id"],
+        widget_id=row["widget_id"],
+        dedup_key=row["dedup_key"],
+        body=bytes(row["body"]),
+    )
+
+
+def step_from_row(row: Any) -> StepRow:
+    data = json.loads(row["record"])
+    return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
