@@ -19,7 +19,6 @@ calls per run (amoCRM 7 requests/s per account; Bitrix24 2 requests/s sustained)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -242,14 +241,8 @@ def report(out: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer new-visitor runs")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    args = parser.parse_args()
     os.environ.setdefault("TMPDIR", tempfile.gettempdir())
-    result = run(args.quick)
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
+    harness.bench_main(__doc__, run, "calls", "fewer new-visitor runs")
 
 
 if __name__ == "__main__":

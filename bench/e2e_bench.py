@@ -18,7 +18,6 @@ repeated; figures are medians. Goal (issue 8): jivocrm ≥ 0.5× the program's r
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import time
@@ -32,7 +31,7 @@ from typing import Any
 import harness
 import payloads
 import projects
-from harness import BenchError, median, note, ratio
+from harness import median, note, ratio
 from intake_bench import daemon_available, emulator, jivocrm_daemon
 
 WORKERS = 8
@@ -224,16 +223,7 @@ def report(out: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer and smaller passes")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    args = parser.parse_args()
-    try:
-        result = run(args.quick)
-    except BenchError as exc:
-        raise SystemExit(f"end-to-end bench failed: {exc}") from None
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
+    harness.bench_main(__doc__, run, "end-to-end", "fewer and smaller passes")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,3 +223,22 @@ def _fmt(value: Any) -> str:
 
 def note(text: str) -> None:
     print(f"  · {text}", flush=True)
+
+
+# ---- running one bench on its own ---------------------------------------------------------------
+def bench_main(
+    doc: str | None, run: Callable[[bool], dict[str, Any]], label: str, quick_help: str
+) -> None:
+    """The command line every bench shares: ``--quick`` and ``--json``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    try:
+        result = run(args.quick)
+    except BenchError as exc:
+        raise SystemExit(f"{label} bench failed: {exc}") from None
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))

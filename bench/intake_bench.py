@@ -17,9 +17,7 @@ p99 < 25 ms at half of jivocrm's maximum rate.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Any
 import harness
 import payloads
 import projects
-from harness import BenchError, median, note, ratio
+from harness import median, note, ratio
 
 CONCURRENCY = 64
 # The CRM answers after this long: the daemon's workers sit waiting instead of using the CPU.
@@ -249,16 +247,7 @@ def finish(out: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter repeats")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    args = parser.parse_args()
-    try:
-        result = run(args.quick)
-    except BenchError as exc:
-        raise SystemExit(f"intake bench failed: {exc}") from None
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
+    harness.bench_main(__doc__, run, "intake", "fewer and shorter repeats")
 
 
 if __name__ == "__main__":

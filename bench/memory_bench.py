@@ -15,8 +15,6 @@ beyond noise.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from typing import Any
 
@@ -24,7 +22,7 @@ import harness
 import payloads
 import projects
 from e2e_bench import counts, http_json
-from harness import BenchError, mib, note
+from harness import mib, note
 from intake_bench import daemon_available, emulator, jivocrm_daemon
 
 BUNDLES = 100
@@ -137,16 +135,7 @@ def report(out: dict[str, Any], half: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="4,000 events instead of 20,000")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    args = parser.parse_args()
-    try:
-        result = run(args.quick)
-    except BenchError as exc:
-        raise SystemExit(f"memory bench failed: {exc}") from None
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
+    harness.bench_main(__doc__, run, "memory", "4,000 events instead of 20,000")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ Skipped, with a line saying why, while the PostgreSQL store does not exist or no
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -229,16 +227,7 @@ def report(out: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer and shorter repeats")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
-    args = parser.parse_args()
-    try:
-        result = run(args.quick)
-    except BenchError as exc:
-        raise SystemExit(f"PostgreSQL bench failed: {exc}") from None
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
+    harness.bench_main(__doc__, run, "PostgreSQL", "fewer and shorter repeats")
 
 
 if __name__ == "__main__":
