@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path("/work/shared/api/samples")
+from jivocrm import samples
+
 JIVOCRM = [sys.executable, "-m", "jivocrm"]
 TOKEN = "journal-test-channel-token-01"
 BLOG_TOKEN = "journal-test-blog-token-0002"  # the channel that never delivers
@@ -270,9 +271,7 @@ class World:
 
 
 def sample(event: str = "chat_finished", **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = copy.deepcopy(
-        json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8"))
-    )
+    data: dict[str, Any] = copy.deepcopy(samples.load(event))
     visitor = changes.pop("visitor", {})
     data.update(changes)
     data["visitor"] = {**data.get("visitor", {}), **visitor}

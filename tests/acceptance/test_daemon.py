@@ -11,8 +11,9 @@ from collections import defaultdict
 from typing import Any
 
 import aiohttp
-from test_daemon_kit import SAMPLES, TOKEN, Daemon, crm, faults, jivocrm, post, sample
+from test_daemon_kit import TOKEN, Daemon, crm, faults, jivocrm, post, sample
 
+from jivocrm import samples
 from jivocrm.connectors.amocrm.emulator import RunningEmulator
 
 SEQ = re.compile(r"seq (\d+)")
@@ -58,7 +59,8 @@ async def test_sample_events_make_contact_deal_and_the_reply_link(
 ) -> None:
     await daemon.start()
     # chat_accepted goes through `jivocrm send`, the command the first-run guide tells of.
-    sample_file = SAMPLES / "jivo_chat_accepted.json"
+    sample_file = daemon.root / "chat_accepted.json"
+    sample_file.write_text(samples.text("chat_accepted"), "utf-8")
     sent = await asyncio.create_subprocess_exec(
         *jivocrm(), "send", str(sample_file), "--url", daemon.webhook, stdout=PIPE
     )

@@ -16,7 +16,7 @@ from typing import Any
 from jivocrm.connectors.amocrm.emulator import RunningEmulator
 from jivocrm.connectors.amocrm.emulator_routes import STATE
 from jivocrm.testing import daemon
-from jivocrm.testing.daemon import SAMPLES, emulator_state, jivocrm, post, sample
+from jivocrm.testing.daemon import emulator_state, jivocrm, post, sample
 from jivocrm.testing.net import free_port
 
 TOKEN = "acceptance-channel-token-0001"
@@ -95,7 +95,6 @@ __all__ = [
     "AMO_TOKEN",
     "BUNDLES",
     "PROJECT",
-    "SAMPLES",
     "TOKEN",
     "WIDGET",
     "Daemon",

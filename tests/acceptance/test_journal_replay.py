@@ -1,4 +1,4 @@
-"""Replay of a failed run after the CRM recovers (ecosystem-reliability §B.3 #19): the replay
+"""Replay of a failed run after the CRM recovers: the replay
 resumes at the failed step, and the CRM ends with what was there plus what was missing — the
 contact the first pass created in amoCRM (mode ``create``: a rerun would make a second) is not
 created again."""

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from jivocrm import samples
 from jivocrm.testing.net import free_port, wait_for
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "api" / "samples"
 
 PROJECT = """\
 version: 1
@@ -148,7 +147,8 @@ def test_the_snapshot_spares_the_crm_its_metadata_calls(
     assert jivocrm(project, "connections", "refresh", "amo", env=env).returncode == 0
     state_url = emulators["amocrm"] + "/_emulator/state"
     before = len(json.loads(wait_for(state_url))["requests"])
-    sample = SAMPLES / "jivo_chat_accepted.json"
+    sample = tmp_path / "chat_accepted.json"
+    sample.write_text(samples.text("chat_accepted"), "utf-8")
     result = jivocrm(project, "run", str(sample), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     paths = [r["path"] for r in json.loads(wait_for(state_url))["requests"][before:]]

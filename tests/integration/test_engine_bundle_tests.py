@@ -7,13 +7,14 @@ from pathlib import Path
 from click.testing import CliRunner
 from engine_project import bundle, write_project
 
+from jivocrm import samples
 from jivocrm.cli import cli
 
 TESTS = """\
 bundle: b24-chat_accepted
 tests:
   - name: a new visitor, first run (users and metadata are fetched once, then cached)
-    event: /work/shared/api/samples/jivo_chat_accepted.json
+    event: ../samples/chat_accepted.json
     crm: {b24: {contacts: []}}
     expect:
       matched: true
@@ -31,7 +32,7 @@ tests:
           contacts: [{name: Анна Смирнова, phones: ["+79161234567"]}]
           deals: [{name: "Чат Jivo #58213", pipeline: Чаты с сайта, stage: Консультация}]
   - name: a known visitor is found
-    event: /work/shared/api/samples/jivo_chat_accepted.json
+    event: ../samples/chat_accepted.json
     patch: {visitor: {phone: "8 (916) 123-45-67", email: null}}
     crm: {b24: {contacts: [{id: 77, name: Анна, phones: ["+7 916 123 45 67"]}]}}
     expect:
@@ -45,6 +46,8 @@ tests:
 
 def test_bundle_tests_report_and_exit_code(tmp_path: Path) -> None:
     write_project(tmp_path, {"b": bundle("b24")})
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "chat_accepted.json").write_text(samples.text("chat_accepted"))
     (tmp_path / "bundles" / "b.test.yaml").write_text(TESTS, "utf-8")
     result = CliRunner().invoke(cli, ["test", str(tmp_path / "bundles")])
     lines = result.output.strip().splitlines()

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from engine_project import bundle, entities, opened, requests, write_project
 
+from jivocrm import samples
 from jivocrm.engine.process import process_event
 
-SAMPLES = Path("/work/shared/api/samples")
 CONNS = ["amo", "b24"]
 
 
 def sample(event: str, **visitor: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8"))
+    data: dict[str, Any] = samples.load(event)
     data["visitor"] = {**data["visitor"], **visitor}
     return data
 

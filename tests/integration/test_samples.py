@@ -4,28 +4,23 @@ through a project on both emulators without error, leaving exactly the promised 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from engine_project import bundle, entities, opened, write_project
 
+from jivocrm import samples
 from jivocrm.engine.process import process_event
 
-SAMPLES = Path("/work/shared/api/samples")
-EVENTS = sorted(
-    p.stem.removeprefix("jivo_")
-    for p in SAMPLES.glob("jivo_*.json")
-    if not p.stem.startswith("jivo_response")
-)
+EVENTS = [name for name in samples.names() if not name.endswith(samples.NO_CONTACTS)]
 # The project below creates a contact and a deal on these events and nothing on the others.
 CREATING = {"chat_accepted", "chat_finished", "offline_message", "call_event"}
 OPTIONAL = ("session", "page", "department", "analytics", "agent", "agents", "user_token", "chat")
 
 
 def swap_ids(data: dict[str, Any]) -> dict[str, Any]:
-    """int ids as text and text ids as int, as the libraries disagree (api-facts §1.3)."""
+    """int ids as text and text ids as int, as the libraries disagree."""
     out = copy.deepcopy(data)
 
     def flip(value: Any) -> Any:
@@ -75,7 +70,7 @@ async def test_sample_runs_and_leaves_the_promised_records(
     tmp_path: Path, conn: str, variant: str, event: str
 ) -> None:
     project = write_project(tmp_path, project_bundles(conn))
-    payload = VARIANTS[variant](json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8")))
+    payload = VARIANTS[variant](samples.load(event))
     async with opened(project, tmp_path) as conns:
         report = await process_event(project, payload, conns, conns.caches)
         state = entities(project, conns, conn)
@@ -119,7 +114,7 @@ async def test_default_projects_from_init_keep_their_promises(
     project, problems = load_project(target)
     assert project is not None, problems
     (conn,) = project.connections
-    payload = VARIANTS[variant](json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8")))
+    payload = VARIANTS[variant](samples.load(event))
     async with opened(project, tmp_path, {conn: {"contacts": []}}) as conns:
         report = await process_event(project, payload, conns, conns.caches)
         state = entities(project, conns, conn)

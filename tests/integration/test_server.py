@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from jivocrm import samples
 from jivocrm.connectors.amocrm.emulator_routes import STATE
 from jivocrm.engine.bundle_tests import crm_state
 from jivocrm.engine.project import load_project
@@ -20,7 +21,6 @@ from jivocrm.server.app import CONNECTIONS, DAEMON, STORE, create_app
 from jivocrm.server.reload import reload
 from jivocrm.store.base import RunFilter
 
-SAMPLES = Path("/work/shared/api/samples")
 TOKEN = "test-channel-token-0001"
 WIDGET = "aB3dE5fGh7"
 URL = f"/jivo/{TOKEN}"
@@ -75,7 +75,7 @@ def bundle(name: str = "accepted", event: str = "chat_accepted", enabled: bool =
 
 
 def sample(event: str = "chat_accepted", **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8"))
+    data: dict[str, Any] = samples.load(event)
     data = copy.deepcopy(data)
     data.update(changes)
     return data

@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jivocrm.testing.daemon import SAMPLES, Daemon
+from jivocrm import samples
+from jivocrm.testing.daemon import Daemon
 from jivocrm.testing.net import free_port
 from jivocrm.testing.soak import EmulatorProcess, write_project
 
 TOKEN = "fuzz-channel-token-0001"
 LIMIT = 65536  # the project's server.body_limit
-EVENTS = sorted(p.stem.removeprefix("jivo_") for p in SAMPLES.glob("jivo_*.json"))
-EVENTS = [e for e in EVENTS if not e.startswith("response")]
+EVENTS = [name for name in samples.names() if not name.endswith(samples.NO_CONTACTS)]
 FUZZ = settings(
     max_examples=60,
     deadline=None,
@@ -99,7 +99,7 @@ json_values = st.recursive(
 def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     """A Jivo sample event with some fields replaced by random values or removed."""
     name = draw(st.sampled_from(EVENTS))
-    event: dict[str, Any] = json.loads((SAMPLES / f"jivo_{name}.json").read_text("utf-8"))
+    event: dict[str, Any] = samples.load(name)
     for key in draw(st.lists(st.sampled_from(sorted(event)), max_size=4, unique=True)):
         if draw(st.booleans()):
             del event[key]
@@ -144,7 +144,7 @@ def test_random_bytes(daemon: Daemon, body: bytes) -> None:
 @settings(FUZZ, max_examples=25)
 @given(size=st.integers(LIMIT, 4 * LIMIT), name=st.sampled_from(EVENTS))
 def test_huge_strings(daemon: Daemon, size: int, name: str) -> None:
-    event = json.loads((SAMPLES / f"jivo_{name}.json").read_text("utf-8"))
+    event = samples.load(name)
     event["message"] = "я" * (size // 2)
     assert exchange(daemon, json.dumps(event, ensure_ascii=False).encode()) == 413
 
@@ -154,7 +154,7 @@ def test_huge_strings(daemon: Daemon, size: int, name: str) -> None:
 def test_deep_nesting(daemon: Daemon, depth: int, kind: str) -> None:
     opens = {"list": "[", "dict": '{"a":', "mixed": '[{"a":'}[kind]
     closes = {"list": "]", "dict": "}", "mixed": "}]"}[kind]
-    inner = json.dumps(json.loads((SAMPLES / "jivo_chat_finished.json").read_text("utf-8")))
+    inner = json.dumps(samples.load("chat_finished"))
     body = (opens * depth + inner + closes * depth).encode()
     status = exchange(daemon, body)
     assert status in (400, 413)
@@ -176,7 +176,7 @@ content_types = st.sampled_from(
 @FUZZ
 @given(content_type=content_types | st.none(), name=st.sampled_from(EVENTS))
 def test_wrong_content_types(daemon: Daemon, content_type: str | None, name: str) -> None:
-    body = (SAMPLES / f"jivo_{name}.json").read_bytes()
+    body = samples.text(name).encode()
     json_like = content_type is not None and (
         content_type == "application/json"
         or (content_type.startswith("application/") and content_type.endswith("+json"))
@@ -192,7 +192,7 @@ def test_wrong_content_types(daemon: Daemon, content_type: str | None, name: str
     )
 )
 def test_unknown_tokens_are_404(daemon: Daemon, token: str) -> None:
-    body = (SAMPLES / "jivo_chat_finished.json").read_bytes()
+    body = samples.text("chat_finished").encode()
     before = counts(daemon)
     status = send(daemon, body, "application/json", token=token)
     assert status == 200 if token == TOKEN else status in (404, 405)

@@ -1,4 +1,4 @@
-"""The fields of the seven Jivo events (shared/api/api-facts.md §1), for validate and the docs.
+"""The fields of the seven Jivo events (Jivo's webhook documentation), for validate and the docs.
 
 A path is dotted; ``[]`` marks a list (``agents[].email``); a template may index it
 (``event.agents[0].email``). Besides the raw payload, jivocrm adds computed fields (``COMPUTED``).
@@ -86,7 +86,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Replies Jivo reads (api-facts §1.5): only these triggers may carry a jivo_reply step.
+# The replies Jivo reads: only these triggers may carry a jivo_reply step.
 REPLY_EVENTS = frozenset({"chat_accepted", "chat_updated"})
 
 # Computed by jivocrm, present on every event (None where the payload has nothing to offer).
@@ -141,7 +141,7 @@ def known(event: str, path: str) -> bool:
     return any(norm.startswith(prefix + ".") for prefix in ("visitor.social", "analytics"))
 
 
-# What each raw field means (api-facts.md §1.3-1.4), for the reference.
+# What each raw field means, for the reference.
 MEANING: dict[str, str] = {
     "event_name": "the event type",
     "chat_id": "the chat's id (a number; text in some payloads); absent in offline messages",

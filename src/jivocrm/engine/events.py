@@ -1,6 +1,6 @@
 """Jivo webhook payloads as ``JivoEvent``: the raw payload, filled in, plus computed fields.
 
-Parsing is tolerant on purpose (api-facts.md §1): Jivo's own docs and the public libraries
+Parsing is tolerant on purpose: Jivo's own docs and the public libraries
 disagree on types (``chat_id``, ``agent.id``, ``visitor.number`` arrive as int or text), keys go
 missing (``offline_message`` has no ``chat_id``), blocks arrive as null, and unknown keys appear.
 So nothing is rejected except a body that is not an object or has no text ``event_name``:
@@ -131,7 +131,7 @@ def _filled(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operator(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The agent who handled the event, whichever key carries it (api-facts §1.4)."""
+    """The agent who handled the event, whichever key carries it."""
     candidates: list[Any] = [data.get("agent"), data.get("assigned_agent")]
     agents = data.get("agents")
     if isinstance(agents, list) and agents:

@@ -1,6 +1,6 @@
 """One answer to Jivo from the replies of several bundles that ran on the same event.
 
-Jivo reads one body per webhook (api-facts.md §1.5). When several bundles with a ``jivo_reply``
+Jivo reads one body per webhook. When several bundles with a ``jivo_reply``
 step run on one ``chat_accepted``, their replies merge: the first ``crm_link`` wins (bundles run
 in project order, so the project decides), ``contact_info`` keys fill in from later replies
 without overwriting, ``custom_data`` items are concatenated, and ``enable_assign`` is true when any

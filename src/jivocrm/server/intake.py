@@ -1,6 +1,6 @@
 """``POST /jivo/{token}``: a Jivo webhook in, stored durably, answered.
 
-Checks, in order, each with its own status (DESIGN.md §6 lists the aiohttp traps avoided here):
+Checks, in order, each with its own status:
 token (404 that reveals nothing), content type (415: aiohttp's ``request.json()`` would happily
 parse text/plain), size (413: raised by aiohttp and never swallowed into a 400), UTF-8 and JSON
 (400 with a message; a deeply nested body's ``RecursionError`` is a 400 too), the shape of a

@@ -1,4 +1,4 @@
-"""SQL kept in files (STYLE.md §17): named statements and numbered migrations per backend."""
+"""SQL kept in files: named statements and numbered migrations per backend."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The SQLite engine room: one writer thread with group commit, one reader thread, migrations.
 
-Why not one commit per write: with ``synchronous=FULL`` (the honest "stored before acknowledged",
-DESIGN.md §6) every commit is an fsync. The writer task takes every write waiting in its queue and
+Why not one commit per write: with ``synchronous=FULL`` (the honest "stored before acknowledged")
+every commit is an fsync. The writer task takes every write waiting in its queue and
 runs them in ONE transaction, each under its own savepoint so one failing write does not undo the
 others, then resolves each caller's future after the commit. Writes that arrive while a commit is
 in flight form the next batch: no artificial delay, the batch grows with the load.

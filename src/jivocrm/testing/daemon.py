@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import os
 import signal
@@ -24,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-SAMPLES = Path("/work/shared/api/samples")
+from jivocrm import samples
 
 
 def jivocrm() -> list[str]:
@@ -35,8 +34,7 @@ def jivocrm() -> list[str]:
 
 def sample(event: str, **changes: Any) -> dict[str, Any]:
     """A Jivo sample event with top-level keys replaced (dicts merged one level deep)."""
-    data: dict[str, Any] = json.loads((SAMPLES / f"jivo_{event}.json").read_text("utf-8"))
-    data = copy.deepcopy(data)
+    data = samples.load(event)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
@@ -190,4 +188,4 @@ async def emulator_state(url: str) -> dict[str, Any]:
         return state
 
 
-__all__ = ["SAMPLES", "Daemon", "emulator_state", "jivocrm", "post", "sample"]
+__all__ = ["Daemon", "emulator_state", "jivocrm", "post", "sample"]
