@@ -13,7 +13,6 @@ finish — with the project's connections.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -174,7 +173,7 @@ def local_address(project: Project) -> str | None:
     server = project.server
     host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
     try:
-        port = resolve(str(server.port), os.environ)
+        port = resolve(str(server.port), project.environ)
     except JivoCRMError:
         return None
     return f"http://{host}:{port}"

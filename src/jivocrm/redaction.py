@@ -8,7 +8,6 @@ module only decides what to hide when the journal of a project is shown.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,14 +17,15 @@ from jivocrm.server.state import secret_values
 
 
 def journal_redactor(
-    project: Project | None, environ: Mapping[str, str] = os.environ, *, personal: bool = False
+    project: Project | None, environ: Mapping[str, str] | None = None, *, personal: bool = False
 ) -> Redactor:
     """What to hide when showing the journal of ``project``: its secrets, and phones/e-mails
     when ``journal.redact_personal_data`` is set (``personal`` forces that)."""
     if project is None:
         return Redactor((), personal)
     return Redactor(
-        secret_values(project, environ), personal or project.journal.redact_personal_data
+        secret_values(project, project.environ if environ is None else environ),
+        personal or project.journal.redact_personal_data,
     )
 
 

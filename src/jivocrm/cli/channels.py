@@ -9,7 +9,6 @@ to hand the URL to its owner, so it can print it — on request, never by defaul
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -107,7 +106,7 @@ def channels(project_path: Path, show_token: bool, fmt: str) -> int:
     if not project.channels:
         raise JivoCRMError("the project has no channels: add one under `channels:` in jivocrm.yaml")
     last = asyncio.run(last_events(project))
-    rows = channel_rows(project, last, os.environ, show_token)
+    rows = channel_rows(project, last, project.environ, show_token)
     notes = warnings(project, rows, last)
     if fmt == "json":
         echo_json({"channels": rows, "warnings": notes})

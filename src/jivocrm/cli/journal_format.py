@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -50,7 +49,7 @@ def load(path: Path) -> Project:
 @contextlib.asynccontextmanager
 async def opened_store(project: Project) -> AsyncIterator[Store]:
     """The project's store, opened; a missing SQLite file is an error, not a new empty journal."""
-    url = str(resolve(project.store, os.environ))
+    url = str(resolve(project.store, project.environ))
     if url.startswith("sqlite:///"):
         path = store_path(url, project.root)
         if not path.exists():

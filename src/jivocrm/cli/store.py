@@ -10,7 +10,6 @@ environment) unless ``--url`` names one.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +47,7 @@ def store_url(path: Path, url: str | None) -> tuple[str, Path]:
     project, problems = load_project(path)
     if project is None:
         raise ProjectError(problems)
-    return str(resolve(project.store, os.environ)), project.root
+    return str(resolve(project.store, project.environ)), project.root
 
 
 # ---- SQLite ------------------------------------------------------------------------------------

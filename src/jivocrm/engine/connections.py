@@ -3,13 +3,12 @@
 ``open_connections`` resolves each connection's ``${ENV}`` references, starts the built-in
 emulator of the CRM in-process (127.0.0.1, a free port) where the connection asks for one, and
 builds the connectors through the registry. Everything it started stops when the block ends.
-The caller owns the ``aiohttp.ClientSession`` (STYLE.md §12).
+The caller owns the ``aiohttp.ClientSession``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +68,7 @@ async def open_connections(
     project: Project,
     session: aiohttp.ClientSession,
     *,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
     state_dir: Path | None = None,
     limiters: Mapping[str, RateLimiter] | None = None,
     token_store: TokenStore | None = None,
@@ -96,7 +95,7 @@ async def open_connections(
                 config = _without_rate_limit(_emulator_credentials(config), fast_emulators)
                 log.info("emulator_started", connection=name, url=emulator_url)
             else:
-                config = resolve(config, environ)
+                config = resolve(config, project.environ if environ is None else environ)
             ctx = ConnectionContext(
                 name=name,
                 session=session,
@@ -141,7 +140,8 @@ AMO_EMULATOR_TOKEN = "emulator-admin-token"
 def _emulator_credentials(config: dict[str, Any]) -> dict[str, Any]:
     """An ``emulate: true`` connection talks to the emulator with the emulator's credentials:
     its ``${ENV}`` references need no values (CI has none)."""
-    kept = {k: v for k, v in config.items() if k in ("type", "emulate", "seed", "timeout")}
+    kept = {k: v for k, v in config.items() if k in ("type", "seed", "timeout")}
+    kept["emulate"] = True  # also for a real connection that a bundle test emulates
     if config["type"] == "amocrm":
         return {**kept, "auth": {"long_lived_token": AMO_EMULATOR_TOKEN}}
     # Bitrix24's build uses the emulator's own webhook for `emulate: true` alone.

@@ -6,8 +6,11 @@ file's structure. ``$${`` writes a literal ``${``. A resolved value containing a
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from jivocrm.errors import JivoCRMError
@@ -23,6 +26,27 @@ class MissingVariable(JivoCRMError):
             f"environment variable{'s' if len(names) > 1 else ''} {listed} not set; "
             "export it or put it in .env (see .env.example)"
         )
+
+
+ENV_FILE = ".env"
+
+
+def project_environ(
+    root: Path, environ: MutableMapping[str, str] = os.environ
+) -> Mapping[str, str]:
+    """The variables a project's ``${VAR}`` references see: the process environment, then the
+    project's ``.env`` file for what the environment does not set.
+
+    The environment always wins; ``.env`` never changes ``os.environ`` and a missing file is
+    fine. The file is read once, when this is called (a reload reads it again).
+    """
+    path = root / ENV_FILE
+    if not path.is_file():
+        return environ
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return ChainMap(environ, values)
 
 
 def references(text: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,13 @@ class Project:
 
     def bundle(self, name: str) -> Bundle | None:
         return next((b for b in self.bundles if b.name == name), None)
+
+    @functools.cached_property
+    def environ(self) -> Mapping[str, str]:
+        """What ``${VAR}`` references resolve against: the environment, then ``.env``."""
+        from jivocrm.engine.envvars import project_environ
+
+        return project_environ(self.root)
 
     def channel_for_token(self, token: str) -> Channel | None:
         return next((c for c in self.channels.values() if c.token == token), None)

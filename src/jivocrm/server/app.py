@@ -1,7 +1,7 @@
 """``create_app``: the daemon as an aiohttp application, one ``cleanup_ctx`` per resource.
 
 Start-up order: store → HTTP session → connections (emulators included) → workers. Teardown is
-the reverse, which is the graceful shutdown order of STYLE.md §16: the listener is already closed
+the reverse, which is the graceful shutdown order: the listener is already closed
 by ``AppRunner.cleanup`` (stop accepting), then workers stop claiming, in-flight steps finish up
 to ``server.shutdown_timeout`` and the rest is released, then sessions and the store close.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -58,13 +57,17 @@ CONNECTIONS = web.AppKey("connections", Connections)
 def create_app(
     project: Project,
     *,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
     workers: int | None = None,
     redactor: Redactor | None = None,
     lease: float = LEASE,
     start_workers: bool = True,
 ) -> web.Application:
-    """The daemon for ``project``; nothing starts until the app is set up by a runner."""
+    """The daemon for ``project``; nothing starts until the app is set up by a runner.
+
+    ``environ`` (default: the project's, with its ``.env``) resolves the ``${VAR}`` references."""
+    if environ is None:
+        environ = project.environ
     app = web.Application(client_max_size=project.server.body_limit)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -31,13 +31,18 @@ async def reload(daemon: Daemon, path: Path) -> bool:
                 log.error("reload_invalid", diagnostic=problem.format())
         log.error("reload_rejected", errors=len(problems), kept=daemon.project.file.name)
         return False
+    # A daemon started on its project's environment reads the project's .env again; one given
+    # an environment of its own (tests, embedding) keeps it.
+    own = daemon.environ is daemon.view.project.environ
+    environ = project.environ if own else daemon.environ
     try:
-        view = build_view(project, daemon.connections, daemon.environ)
+        view = build_view(project, daemon.connections, environ)
     except JivoCRMError as exc:
         log.error("reload_rejected", error=str(exc))
         return False
     old = daemon.view.project
     daemon.view = view  # the swap: one assignment, seen whole by every later request and run
+    daemon.environ = environ
     daemon.redactor.update(view.secrets, project.journal.redact_personal_data)
     await sync_paused(daemon, project)
     for key in RESTART_ONLY:

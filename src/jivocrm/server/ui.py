@@ -232,10 +232,10 @@ def setup_ui(
     app: web.Application,
     source: Callable[[web.Application], Journal] = daemon_journal,
     *,
-    environ: Mapping[str, str] = os.environ,
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Add the journal pages under ``/ui`` to ``app`` (by default, reading the daemon's state)."""
-    ui = UI(source, environ)
+    ui = UI(source, os.environ if environ is None else environ)
 
     async def index(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/ui/runs")
