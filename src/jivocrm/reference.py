@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from jivocrm.connectors import CONNECTORS
-from jivocrm.engine import catalogue
+from jivocrm.engine import bundle_tests, catalogue
 from jivocrm.engine.filters_ops import OPS
 from jivocrm.engine.templates import environment
 from jivocrm.steps import STEPS
@@ -118,6 +118,7 @@ def bundle_reference() -> str:
         out.append("| Key | Type | Notes |\n|---|---|---|")
         out.extend(_props(dict(conn.schema)))
         out.append("")
+    out.append(bundle_tests.FORMAT)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -130,14 +131,13 @@ def cli_reference() -> str:
     # the CLI already ran in this process.
     ctx = click.Context(cli, info_name="jivocrm", **cli.context_settings)
 
-    def walk(command: click.Command, parent: click.Context, path: str) -> None:
-        sub_ctx = click.Context(command, info_name=path.split()[-1], parent=parent)
-        out.append(f"## `{path}`\n\n```text\n{command.get_help(sub_ctx)}\n```\n")
+    def walk(command: click.Command, own: click.Context, path: str) -> None:
+        out.append(f"## `{path}`\n\n```text\n{command.get_help(own)}\n```\n")
         if isinstance(command, click.Group):
-            for name in command.list_commands(sub_ctx):
-                child = command.get_command(sub_ctx, name)
+            for name in command.list_commands(own):
+                child = command.get_command(own, name)
                 if child is not None:
-                    walk(child, sub_ctx, f"{path} {name}")
+                    walk(child, click.Context(child, info_name=name, parent=own), f"{path} {name}")
 
     walk(cli, ctx, "jivocrm")
     return "\n".join(out).rstrip() + "\n"

@@ -21,11 +21,11 @@ def init(*args: str) -> tuple[int, str]:
 
 
 def files_of(root: Path) -> dict[str, str]:
-    """Every file a user commits: no bundle tests (written by hand), no local state."""
+    """Every file a user commits: no local state, no secrets."""
     return {
         str(p.relative_to(root)): p.read_text("utf-8")
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".jivocrm" not in p.parts and not p.name.endswith(".test.yaml")
+        if p.is_file() and ".jivocrm" not in p.parts and p.name != ".env"
     }
 
 

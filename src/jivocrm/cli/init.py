@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
-from jivocrm.scaffold import CRMS, project_files
+from jivocrm.scaffold import CRMS, bundle_count, project_files
 
 
 def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
@@ -32,12 +32,17 @@ def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
         target = directory / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, "utf-8")
-    bundles = sum(1 for name in files if name.count("/") == 1 and not name.startswith("."))
-    click.echo(f"created a jivocrm project in {directory}: jivocrm.yaml and {bundles} bundles")
-    where = "" if directory == Path(".") else f"cd {directory} && "
-    click.echo(f"next: {where}jivocrm validate")
+    bundles = bundle_count(files)
+    click.echo(
+        f"created a jivocrm project in {directory}: jivocrm.yaml, {bundles} bundles with their "
+        "tests, sample events and a CI workflow"
+    )
+    steps = [] if directory == Path(".") else [f"cd {directory}"]
+    steps += ["jivocrm validate", "jivocrm test"]
     if not emulate:
-        click.echo("then put the secrets into .env (see .env.example) and run jivocrm serve")
+        steps.append("cp .env.example .env   # then fill in the secrets")
+    steps.append("jivocrm serve")
+    click.echo("next:\n" + "\n".join(f"  {step}" for step in steps))
     return OK
 
 
@@ -58,6 +63,8 @@ def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
 )
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def command(directory: Path, crms: tuple[str, ...], emulate: bool, force: bool) -> None:
-    """Create a project: jivocrm.yaml, the default bundles, .env.example and a README."""
+    """Create a project: jivocrm.yaml, the default bundles with their tests, a CI workflow.
+
+    Also the sample events the tests read, .env.example, .gitignore and a README."""
     chosen = sorted(set(crms))  # the same project whatever the order of the options
     finish(guarded(lambda: init(directory, chosen, emulate, force)))

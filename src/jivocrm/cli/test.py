@@ -1,7 +1,7 @@
 """``jivocrm test [PATH]``: run the bundle tests (``*.test.yaml``) on in-process emulators.
 
 Prints each test, a readable diff for each failure, and ends with ``N passed, N failed``; exits
-1 when any test failed. The file format: ``jivocrm.engine.bundle_tests.spec``.
+1 when any test failed. The file format: the "Bundle tests" section of docs/reference.md.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def echo_results(results: list[TestResult], fmt: str) -> None:
     click.echo(f"{passed} passed, {failed} failed")
 
 
-def test(path: Path, project: Path | None, fmt: str) -> int:
+def test(path: Path | None, project: Path | None, fmt: str) -> int:
     quiet_logs()
     results = asyncio.run(run_path(path, project))
     echo_results(results, fmt)
@@ -50,13 +50,18 @@ def test(path: Path, project: Path | None, fmt: str) -> int:
 
 
 @click.command("test")
-@click.argument("path", type=click.Path(exists=True, path_type=Path), default=Path("bundles"))
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option(
     "--project",
     type=click.Path(exists=True, path_type=Path),
-    help="The project (default: the nearest jivocrm.yaml above each test file).",
+    help="The project (default: the one in this folder, or for PATH the nearest jivocrm.yaml "
+    "above each test file).",
 )
 @FORMAT
-def command(path: Path, project: Path | None, fmt: str) -> None:
-    """Run bundle tests: an event in, the expected CRM calls, records and reply out."""
+def command(path: Path | None, project: Path | None, fmt: str) -> None:
+    """Run bundle tests: an event in, the expected CRM calls, records and reply out.
+
+    Without PATH, every *.test.yaml beside the project's bundles. The tests run on the built-in
+    CRM emulators: they need no secrets and no network.
+    """
     finish(guarded(lambda: test(path, project, fmt)))

@@ -1,5 +1,6 @@
-"""What ``jivocrm init`` writes: a project file, the default bundle set per CRM, .env.example,
-.gitignore and a README, composed from the templates in this package.
+"""What ``jivocrm init`` writes: a project file, the default bundle set per CRM with a test file
+beside each bundle, the sample events those tests read, a CI workflow, .env.example, .gitignore
+and a README, composed from the templates in this package.
 
 The bundles are the set integration platforms create for a Jivo customer (chat start and finish,
 each with and without contacts, the data update, offline messages and calls); the pipeline and
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from jivocrm import __version__, samples
 from jivocrm.engine.envvars import references
 
 
@@ -47,6 +49,11 @@ CRMS: dict[str, Crm] = {
 }
 JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", "any long random text; Jivo posts to /jivo/<it>"),)
 BUNDLE_SCHEMA_LINE = "# yaml-language-server: $schema=../.jivocrm/bundle.schema.json\n"
+TEST_SUFFIX = ".test.yaml"
+SAMPLES_DIR = "samples"
+# A test file names a sample event as ``event: ../samples/<name>.json``.
+SAMPLE_REFERENCE = re.compile(r"\.\./" + SAMPLES_DIR + r"/([\w-]+)\.json")
+WORKFLOW = ".github/workflows/jivocrm.yml"
 
 
 def _read(*parts: str) -> str:
@@ -54,8 +61,17 @@ def _read(*parts: str) -> str:
 
 
 def bundle_names(crm: str) -> list[str]:
+    """The default bundles' files of ``crm``, without their test files."""
     folder = resources.files(__name__).joinpath("bundles", crm)
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml") and not p.name.endswith(TEST_SUFFIX)
+    )
+
+
+def test_name(bundle_file: str) -> str:
+    return bundle_file.removesuffix(".yaml") + TEST_SUFFIX
 
 
 def _fill(template: str, **values: str) -> str:
@@ -131,7 +147,24 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
     for crm, folder in zip(crms, folders, strict=True):
         for name in bundle_names(crm):
             files[folder + name] = _bundle(crm, name, both)
+            files[folder + test_name(name)] = _read("bundles", crm, test_name(name))
+    used = sorted({m for text in files.values() for m in SAMPLE_REFERENCE.findall(text)})
+    for name in used:
+        files[f"{SAMPLES_DIR}/{name}.json"] = samples.text(name)
+    files[WORKFLOW] = _fill(_read("workflow.yml.tmpl"), VERSION=__version__)
     return files
+
+
+def bundle_count(files: dict[str, str]) -> int:
+    """How many of ``files`` are bundles (not their tests, samples or dot-files)."""
+    return sum(
+        1
+        for name in files
+        if name.endswith(".yaml")
+        and not name.endswith(TEST_SUFFIX)
+        and "/" in name
+        and not name.startswith(".")
+    )
 
 
 def variables_used(files: dict[str, str]) -> set[str]:
@@ -139,4 +172,4 @@ def variables_used(files: dict[str, str]) -> set[str]:
     return set(references(files["jivocrm.yaml"]))
 
 
-__all__ = ["CRMS", "bundle_names", "project_files", "variables_used"]
+__all__ = ["CRMS", "bundle_count", "bundle_names", "project_files", "variables_used"]

@@ -1,42 +1,7 @@
-"""The bundle test file format (``*.test.yaml`` next to the bundles), its schema and loader.
+"""The bundle test file format (``*.test.yaml`` next to the bundles): its schema and loader.
 
-A test file holds one or more tests of the project's bundles::
-
-    # bundles/amocrm/chat-finished.test.yaml
-    bundle: amo-chat-finished          # default bundle of the tests below (optional)
-    tests:
-      - name: a new visitor gets one contact and one deal
-        event: ../../samples/jivo_chat_finished.json   # a file (relative to this one) or inline
-        patch: {visitor: {phone: "8 916 000-00-00"}}   # deep-merged onto the event (optional)
-        crm:                           # CRM state before the event, per connection (optional)
-          amo:
-            users: [{name: Пётр Сидоров, email: p.sidorov@shop-example.ru}]
-            contacts: [{name: Анна, phones: ["+7 916 123-45-67"], emails: [a@b.ru]}]
-            deals: [{name: Диван, contact: 40000001, pipeline: Продажи, stage: Переговоры}]
-        expect:
-          matched: true                # did the bundle match (reason: a part of the reason)
-          status: succeeded            # the run's status
-          calls:                       # the CRM calls of the run, in order, all of them
-            - GET /api/v4/contacts
-            - {call: POST /api/v4/leads/complex, request: [{name: "Чат Jivo #58213"}]}
-          steps: {contact: {created: true}}     # step outputs (a subset)
-          crm:                         # what the CRM holds afterwards: exactly this many
-            amo:
-              contacts: [{name: Анна Смирнова, phones: ["+79161234567"]}]
-              deals: [{name: "Чат Jivo #58213", stage: Первичный контакт}]
-          reply: {crm_link: "*"}       # the merged reply to Jivo (a subset)
-
-Matching rules: mappings match when every expected key matches (a subset); lists match when
-they have the same length and match item by item; ``"*"`` matches any value but null; numbers
-and text compare as text (ids drift between the two). A call is written ``METHOD path`` — the
-URL path for amoCRM, the REST method for Bitrix24 (``POST crm.contact.add``, ``POST batch``).
-Contacts and deals are compared in the CRM's id order; a contact is ``id, name, phones (E.164),
-emails, responsible``, a deal ``id, name, pipeline, pipeline_id, stage, stage_id, price,
-contacts, responsible``. ``crm`` state seeds the emulators: without ``contacts`` and ``deals`` the
-emulator's demo account is used, with either of them both replace it; ``users`` are added.
-
-Without ``bundle`` the event runs through every bundle of the project; ``matched`` then means
-"some bundle matched" and ``calls`` are those of all runs in project order.
+What the keys mean, with an example of each expectation, is in ``format.md`` beside this module
+(the "Bundle tests" section of docs/reference.md).
 """
 
 from __future__ import annotations
@@ -121,7 +86,12 @@ class BundleTest:
 
     @property
     def title(self) -> str:
-        return f"{self.file}: {self.name}"
+        """``file: name``, the file relative to the working directory when it is below it."""
+        try:
+            shown = self.file.resolve().relative_to(Path.cwd())
+        except ValueError:
+            shown = self.file
+        return f"{shown}: {self.name}"
 
 
 def merge(base: Any, patch: Any) -> Any:
