@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import tempfile
 import traceback
@@ -17,6 +18,7 @@ from jivocrm.errors import JivoCRMError
 
 OK, USER_ERROR, USAGE = 0, 1, 2
 CRASH = 70
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader left
 
 FORMAT = click.option(
     "--format",
@@ -42,6 +44,12 @@ def guarded(fn: Callable[[], int]) -> int:
         return USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``jivocrm … | head``): not a crash. Point stdout at /dev/null so
+        # the interpreter's last flush does not raise again, and exit as a killed-by-SIGPIPE tool.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
     except Exception as exc:
         report = write_crash_report(exc)
         click.echo(

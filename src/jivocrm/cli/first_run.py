@@ -1,8 +1,9 @@
 """``make run``: the example project under ``bundles/`` served on the built-in CRM emulators.
 
 No CRM account and no secrets needed: the example's connections say ``emulate: true``, and when
-``JIVO_SHOP_TOKEN`` is unset a development token is put in the environment (and printed). Then the
-daemon starts, and this prints the webhook URL and how to post a sample event to it.
+``JIVO_SHOP_TOKEN`` is unset (in the environment and in the project's ``.env``) a development
+token is put in the environment (and printed). Then the daemon starts, and this prints the banner
+of ``jivocrm serve`` and a ``jivocrm send`` line that posts a sample event to it.
 
     python -m jivocrm.cli.first_run [PROJECT_DIR]
 """
@@ -10,7 +11,6 @@ daemon starts, and this prints the webhook URL and how to post a sample event to
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import sys
@@ -20,28 +20,16 @@ from pathlib import Path
 import click
 from aiohttp import web
 
+from jivocrm.cli import banner
 from jivocrm.cli.common import USER_ERROR, guarded
 from jivocrm.engine.diagnostics import render
 from jivocrm.engine.envvars import references
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.logs import Redactor, configure
+from jivocrm.server.app import emulator_urls
 
 DEV_TOKEN = "dev-shop-token"  # development only; a real channel's token is a long random string
-
-SAMPLE = {
-    "event_name": "chat_accepted",
-    "chat_id": 58213,
-    "widget_id": "aB3dE5fGh7",
-    "visitor": {
-        "name": "Анна Смирнова",
-        "email": "anna.smirnova@mail.ru",
-        "phone": "+79161234567",
-        "number": "10482",
-    },
-    "agent": {"id": "412587", "name": "Ольга Петрова", "email": "o.petrova@shop-example.ru"},
-    "page": {"url": "https://shop-example.ru/catalog/", "title": "Каталог"},
-}
 
 
 def development_tokens(project: Project) -> dict[str, str]:
@@ -49,7 +37,7 @@ def development_tokens(project: Project) -> dict[str, str]:
     chosen: dict[str, str] = {}
     for channel in project.channels.values():
         for name in references(channel.token):
-            if not os.environ.get(name):
+            if not project.environ.get(name):
                 chosen[name] = DEV_TOKEN if not chosen else f"{DEV_TOKEN}-{len(chosen) + 1}"
     return chosen
 
@@ -66,40 +54,29 @@ def free_port(host: str, wanted: int) -> int:
             return port
 
 
-def write_sample(project: Project) -> Path:
-    folder = project.root / ".jivocrm"
-    folder.mkdir(exist_ok=True)
-    path = folder / "sample-chat-accepted.json"
-    widget = next(iter(project.channels.values())).widget_id if project.channels else None
-    path.write_text(json.dumps({**SAMPLE, "widget_id": widget}, ensure_ascii=False, indent=2))
-    return path
-
-
 def announce(
-    project: Project, sample: Path, tokens: dict[str, str]
+    project: Project, tokens: dict[str, str], held: banner.HeldStream
 ) -> Callable[[web.Application, str], None]:
     def started(app: web.Application, url: str) -> None:
         from jivocrm.engine.envvars import resolve
-        from jivocrm.server.app import emulator_urls
 
-        lines = ["", "jivocrm is running on the example project (Ctrl-C stops it).", ""]
+        lines = banner.for_app(project, app, url)
         for name, value in tokens.items():
             lines.append(f"  development token: {name}={value}  (export your own to change it)")
-        for channel in project.channels.values():
-            token = resolve(channel.token, os.environ)
-            lines.append(f"  webhook URL of channel {channel.name}: {url}/jivo/{token}")
-        for name, emulator in emulator_urls(app).items():
-            lines.append(f"  CRM emulator {name}: {emulator}/_emulator/state")
-        webhook = f"{url}/jivo/{resolve(next(iter(project.channels.values())).token, os.environ)}"
+        channel = next(iter(project.channels.values()))
+        webhook = f"{url}/jivo/{resolve(channel.token, project.environ)}"
         lines += [
             "",
-            "Post a sample chat_accepted event from another terminal:",
-            f"  .venv/bin/jivocrm send {sample} --url {webhook}",
-            "The reply carries crm_link, the 'open in CRM' button Jivo shows to the operator.",
-            f"Health: {url}/healthz   Metrics: {url}/metrics",
+            "Post a sample chat_accepted event from another terminal, in this folder:",
+            f"  .venv/bin/jivocrm send --sample chat_accepted --url {webhook}",
+            "The reply carries crm_link, the 'open in CRM' button Jivo shows to the operator;",
+            f"the run is on {url}/ui, the contact in the emulator's state "
+            + " and ".join(f"{u}/_emulator/state" for u in emulator_urls(app).values())
+            + ".",
             "",
         ]
-        click.echo("\n".join(lines))
+        click.echo("\n".join(lines), err=True)
+        held.release()
 
     return started
 
@@ -112,22 +89,20 @@ def first_run(path: Path) -> int:
         return USER_ERROR
     tokens = development_tokens(project)
     os.environ.update(tokens)
-    sample = write_sample(project)
     from jivocrm.cli.serve import bind_address, run_daemon
 
     host, wanted = bind_address(project, None, None)
     port = free_port(host, wanted)
-    redactor = configure(Redactor(), level="info")
-
-    return asyncio.run(
-        run_daemon(
-            project,
-            path,
-            port=port,
-            redactor=redactor,
-            started=announce(project, sample, tokens),
+    held = banner.HeldStream(sys.stderr)
+    redactor = configure(Redactor(), level="info", stream=held)
+    try:
+        return asyncio.run(
+            run_daemon(
+                project, path, port=port, redactor=redactor, started=announce(project, tokens, held)
+            )
         )
-    )
+    finally:
+        held.release()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,16 @@
-"""``jivocrm send EVENT.json``: post a Jivo event to a running daemon and print its answer.
+"""``jivocrm send EVENT.json | --sample NAME``: post a Jivo event to the daemon, print its reply.
 
-The help desk's "send yourself a test message" step, without Jivo: the body goes out byte for
-byte as the file holds it. Without ``--url`` the address comes from the project: its server
-address and the token of a channel (the first one unless ``--channel`` names another).
+The help desk's "send yourself a test message" step, without Jivo. A file goes out byte for byte
+as it is; a sample (``jivocrm samples`` lists them) is one of the Jivo events shipped with
+jivocrm, its ``widget_id`` set to the channel's when the project is known. Without ``--url`` the
+address comes from the project: its server address and the token of a channel (the first one
+unless ``--channel`` names another).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import aiohttp
@@ -17,25 +18,39 @@ import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
 from jivocrm.engine.envvars import resolve
-from jivocrm.engine.project import load_project
+from jivocrm.engine.model import Channel, Project
+from jivocrm.engine.project import PROJECT_FILE, find_project_file, load_project
 from jivocrm.errors import JivoCRMError, ProjectError
 
 
-def webhook_url(project_path: Path, channel: str | None) -> str:
-    project, problems = load_project(project_path)
+def project_at(path: Path) -> Project:
+    if not find_project_file(path).is_file():
+        where = path.resolve() if path.is_dir() else path.resolve().parent
+        raise JivoCRMError(
+            f"no {PROJECT_FILE} in {where}: run this in the project's folder, point at it with "
+            "--project DIR, or give the daemon's webhook URL with --url"
+        )
+    project, problems = load_project(path)
     if project is None:
         raise ProjectError(problems)
+    return project
+
+
+def channel_of(project: Project, name: str | None) -> Channel:
     if not project.channels:
         raise JivoCRMError("the project has no channels; add one under `channels:`")
-    name = channel or next(iter(project.channels))
-    found = project.channels.get(name)
+    found = project.channels.get(name or next(iter(project.channels)))
     if found is None:
         raise JivoCRMError(f"no channel {name!r}; the project has {', '.join(project.channels)}")
-    token = resolve(found.token, os.environ)
+    return found
+
+
+def webhook_url(project: Project, channel: Channel) -> str:
+    token = resolve(channel.token, project.environ)
     host = project.server.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening everywhere: reach it on this machine
-    port = resolve(project.server.port, os.environ)
+    port = resolve(project.server.port, project.environ)
     return f"http://{host}:{port}/jivo/{token}"
 
 
@@ -52,14 +67,39 @@ async def post(url: str, body: bytes, seconds: float) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
-def send(event: Path, url: str | None, project: Path, channel: str | None, timeout: float) -> int:
-    target = url or webhook_url(project, channel)
-    body = event.read_bytes()
+def body_of(event: Path | None, sample: str | None, channel: Channel | None) -> bytes:
+    if event is not None:
+        return event.read_bytes()
+    from jivocrm import samples
+
+    data = samples.load(str(sample))
+    if channel is not None:
+        data["widget_id"] = channel.widget_id  # so the channel's bundles see it as theirs
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def send(
+    event: Path | None,
+    sample: str | None,
+    url: str | None,
+    project_path: Path,
+    channel_name: str | None,
+    timeout: float,
+) -> int:
+    if (event is None) == (sample is None):
+        raise JivoCRMError("give an EVENT.json file or --sample NAME (jivocrm samples lists them)")
+    channel = None
+    if url is None:
+        project = project_at(project_path)
+        channel = channel_of(project, channel_name)
+        url = webhook_url(project, channel)
+    body = body_of(event, sample, channel)
     try:
-        status, text = asyncio.run(post(target, body, timeout))
+        status, text = asyncio.run(post(url, body, timeout))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise JivoCRMError(
-            f"cannot reach the daemon ({exc or type(exc).__name__}); is `jivocrm serve` running?"
+            f"cannot reach the daemon at {url.rsplit('/jivo/', 1)[0]} "
+            f"({exc or type(exc).__name__}); is `jivocrm serve` running?"
         ) from None
     try:
         shown = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
@@ -73,7 +113,10 @@ def send(event: Path, url: str | None, project: Path, channel: str | None, timeo
 
 
 @click.command("send")
-@click.argument("event", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "event", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@click.option("--sample", help="Post a sample event shipped with jivocrm (see `jivocrm samples`).")
 @click.option("--url", help="The webhook URL (default: built from the project).")
 @click.option(
     "--project",
@@ -85,7 +128,12 @@ def send(event: Path, url: str | None, project: Path, channel: str | None, timeo
 @click.option("--channel", help="The channel whose token to use (default: the first).")
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def command(
-    event: Path, url: str | None, project: Path, channel: str | None, timeout: float
+    event: Path | None,
+    sample: str | None,
+    url: str | None,
+    project: Path,
+    channel: str | None,
+    timeout: float,
 ) -> None:
-    """Post a Jivo event (a JSON file) to the daemon and print its reply."""
-    finish(guarded(lambda: send(event, url, project, channel, timeout)))
+    """Post a Jivo event (a JSON file, or a shipped sample) to the daemon and print its reply."""
+    finish(guarded(lambda: send(event, sample, url, project, channel, timeout)))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import click
 import structlog
 from aiohttp import web
 
+from jivocrm.cli import banner
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
 from jivocrm.engine.diagnostics import render
 from jivocrm.engine.envvars import resolve
@@ -33,7 +34,7 @@ def bind_address(project: Project, host: str | None, port: int | None) -> tuple[
     """The options win over the project; the project's port may be a ``${VAR}`` reference."""
     chosen_port = port if port is not None else project.server.port
     try:
-        number = int(str(resolve(chosen_port, os.environ)))
+        number = int(str(resolve(chosen_port, project.environ)))
     except ValueError:
         raise JivoCRMError(f"server.port {chosen_port!r} is not a port number") from None
     return host or project.server.host, number
@@ -61,7 +62,8 @@ async def run_daemon(
     from jivocrm.server.ui import setup_ui
 
     app = create_app(project, workers=workers, redactor=redactor, lease=lease or LEASE)
-    setup_ui(app)  # the journal pages under /ui (loopback clients, or the admin token)
+    # The journal pages under /ui (loopback clients, or the admin token).
+    setup_ui(app, environ=project.environ)
     # Requests still open when the listener closes get until the reply deadline to finish.
     grace = project.server.reply_timeout + 1.0
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
@@ -75,7 +77,13 @@ async def run_daemon(
     bound = runner.addresses[0]
     url = f"http://{bound[0]}:{bound[1]}"
     daemon = app[DAEMON]
-    log.info("server_started", url=url, channels=len(project.channels), workers=workers)
+    log.info(
+        "server_started",
+        url=url,
+        channels=len(project.channels),
+        bundles=len(project.bundles),
+        workers=workers or project.server.workers,
+    )
     if started is not None:
         started(app, url)
 
@@ -125,19 +133,32 @@ def serve(
         click.echo(render(problems, "text"), err=True)
         click.echo("the project is invalid; jivocrm serve refuses to start", err=True)
         return USER_ERROR
-    redactor = configure(Redactor(), level=log_level)
-    return asyncio.run(
-        run_daemon(
-            project,
-            path,
-            host=host,
-            port=port,
-            watch=watch,
-            workers=workers,
-            lease=lease,
-            redactor=redactor,
+    # On a terminal the banner comes first: the start-up log lines wait for it.
+    held = banner.HeldStream(sys.stderr) if banner.on_terminal() else None
+    redactor = configure(Redactor(), level=log_level, stream=held)
+
+    def started(app: web.Application, url: str) -> None:
+        if held is not None:
+            click.echo("\n".join(banner.for_app(project, app, url)), err=True)
+            held.release()
+
+    try:
+        return asyncio.run(
+            run_daemon(
+                project,
+                path,
+                host=host,
+                port=port,
+                watch=watch,
+                workers=workers,
+                lease=lease,
+                redactor=redactor,
+                started=started,
+            )
         )
-    )
+    finally:
+        if held is not None:
+            held.release()
 
 
 @click.command("serve")

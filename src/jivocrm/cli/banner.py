@@ -1,0 +1,110 @@
+"""What ``jivocrm serve`` (and ``make run``) print on a terminal once the daemon listens.
+
+The channels with the webhook URL each one's Jivo channel must post to, the journal page, the
+store and the connections. Only on a terminal: under a service manager or a pipe the daemon
+writes its JSON logs and nothing else. On a terminal the start-up log lines are held back until
+the banner is out, so the banner comes first and the logs follow it.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from jivocrm.engine.envvars import resolve_text
+from jivocrm.engine.model import Project
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+
+class HeldStream(io.StringIO):
+    """A terminal stream that keeps what is written until ``release()``, then writes through."""
+
+    def __init__(self, target: TextIO) -> None:
+        super().__init__()
+        self.target = target
+        self.held: list[str] | None = []
+
+    def write(self, text: str) -> int:
+        if self.held is None:
+            self.target.write(text)
+            self.target.flush()
+        else:
+            self.held.append(text)
+        return len(text)
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        if held:
+            self.target.write("".join(held))
+            self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+
+def on_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def public_base(project: Project, local: str) -> str:
+    """The address Jivo reaches the daemon at: ``server.public_url``, else the local one."""
+    if project.server.public_url:
+        missing: list[str] = []
+        url = resolve_text(project.server.public_url, project.environ, missing)
+        if not missing and url:
+            return url.rstrip("/")
+    return local
+
+
+def store_shown(url: str) -> str:
+    """The store URL without a password."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def lines(project: Project, local: str, emulators: Mapping[str, str], store: str) -> list[str]:
+    """The banner for ``project`` served at ``local`` (``http://host:port``)."""
+    from jivocrm import __version__
+    from jivocrm.connectors import CONNECTORS
+
+    base = public_base(project, local)
+    out = [f"jivocrm {__version__} serving {project.file} (Ctrl-C stops it)", ""]
+    for channel in project.channels.values():
+        missing: list[str] = []
+        token = resolve_text(channel.token, project.environ, missing)
+        out.append(f"  channel {channel.name} (widget {channel.widget_id}): {base}/jivo/{token}")
+    if not project.server.public_url:
+        out.append(
+            "    these URLs are local; set server.public_url to the https address Jivo reaches"
+        )
+    out.append(f"  journal: {local}/ui")
+    out.append(f"  health: {local}/healthz   metrics: {local}/metrics")
+    out.append(f"  store: {store_shown(store)}")
+    for name, connection in project.connections.items():
+        spec = CONNECTORS.get(connection.type)
+        title = spec.title if spec else connection.type
+        where = f"built-in emulator at {emulators[name]}" if name in emulators else "the account"
+        out.append(f"  connection {name}: {title}, {where}")
+    out.append("")
+    return out
+
+
+def for_app(project: Project, app: web.Application, local: str) -> list[str]:
+    """The banner of a daemon app that listens at ``local``."""
+    from jivocrm.engine.envvars import resolve
+    from jivocrm.server.app import emulator_urls
+
+    store = str(resolve(project.store, project.environ))
+    return lines(project, local, emulator_urls(app), store)
+
+
+__all__ = ["HeldStream", "for_app", "lines", "on_terminal", "public_base", "store_shown"]
