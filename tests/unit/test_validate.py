@@ -29,14 +29,14 @@ def test_each_broken_project_reports_exactly_its_problems(case: str) -> None:
 
 def test_unknown_connection_says_which_one_was_meant() -> None:
     assert reported(CORPUS / "unknown-connection") == [
-        "bundles/deal.yaml:12:17: steps[1].connection: unknown connection 'amoo' "
+        "bundles/deal.yaml:12:17: steps[1] (deal).connection: unknown connection 'amoo' "
         "(did you mean 'amo'?)"
     ]
 
 
 def test_event_fields_are_checked_against_the_triggers_event() -> None:
     assert (
-        "bundles/deal.yaml:9:14: steps[0].fields.email: event chat_finished has no field "
+        "bundles/deal.yaml:9:14: steps[0] (contact).fields.email: event chat_finished has no field "
         "'visitor.mail' (did you mean 'visitor.email'?)"
     ) in reported(CORPUS / "event-field")
 
@@ -44,10 +44,13 @@ def test_event_fields_are_checked_against_the_triggers_event() -> None:
 def test_a_template_error_in_a_block_scalar_points_at_its_line_in_the_file() -> None:
     found = reported(CORPUS / "template-syntax")
     assert (
-        found[0] == "bundles/deal.yaml:8:13: steps[0].fields.name: template syntax: unexpected '}'"
+        found[0]
+        == "bundles/deal.yaml:8:13: steps[0] (contact).fields.name: template syntax: unexpected '}'"
     )
     # `name: |` is on line 17; the unclosed `{% if %}` is the block's second line
-    assert found[1].startswith("bundles/deal.yaml:19:9: steps[1].fields.name: template syntax:")
+    assert found[1].startswith(
+        "bundles/deal.yaml:19:9: steps[1] (deal).fields.name: template syntax:"
+    )
 
 
 def test_a_secret_is_never_echoed() -> None:

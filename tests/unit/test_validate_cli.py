@@ -22,10 +22,10 @@ def test_all_errors_of_all_files_come_out_in_one_run() -> None:
     code, out, err = run("validate", str(BROKEN))
     assert code == 1
     assert out.splitlines() == [
-        "bundles/deal.yaml:12:17: steps[1].connection: unknown connection 'amoo' "
+        "bundles/deal.yaml:12:17: steps[1] (deal).connection: unknown connection 'amoo' "
         "(did you mean 'amo'?)",
-        "bundles/started.yaml:8:13: steps[0].fields.name: event chat_accepted has no field "
-        "'visitor.nam' (did you mean 'visitor.name'?)",
+        "bundles/started.yaml:8:13: steps[0] (contact).fields.name: event chat_accepted has no "
+        "field 'visitor.nam' (did you mean 'visitor.name'?)",
         "jivocrm.yaml:11:25: connections.amo.auth.long_lived_token: the value is a secret: "
         "write it as ${AMO_TOKEN} and set the variable where jivocrm runs",
     ]
@@ -43,6 +43,7 @@ def test_json_format_gives_one_object_per_problem() -> None:
         "path": "steps[1].connection",
         "message": "unknown connection 'amoo' (did you mean 'amo'?)",
         "severity": "error",
+        "step": "deal",
     }
 
 
@@ -50,7 +51,7 @@ def test_github_format_gives_workflow_annotations() -> None:
     code, out, _ = run("validate", str(BROKEN), "--format", "github")
     assert code == 1
     assert out.splitlines()[0] == (
-        "::error file=bundles/deal.yaml,line=12,col=17::steps[1].connection: "
+        "::error file=bundles/deal.yaml,line=12,col=17::steps[1] (deal).connection: "
         "unknown connection 'amoo' (did you mean 'amo'?)"
     )
 

@@ -1,7 +1,7 @@
 """``load_project``: the one validator behind validate, test, run, serve and reload.
 
 It reads the project file and every bundle, reports every problem across every file, and returns
-the typed ``Project`` only when there is none. Two phases keep messages short (STYLE.md §6): first
+the typed ``Project`` only when there is none. Two phases keep messages short: first
 the skeleton of each file and each step's ``type``, then each step against its own schema.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.engine import schema as schemas
-from jivocrm.engine.diagnostics import Diagnostic
+from jivocrm.engine.diagnostics import Diagnostic, name_steps
 from jivocrm.engine.loader import Document, load_file, plain
 from jivocrm.engine.model import (
     Bundle,
@@ -245,12 +245,14 @@ def load_project(
     # (e.g. "add https://…" instead of a regular expression): one message per value.
     refined = {(d.file, d.path) for d in found if d.path and d.severity == "error"}
     problems = [p for p in problems if (p.file, p.path) not in refined] + found
+    steps = {d.file: d.data.get("steps") for d, _, _ in bundle_docs}
+    problems = sorted(set(name_steps(problems, steps)))
     if any(p.severity == "error" for p in problems):
-        return None, sorted(set(problems))
+        return None, problems
 
     bundles = [_bundle(doc, p, content) for doc, p, content in bundle_docs]
     project = _project(root, file, plain(project_doc.data), bundles)
-    return project, sorted(set(problems))
+    return project, problems
 
 
 __all__ = ["PROJECT_FILE", "did_you_mean", "find_project_file", "load_project"]
