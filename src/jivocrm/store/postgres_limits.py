@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
@@ -54,6 +55,12 @@ MAX_LATE = 0.05
 MAX_RETAKES = 5
 
 
+@dataclass(frozen=True)
+class Reservation:
+    slot: float  # when the request may go, on the database's clock (Unix seconds)
+    wait: float  # seconds from the database's now until then
+
+
 class PostgresRateLimiter:
     """``RateLimiter`` on one ``rate_limits`` row: ``burst`` at once, then one per ``interval``."""
 
@@ -74,7 +81,7 @@ class PostgresRateLimiter:
             for attempt in range(MAX_RETAKES + 1):
                 await self._wait_local_block()
                 asked = time.monotonic()
-                wait = await self._take()
+                wait = (await self.reserve()).wait
                 # The slot cannot begin before this local time (the database may have answered
                 # later than `asked`, never earlier).
                 due = asked + max(wait, 0.0)
@@ -128,7 +135,10 @@ class PostgresRateLimiter:
             await self.db.execute("limiter_ensure", {"name": self.name})
             self._ready = True
 
-    async def _take(self) -> float:
+    async def reserve(self) -> Reservation:
+        """Take the next slot of the shared bucket: when it begins (the database's clock, Unix
+        seconds) and how long from now that is."""
+        await self._ensure_row()
         params = {"name": self.name, "interval": self.interval, "tolerance": self.tolerance}
         row = await self.db.fetchone("limiter_take", params)
         if row is None:  # the row was deleted under us (a reset): make it again
@@ -136,7 +146,7 @@ class PostgresRateLimiter:
             await self._ensure_row()
             row = await self.db.fetchone("limiter_take", params)
             assert row is not None
-        return float(row["wait"])
+        return Reservation(float(row["slot"]), float(row["wait"]))
 
     async def _blocked_remaining(self) -> float:
         row = await self.db.fetchone("limiter_blocked_for", {"name": self.name})
@@ -176,4 +186,4 @@ def limiters_for(store: PostgresStore, project: Project) -> dict[str, RateLimite
     return limiters
 
 
-__all__ = ["AMOCRM_WINDOW", "PostgresRateLimiter", "limiters_for", "parameters"]
+__all__ = ["AMOCRM_WINDOW", "PostgresRateLimiter", "Reservation", "limiters_for", "parameters"]

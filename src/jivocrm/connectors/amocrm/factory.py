@@ -13,7 +13,7 @@ from jivocrm.connectors.amocrm.auth import Auth, LongLivedToken, OAuth2
 from jivocrm.connectors.amocrm.client import AmoCRMConnector
 from jivocrm.connectors.amocrm.schema import BASE_URL_PATTERN
 from jivocrm.connectors.http import Response, Transport
-from jivocrm.connectors.ratelimit import WindowRateLimiter
+from jivocrm.connectors.ratelimit import REAL, Clock, WindowRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
 from jivocrm.errors import ConnectorError
@@ -33,7 +33,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
     if not base_url:
         raise errors.no_address(ctx.name)
     rate = float((config.get("rate_limit") or {}).get("rate", 7))
-    limiter = ctx.limiter or _window_limiter(rate)
+    limiter = ctx.limiter or window_limiter(rate)
     policy = retry_policy(config)
     auth_holder: list[Auth] = []
 
@@ -85,11 +85,12 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> AmoCRMConnector:
 WINDOW = 1.1
 
 
-def _window_limiter(rate: float) -> WindowRateLimiter:
+def window_limiter(rate: float, clock: Clock = REAL) -> WindowRateLimiter:
+    """amoCRM's limiter for ``rate`` requests per second: that many per ``WINDOW``."""
     per_window = max(1, math.floor(rate))
     # WindowRateLimiter allows int(rate * period) per period; the epsilon keeps float rounding
     # from taking one request off.
-    return WindowRateLimiter((per_window + 1e-6) / WINDOW, period=WINDOW)
+    return WindowRateLimiter((per_window + 1e-6) / WINDOW, period=WINDOW, clock=clock)
 
 
 def _emulator(seed: Path | None) -> web.Application:

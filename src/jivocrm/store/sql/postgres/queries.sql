@@ -207,18 +207,23 @@ WHERE status = 'queued' AND retry_at <= %(now)s;
 INSERT INTO rate_limits (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING;
 
 -- name: limiter_take
--- GCRA in one row-locked UPDATE: every SET expression reads the row as it was before, so
--- last_send and tat come from the same old values. The send time is the latest of now, the start
--- of this request's slot (tat minus the burst tolerance) and the end of any pause. The clock is
--- the database's, read after the row lock is held (clock_timestamp, not now()): a request that
--- waited for the lock must not be given a slot in the past.
-UPDATE rate_limits
-SET last_send = greatest(extract(epoch FROM clock_timestamp())::double precision,
-                         tat - %(tolerance)s, blocked_until),
-    tat = greatest(tat, extract(epoch FROM clock_timestamp())::double precision, blocked_until)
-          + %(interval)s
-WHERE name = %(name)s
-RETURNING last_send - extract(epoch FROM clock_timestamp())::double precision AS wait;
+-- GCRA in one statement: the row is locked first (FOR UPDATE in the first CTE), the database's
+-- clock is read once after that (the second CTE reads from the first, so it runs after the lock
+-- is held: a request that waited for the lock is never given a slot in the past), and the send
+-- time and the new theoretical arrival time both come from that one reading. The send time is
+-- the latest of now, the start of this request's slot (tat minus the burst tolerance) and the
+-- end of any pause.
+WITH locked AS (
+    SELECT name, tat, blocked_until FROM rate_limits WHERE name = %(name)s FOR UPDATE
+), clock AS (
+    SELECT extract(epoch FROM clock_timestamp())::double precision AS now FROM locked
+)
+UPDATE rate_limits AS r
+SET last_send = greatest(clock.now, locked.tat - %(tolerance)s, locked.blocked_until),
+    tat = greatest(locked.tat, clock.now, locked.blocked_until) + %(interval)s
+FROM locked, clock
+WHERE r.name = locked.name
+RETURNING r.last_send AS slot, r.last_send - clock.now AS wait;
 
 -- name: limiter_block
 UPDATE rate_limits
