@@ -28,7 +28,7 @@ from typing import Any
 
 import harness
 
-BENCHES = ["calls", "validate", "intake", "e2e", "memory", "pg"]
+BENCHES = ["calls", "validate", "cli", "intake", "e2e", "memory", "pg"]
 RESULTS = harness.BENCH / "results"
 DOC = harness.ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -223,6 +223,20 @@ def _validate(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _cli(r: dict[str, Any]) -> list[Row]:
+    return [
+        [
+            f"{name} start-up, s",
+            _num(r[name]["median_s"], digits=3),
+            f"python -c pass {_num(r['baseline_s'], digits=3)}",
+            _x(r[name]["ratio"]),
+            "< 1 s",
+            harness.verdict(r[name]["goal_met"]),
+        ]
+        for name in ("jivocrm --help", "jivocrm validate")
+    ]
+
+
 def _memory(r: dict[str, Any]) -> list[Row]:
     return [
         [f"RSS idle, {r['bundles']} bundles", _num(r["idle_rss_mib"], " MiB", 1), "", "", "", ""],
@@ -286,6 +300,7 @@ def _pg(r: dict[str, Any]) -> list[Row]:
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "calls": _calls,
     "validate": _validate,
+    "cli": _cli,
     "intake": _intake,
     "e2e": _e2e,
     "memory": _memory,

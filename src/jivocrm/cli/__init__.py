@@ -7,40 +7,95 @@ Every option can also come from a ``JIVOCRM_<COMMAND>_<OPTION>`` environment var
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
 from jivocrm import __version__
 
-COMMANDS: dict[str, str] = {
-    "init": "jivocrm.cli.init",
-    "validate": "jivocrm.cli.validate",
-    "schema": "jivocrm.cli.schema",
-    "test": "jivocrm.cli.test",
-    "run": "jivocrm.cli.run",
-    "serve": "jivocrm.cli.serve",
-    "send": "jivocrm.cli.send",
-    "connections": "jivocrm.cli.connections",
-    "emulate": "jivocrm.cli.emulate",
-    "runs": "jivocrm.cli.runs",
-    "events": "jivocrm.cli.events",
-    "channels": "jivocrm.cli.channels",
-    "journal": "jivocrm.cli.journal",
-    "store": "jivocrm.cli.store",
+# Command name → (module, the one line ``jivocrm --help`` shows). The help lists commands from
+# here without importing them; tests/unit/test_cli_startup.py keeps each line equal to the
+# first line of its command's docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "jivocrm.cli.init",
+        "Create a project: jivocrm.yaml, the default bundles with their tests, a CI workflow.",
+    ),
+    "validate": (
+        "jivocrm.cli.validate",
+        "Check the project (default: the one in the current directory) and all its bundles.",
+    ),
+    "schema": (
+        "jivocrm.cli.schema",
+        "Print the JSON Schema of a bundle or of the project file.",
+    ),
+    "test": (
+        "jivocrm.cli.test",
+        "Run bundle tests: an event in, the expected CRM calls, records and reply out.",
+    ),
+    "run": (
+        "jivocrm.cli.run",
+        "Run one Jivo event (a JSON file) through the project and show everything that happened.",
+    ),
+    "serve": (
+        "jivocrm.cli.serve",
+        "Run the daemon: receive Jivo webhooks, run the bundles, answer Jivo.",
+    ),
+    "send": (
+        "jivocrm.cli.send",
+        "Post a Jivo event (a JSON file, or a shipped sample) to the daemon and print its reply.",
+    ),
+    "samples": (
+        "jivocrm.cli.samples",
+        "List the sample Jivo events, print one, or save them to a folder.",
+    ),
+    "connections": (
+        "jivocrm.cli.connections",
+        "Check CRM connections and refresh their metadata snapshot.",
+    ),
+    "emulate": (
+        "jivocrm.cli.emulate",
+        "Run the built-in emulator of a CRM: the documented API, quirks included, in memory.",
+    ),
+    "runs": (
+        "jivocrm.cli.runs",
+        "The history of bundle runs: list, show one, replay.",
+    ),
+    "events": (
+        "jivocrm.cli.events",
+        "Received Jivo events and why each bundle ran on them or did not.",
+    ),
+    "channels": (
+        "jivocrm.cli.channels",
+        "Each Jivo channel: its webhook URL, the bundles serving it, its last event.",
+    ),
+    "journal": (
+        "jivocrm.cli.journal",
+        "Look after the journal: prune old events.",
+    ),
+    "store": (
+        "jivocrm.cli.store",
+        "The store's schema (migrate) and health (check).",
+    ),
 }
 
 
 class LazyGroup(click.Group):
+    """Commands import on use; the command list comes from ``COMMANDS`` alone."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name, module in COMMANDS.items() if importlib.util.find_spec(module)]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
-        if module is None or importlib.util.find_spec(module) is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        command: click.Command = importlib.import_module(module).command
+        command: click.Command = importlib.import_module(entry[0]).command
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, summary) for name, (_, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(

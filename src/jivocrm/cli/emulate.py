@@ -10,24 +10,17 @@ from aiohttp import web
 from jivocrm.cli.common import OK, finish, guarded
 from jivocrm.connectors import CONNECTORS
 
-# How to point a connection at the emulator, with the credentials of its default seed.
-HINTS = {
-    "amocrm": (
-        "connections:\n  amo:\n    type: amocrm\n    base_url: {url}\n"
-        "    auth: {{long_lived_token: ${{AMO_TOKEN}}}}   # AMO_TOKEN=emulator-admin-token"
-    ),
-    "bitrix24": (
-        "connections:\n  b24:\n    type: bitrix24\n"
-        "    webhook_url: ${{B24_WEBHOOK_URL}}   # B24_WEBHOOK_URL={url}/rest/1/emulatorcode1/"
-    ),
-}
+
+def snippet(crm: str, url: str) -> str:
+    """The ``connections:`` YAML to paste into a project to use the emulator at ``url``."""
+    return CONNECTORS[crm].emulator_snippet.format(url=url)
 
 
 def emulate(crm: str, host: str, port: int, seed: Path | None) -> int:
     app = CONNECTORS[crm].emulator(seed)
     url = f"http://{host}:{port}"
     click.echo(f"{CONNECTORS[crm].title} emulator on {url} (state: GET {url}/_emulator/state)")
-    click.echo("Use it from a project:\n" + HINTS[crm].format(url=url))
+    click.echo("Use it from a project (jivocrm.yaml):\n" + snippet(crm, url), nl=False)
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return OK
 

@@ -47,6 +47,9 @@ class ConnectorSpec:
     emulator: Callable[[Path | None], web.Application]
     # Default rate limit of one account: (requests per second, burst)
     default_rate: tuple[float, int] = (7.0, 1)
+    # The ``connections:`` YAML that points a project at ``jivocrm emulate`` running at {url},
+    # with the credentials of the emulator's default seed (printed by the command).
+    emulator_snippet: str = ""
     docs: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import phonenumbers
-
 DEFAULT_REGION = "RU"
 
 
@@ -22,6 +20,8 @@ def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None
 # The events of one chat carry the same phone again and again; parsing costs ~60 µs.
 @functools.lru_cache(maxsize=8192)
 def _normalize(raw: str, region: str) -> str | None:
+    import phonenumbers  # on first use: validate and the CLI's start-up need no phone data
+
     text = raw.strip()
     if not text:
         return None

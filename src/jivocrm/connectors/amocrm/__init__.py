@@ -40,6 +40,14 @@ SPEC = ConnectorSpec(
     build=build,
     emulator=emulator_app,
     default_rate=(7.0, 1),
+    emulator_snippet=(
+        "connections:\n"
+        "  amo:\n"
+        "    type: amocrm\n"
+        "    base_url: {url}\n"
+        "    auth:\n"
+        "      long_lived_token: ${{AMO_TOKEN}}   # AMO_TOKEN=emulator-admin-token\n"
+    ),
     docs={"api": "https://www.amocrm.ru/developers/content/crm_platform/api-reference"},
 )
 

@@ -42,6 +42,12 @@ SPEC = ConnectorSpec(
     build=build,
     emulator=emulator_app,
     default_rate=DEFAULT_RATE,
+    emulator_snippet=(
+        "connections:\n"
+        "  b24:\n"
+        "    type: bitrix24\n"
+        "    webhook_url: ${{B24_WEBHOOK_URL}}   # B24_WEBHOOK_URL={url}/rest/1/emulatorcode1/\n"
+    ),
     docs={
         "webhook": "Developer resources → Other → Incoming webhook; scopes crm, user, task.",
         "rate_limit": "Leaky bucket per portal: 2 requests/s drained, burst 50 (Enterprise 5/250).",
