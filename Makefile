@@ -1,44 +1,52 @@
 # Every target works on a fresh machine with Python >= 3.11 and make: the first one creates .venv.
+# `make run` installs what running needs; the targets that test or check add the dev tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
 .PHONY: run test check lint typecheck fmt bench soak docs clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
+	@echo "Installing jivocrm and what it needs to run into $(VENV) (once; about half a minute)…"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	@touch $(RUNTIME)
 
-run: $(STAMP)
+$(DEV): $(RUNTIME)
+	@echo "Installing the test and check tools into $(VENV) (once)…"
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(DEV)
+
+run: $(RUNTIME)
 	$(BIN)/python -m jivocrm.cli.first_run
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q -m "not slow"
-	$(BIN)/jivocrm test bundles/
+	$(BIN)/jivocrm test --project bundles
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy
 
 check: lint typecheck test
 
-fmt: $(STAMP)
+fmt: $(DEV)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-docs: $(STAMP)
+docs: $(RUNTIME)
 	$(BIN)/python -m jivocrm.reference .
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python bench/run_all.py
 
-soak: $(STAMP)
+soak: $(DEV)
 	$(BIN)/python -m pytest -q -m slow tests/reliability
 
 clean:
