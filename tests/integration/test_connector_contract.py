@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from jivocrm.connectors.amocrm.contract_target import amocrm_target
+from jivocrm.connectors.retailcrm.contract_target import retailcrm_target
 from jivocrm.testing.contract import ConnectorContract, ContractTarget, TargetFactory, make_target
 
 TARGETS: dict[str, TargetFactory] = {
     "amocrm": amocrm_target,
+    "retailcrm": retailcrm_target,
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ class WindowRateLimiter(_Blocking):
                 await self.clock.sleep(self.period - (now - self._sent[0]) + 0.002)
             self._sent.append(self.clock.now())
         return self.clock.now() - start
+
+
+def per_second(rate: float, window: float = 1.1, clock: Clock = REAL) -> WindowRateLimiter:
+    """``rate`` requests per second for a CRM that counts them in a sliding second where they
+    arrive: that many per ``window`` seconds, the extra tenth a margin for the jitter that
+    connection set-up and the network add between leaving here and arriving there."""
+    per_window = max(1, math.floor(rate))
+    # WindowRateLimiter allows int(rate * period) per period; the epsilon keeps float rounding
+    # from taking one request off.
+    return WindowRateLimiter((per_window + 1e-6) / window, period=window, clock=clock)
 
 
 class BucketRateLimiter(_Blocking):

@@ -46,3 +46,16 @@ def normalize_email(raw: str | None) -> str | None:
         return None
     text = str(raw).strip().lower()
     return text if "@" in text else None
+
+
+def national_digits(e164: str) -> str:
+    """The digits every written form of a number shares: the national number without trunk
+    prefix or country code (``+79161234567`` → ``9161234567``, what ``8 (916) 123-45-67`` and
+    ``+7 916 123 45 67`` both contain). CRMs that match stored text are searched by these."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "".join(ch for ch in e164 if ch.isdigit())
+    return str(number.national_number)
