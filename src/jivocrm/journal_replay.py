@@ -115,7 +115,6 @@ async def execute_claimed(
             runner,
             bundle,
             run,
-            region=project.region,
             journal=StoreJournal(store, run.id, run.attempt),
         )
     except BaseException:

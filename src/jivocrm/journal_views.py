@@ -14,7 +14,6 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from jivocrm.engine.events import parse_event
 from jivocrm.engine.matching import match
 from jivocrm.engine.model import Project
 from jivocrm.errors import JivoCRMError
@@ -113,7 +112,7 @@ def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:
 def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]:
     """What the project as it is now decides for this event, per bundle."""
     try:
-        event = parse_event(detail.event.payload(), region=project.region)
+        event = project.parse(detail.event.payload())
     except (ValueError, JivoCRMError) as exc:
         verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
         return {b.name: verdict for b in project.bundles}

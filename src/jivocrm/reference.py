@@ -72,13 +72,24 @@ def bundle_reference() -> str:
     out = [HEADER, "# Bundle language reference\n"]
     out.append("## Events\n")
     out.append(
-        "`trigger.event` is one of the seven Jivo events. Fields are paths in the event (`[]` "
-        "marks a list item; templates index it, `event.agents[0].email`).\n"
+        f"`trigger.event` is one of the {len(catalogue.EVENTS)} Jivo events, with the fields "
+        "Jivo's webhook documentation gives them (`chat_assigned` is not on Jivo's current page; "
+        "its shape comes from the public client libraries). `?` marks a field Jivo may leave out "
+        "or send as null, `[]` a list, `{…}` an object with whatever keys Jivo sends. Fields are "
+        "paths in the event: `visitor.name`, `agents[0].email`.\n"
+    )
+    out.append(
+        "A missing field reads as null, and a missing top-level block as an object of nulls. "
+        "Reading *below* what may be missing — a list item (`agents[0]`), an optional nested "
+        "block (`session.utm_json.source`), a key of a free-form object (`attributes.city`) — "
+        "fails at run time when it is not there, so `validate` asks for a default "
+        "(`{{ event.agents[0].email | default('') }}`) or a step `when:` (or a filter) that "
+        "tests it.\n"
     )
     out.append("| Event | Fields |\n|---|---|")
-    for name, keys in catalogue.EVENTS.items():
+    for name, tree in catalogue.EVENTS.items():
         reply = " (Jivo shows the reply to the operator)" if name in catalogue.REPLY_EVENTS else ""
-        out.append(f"| `{name}`{reply} | " + ", ".join(f"`{k}`" for k in keys) + " |")
+        out.append(f"| `{name}`{reply} | {_cell(catalogue.shape(tree))} |")
     out.append("\n### What the fields hold\n")
     out.append("| Field | Holds |\n|---|---|")
     out.extend(f"| `{k}` | {_cell(v)} |" for k, v in catalogue.MEANING.items())

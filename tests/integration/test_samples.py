@@ -16,7 +16,10 @@ from jivocrm.engine.process import process_event
 EVENTS = [name for name in samples.names() if not name.endswith(samples.NO_CONTACTS)]
 # The project below creates a contact and a deal on these events and nothing on the others.
 CREATING = {"chat_accepted", "chat_finished", "offline_message", "call_event"}
-OPTIONAL = ("session", "page", "department", "analytics", "agent", "agents", "user_token", "chat")
+OPTIONAL = (
+    *("session", "page", "department", "analytics", "agent", "agents", "user_token", "chat"),
+    *("organization", "status", "assigned_agent", "tags", "topic", "attributes"),
+)
 
 
 def swap_ids(data: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +49,15 @@ def with_nulls(data: dict[str, Any]) -> dict[str, Any]:
     for key in OPTIONAL:
         if key in out:
             out[key] = None
-    out["visitor"] = {**out["visitor"], "email": None, "description": None, "social": None}
+    if "visitor" in out:  # client_attribute_updated has none
+        out["visitor"] = {**out["visitor"], "email": None, "description": None, "social": None}
     return out
 
 
 def missing(data: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if k not in OPTIONAL}
-    out["visitor"] = {"phone": data["visitor"]["phone"]}
+    if "visitor" in data:
+        out["visitor"] = {"phone": data["visitor"]["phone"]}
     return out
 
 
@@ -94,6 +99,7 @@ PROMISED = {  # (contacts, deals) the default bundles make for a visitor with a 
     "chat_updated": (1, 0),
     "chat_assigned": (0, 0),
     "client_updated": (0, 0),
+    "client_attribute_updated": (0, 0),
 }
 
 

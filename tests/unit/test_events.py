@@ -44,13 +44,66 @@ def test_chat_finished_transcript_names_the_agents() -> None:
 
 
 def test_offline_message_without_chat_id_keys_on_the_visitor() -> None:
-    event = parse_event(sample("offline_message"))
+    payload = sample("offline_message")
+    assert payload.pop("chat_id")  # Jivo's current example has one; the older API sent none
+    event = parse_event(payload)
     assert event.chat_id is None
     assert event["chat_id"] is None
     assert event.visitor_key == "10511"
     assert event["phone"] == "+79035551234"  # "+7 (903) 555-12-34"
     assert event["operator"] == {"id": None, "name": None, "email": None, "phone": None}
     assert event["transcript"].startswith("Посетитель: Добрый вечер")
+
+
+def test_chat_finished_transcript_on_the_project_clock() -> None:
+    event = parse_event(sample("chat_finished"), timezone="Europe/Moscow")
+    first = event["transcript"].splitlines()[0]
+    # 1732444801 is 10:40 UTC: a Moscow manager reads 13:40.
+    assert first.startswith("[13:40] Посетитель: Здравствуйте!")
+    assert parse_event(sample("chat_finished"))["transcript"].startswith("[10:40] ")
+
+
+def test_an_agent_message_without_an_id_takes_the_only_agent_name() -> None:
+    payload = sample("chat_finished")
+    payload["agents"] = payload["agents"][:1]
+    for message in payload["chat"]["messages"]:
+        message.pop("agent_id", None)
+    lines = parse_event(payload)["transcript"].splitlines()
+    assert "] Ольга Петрова: Добрый день" in lines[1]
+    assert "Оператор" not in parse_event(payload)["transcript"]
+
+
+def test_documented_client_blocks_are_filled_when_null() -> None:
+    event = parse_event(sample("chat_finished"))  # organization, status… null; tags []
+    assert event["organization"] == {"id": None, "name": None}
+    assert event["assigned_agent"] == {"id": None, "email": None, "name": None}
+    assert event["tags"] == []
+    assert event["status"]["title"] is None
+
+
+def test_a_required_nested_block_is_filled_an_optional_one_stays_null() -> None:
+    payload = sample("chat_accepted")
+    payload["session"] = {"ip_addr": "83.149.21.17"}
+    event = parse_event(payload)
+    assert event["session"]["geoip"]["city"] is None
+    assert event["session"]["utm_json"] is None
+    assert payload["session"] == {"ip_addr": "83.149.21.17"}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"city": "Казань", "order_total": 45000},
+        [{"city": "Казань"}, {"order_total": 45000}],
+        [["city", "Казань"], ["order_total", 45000]],
+    ],
+)
+def test_client_attributes_read_as_a_map_whatever_the_brackets(attributes: Any) -> None:
+    payload = sample("client_attribute_updated")
+    payload["attributes"] = attributes
+    event = parse_event(payload)
+    assert event["attributes"] == {"city": "Казань", "order_total": 45000}
+    assert event["client_id"] == 91834
 
 
 @pytest.mark.parametrize("key", ["agent", "assigned_agent"])
@@ -80,7 +133,10 @@ def test_int_and_text_ids_and_nulls_anywhere() -> None:
     assert event.chat_id == "58213"
     assert event.visitor_key == "10482"
     assert event["session"]["utm"] is None
-    assert event["operator"]["email"] is None
+    # No agent: the employee responsible for the client (an int id in Jivo's example) handles it.
+    assert event["operator"]["id"] == "412587"
+    payload["assigned_agent"] = None
+    assert parse_event(payload)["operator"]["email"] is None
 
 
 def test_missing_blocks_are_present_as_null_and_unknown_keys_kept() -> None:

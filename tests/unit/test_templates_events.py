@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jivocrm.engine.events import parse_event
-from jivocrm.engine.templates import render
+from jivocrm.engine.templates import TIMEZONE_KEY, render
 from jivocrm.errors import TemplateError
 
 EVENT = parse_event(
@@ -46,3 +46,19 @@ def test_visitor_text_is_never_evaluated() -> None:
 def test_escapes_fail_cleanly(source: str) -> None:
     with pytest.raises(TemplateError):
         render(source, CTX)
+
+
+def test_dates_and_the_transcript_filter_keep_the_project_clock() -> None:
+    moscow = {**CTX, TIMEZONE_KEY: "Europe/Moscow"}
+    assert render("{{ 1732444801 | date('%d.%m.%Y %H:%M') }}", CTX) == "24.11.2024 10:40"
+    assert render("{{ 1732444801 | date('%d.%m.%Y %H:%M') }}", moscow) == "24.11.2024 13:40"
+    messages = [{"timestamp": 1732444835, "type": "agent", "agent_id": "1", "message": "Да"}]
+    ctx = {**moscow, "messages": messages}
+    assert render("{{ messages | transcript }}", ctx) == "[13:40] Ольга: Да"
+
+
+def test_a_default_covers_a_list_item_that_is_not_there() -> None:
+    empty = {"event": {**dict(EVENT), "agents": []}}
+    assert render("{{ event.agents[0].email | default('нет') }}", empty) == "нет"
+    with pytest.raises(TemplateError, match="item 0 is missing"):
+        render("{{ event.agents[0].email }}", empty)

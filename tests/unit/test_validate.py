@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -111,15 +112,77 @@ def test_a_broken_snapshot_is_reported_at_its_position(tmp_path: Path) -> None:
     )
 
 
-def test_a_template_may_call_methods_on_a_field_and_read_list_items(tmp_path: Path) -> None:
+def _name_template(tmp_path: Path, template: str, step_keys: str = "") -> list[str]:
+    """Problems of the corpus bundle (chat_finished) whose contact name is ``template``."""
     shutil.copytree(CORPUS / "unknown-connection", tmp_path, dirs_exist_ok=True)
     bundle = tmp_path / "bundles" / "deal.yaml"
     text = bundle.read_text("utf-8").replace("amoo", "amo")
-    text = text.replace(
-        '"{{ event.visitor.name }}"',
-        '"{{ event.visitor.name.upper() }} {{ event.agents[0].email }} {{ event.agents | first }}'
-        ' {{ event.visitor.social.vk }} {% for m in event.chat.messages %}{{ m.x }}{% endfor %}"',
-    )
+    text = text.replace('"{{ event.visitor.name }}"', json.dumps(template, ensure_ascii=False))
+    if step_keys:
+        text = text.replace("    type: new_contact\n", f"    type: new_contact\n{step_keys}", 1)
     bundle.write_text(text, "utf-8")
     _project, problems = load_project(tmp_path)
-    assert problems == []
+    return [p.message for p in problems]
+
+
+def test_a_method_on_an_optional_value_is_read_past_it_safely(tmp_path: Path) -> None:
+    (problem,) = _name_template(tmp_path, "{{ event.visitor.name.upper() }}")
+    assert "visitor.name may be absent; write {{ (event.visitor.name or '').upper() }}" in problem
+    assert _name_template(tmp_path / "ok", "{{ (event.visitor.name or '').upper() }}") == []
+
+
+def test_a_template_may_call_methods_on_a_field_and_read_list_items(tmp_path: Path) -> None:
+    template = (
+        "{{ event.visitor.description.upper() }} {{ event.agents[0].email | default('') }}"
+        " {{ event.agents | first }} {{ event.visitor.social.vk | default('') }}"
+        " {% if event.tags %}{{ event.tags[0].title }}{% endif %}"
+        " {{ event.visitor.social.get('vk') if event.visitor.social else '' }}"
+        " {% for m in event.chat.messages %}{{ m.x }}{% endfor %}"
+    )
+    assert _name_template(tmp_path, template) == []
+
+
+@pytest.mark.parametrize(
+    ("template", "missing", "when"),
+    [
+        ("{{ event.agents[0].email }}", "agents is a list that may be empty", "event.agents"),
+        ("{{ event.session.utm_json.source }}", "session.utm_json may be absent", ""),
+        (
+            "{{ event.visitor.social.vk }}",
+            "visitor.social.vk is there only when Jivo sends it",
+            "event.visitor.social.vk is defined",
+        ),
+    ],
+)
+def test_reading_below_what_may_be_missing_needs_a_default(
+    tmp_path: Path, template: str, missing: str, when: str
+) -> None:
+    inner = template[3:-3].strip()
+    problems = _name_template(tmp_path, template)
+    assert len(problems) == 1
+    assert (
+        f"can be missing at run time: {missing}; write {{{{ {inner} | default('') }}}}"
+        in (problems[0])
+    )
+    assert "or run the step under `when:" in problems[0]
+    guard = when or inner.rsplit(".", 1)[0]
+    fixed = problems[0].split("; write ", 1)[1].split(", or run", 1)[0]
+    assert _name_template(tmp_path / "fixed", fixed) == []
+    assert _name_template(tmp_path / "guarded", template, f'    when: "{{{{ {guard} }}}}"\n') == []
+
+
+def test_an_unknown_timezone_is_refused_at_its_line(tmp_path: Path) -> None:
+    shutil.copytree(CORPUS / "unknown-connection", tmp_path, dirs_exist_ok=True)
+    (tmp_path / "bundles" / "deal.yaml").write_text(
+        (tmp_path / "bundles" / "deal.yaml").read_text("utf-8").replace("amoo", "amo"), "utf-8"
+    )
+    project_file = tmp_path / "jivocrm.yaml"
+    project_file.write_text(project_file.read_text("utf-8") + "timezone: Europe/Moskva\n")
+    assert reported(tmp_path)[-1].endswith(
+        "timezone: unknown timezone 'Europe/Moskva': write an IANA name such as Europe/Moscow "
+        "or UTC"
+    )
+    project_file.write_text(project_file.read_text("utf-8").replace("Moskva", "Moscow"))
+    project, _ = load_project(tmp_path)
+    assert project is not None
+    assert project.timezone == "Europe/Moscow"

@@ -1,90 +1,187 @@
-"""The fields of the seven Jivo events (Jivo's webhook documentation), for validate and the docs.
+"""The Jivo events as Jivo's webhook documentation describes them, for parsing, validate and docs.
 
-A path is dotted; ``[]`` marks a list (``agents[].email``); a template may index it
-(``event.agents[0].email``). Besides the raw payload, jivocrm adds computed fields (``COMPUTED``).
+Each event is a tree of ``Field``s, every one marked required (in the documented example and not
+marked "необязательный") or optional (marked so, left out or null in one of the examples, or —
+where noted — missing in real deliveries). A path is dotted; ``[]`` marks a list item
+(``agents[].email``), which a template indexes (``event.agents[0].email``). Besides the raw
+payload, jivocrm adds computed fields (``COMPUTED``).
+
+What "optional" costs a template: parsing fills every documented key that is absent with None and
+every top-level block with an object, so ``{{ event.department.name }}`` never fails. Reading
+*below* something that may be missing does: a nested optional block (``session.utm_json``), a
+list item (``agents[0]``), a key of a free-form map (``attributes.city``). ``read_risk`` names it,
+and validate asks for a default there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
-PERSON = ("id", "name", "email", "phone")
-VISITOR = ("name", "email", "phone", "number", "description", "social", "chats_count")
-SESSION = (
-    "geoip",
-    "geoip.region_code",
-    "geoip.country",
-    "geoip.country_code",
-    "geoip.region",
-    "geoip.city",
-    "geoip.latitude",
-    "geoip.longitude",
-    "geoip.organization",
-    "utm",
-    "utm_json",
-    "utm_json.source",
-    "utm_json.medium",
-    "utm_json.campaign",
-    "utm_json.content",
-    "utm_json.term",
-    "ip_addr",
-    "user_agent",
+Kind = Literal["value", "object", "list", "map"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One documented field: whether Jivo always sends it, and what lies below it."""
+
+    optional: bool = False
+    kind: Kind = "value"
+    # An object's keys; a list's item keys (the items are objects).
+    fields: Mapping[str, Field] = field(default_factory=dict)
+
+
+def value(optional: bool = False) -> Field:
+    return Field(optional)
+
+
+def block(optional: bool = False, **fields: Field) -> Field:
+    return Field(optional, "object", fields)
+
+
+def items(optional: bool = False, **fields: Field) -> Field:
+    return Field(optional, "list", fields)
+
+
+def free(optional: bool = False) -> Field:
+    """An object whose keys are the sender's (attributes, social networks, analytics)."""
+    return Field(optional, "map")
+
+
+OPT = True  # an optional field
+
+VISITOR = block(
+    name=value(OPT),
+    email=value(OPT),
+    phone=value(OPT),
+    description=value(),
+    number=value(),
+    social=free(OPT),
+    chats_count=value(),
 )
-BLOCKS: dict[str, tuple[str, ...]] = {
-    "visitor": VISITOR,
-    "agent": PERSON,
-    "assigned_agent": PERSON,
-    "agents[]": PERSON,
-    "department": ("id", "name"),
-    "session": SESSION,
-    "page": ("url", "title"),
-    "analytics": ("ga", "ym"),
-    "organization": ("id", "name"),
-    "tags[]": ("id", "title"),
-    "status": ("id", "title"),
-    "topic": ("topic_id", "title", "parent_id"),
-    "call": ("type", "phone", "status", "record_url", "reason"),
-    "chat": (
-        "messages",
-        "messages[].timestamp",
-        "messages[].type",
-        "messages[].agent_id",
-        "messages[].message",
-        "rate",
-        "blacklisted",
-        "invitation",
-    ),
-}
+AGENT = block(id=value(), name=value(), email=value(), phone=value(OPT))
+# The employee responsible for the client: no phone, and null while there is none.
+ASSIGNED_AGENT = block(OPT, id=value(), email=value(), name=value())
+ORGANIZATION = block(OPT, id=value(), name=value())
+STATUS = block(OPT, id=value(), title=value())
+TAGS = items(id=value(), title=value())
+DEPARTMENT = block(OPT, id=value(), name=value())
+# The dialog's topic, chosen by the agent; the English call_event example has none.
+TOPIC = block(OPT, topic_id=value(), title=value(), parent_id=value())
+GEOIP = block(
+    region_code=value(),
+    country_code=value(),
+    country=value(),
+    region=value(),
+    city=value(),
+    latitude=value(),
+    longitude=value(),
+    organization=value(),
+)
+UTM_JSON = block(
+    OPT,
+    source=value(OPT),
+    campaign=value(OPT),
+    content=value(OPT),
+    medium=value(OPT),
+    term=value(OPT),
+)
+# utm and utm_json are in every example, but a visit without UTM tags carries neither.
+SESSION = block(geoip=GEOIP, utm=value(OPT), utm_json=UTM_JSON, ip_addr=value(), user_agent=value())
+PAGE = block(url=value(), title=value(OPT))
+CALL = block(type=value(), phone=value(), status=value(), reason=value(OPT), record_url=value(OPT))
+CHAT = block(
+    messages=items(message=value(), timestamp=value(), type=value(), agent_id=value(OPT)),
+    blacklisted=value(),
+    rate=value(OPT),
+    invitation=value(OPT),
+)
+ANALYTICS = free(OPT)
 
-COMMON = ("event_name", "widget_id", "user_token", "visitor", "session", "page")
-
-EVENTS: dict[str, tuple[str, ...]] = {
-    "call_event": (*COMMON, "chat_id", "agent", "department", "analytics", "topic", "call"),
-    "chat_accepted": (*COMMON, "chat_id", "agent", "department", "analytics"),
-    "chat_assigned": (*COMMON, "chat_id", "assign_to", "agent", "assigned_agent", "department"),
-    "chat_updated": (*COMMON, "chat_id", "agent", "department", "analytics"),
-    "chat_finished": (
-        *COMMON,
-        "chat_id",
-        "agents[]",
-        "department",
-        "analytics",
-        "chat",
-        "plain_messages",
-        "html_messages",
-    ),
-    "offline_message": (*COMMON, "chat_id", "offline_message_id", "message", "analytics"),
-    "client_updated": (
-        *COMMON,
-        "chat_id",
-        "client_id",
-        "message",
-        "assigned_agent",
-        "tags[]",
-        "status",
-        "organization",
-    ),
+# The client card's data that Jivo sends with every chat event (null when unset).
+CLIENT: dict[str, Field] = {
+    "organization": ORGANIZATION,
+    "status": STATUS,
+    "assigned_agent": ASSIGNED_AGENT,
+    "tags": TAGS,
 }
+HEAD: dict[str, Field] = {"event_name": value(), "widget_id": value(), "user_token": value(OPT)}
+VISIT: dict[str, Field] = {"session": SESSION, "page": PAGE, "analytics": ANALYTICS}
+
+EVENTS: dict[str, dict[str, Field]] = {
+    "call_event": {
+        **HEAD,
+        "chat_id": value(),
+        "topic": TOPIC,
+        "visitor": VISITOR,
+        "agent": AGENT,
+        "department": DEPARTMENT,
+        **VISIT,
+        "call": CALL,
+    },
+    "chat_accepted": {
+        **HEAD,
+        "visitor": VISITOR,
+        **CLIENT,
+        "chat_id": value(),
+        "topic": TOPIC,
+        "department": DEPARTMENT,
+        **VISIT,
+        "agent": AGENT,
+    },
+    "chat_updated": {
+        **HEAD,
+        "visitor": VISITOR,
+        **CLIENT,
+        "chat_id": value(),
+        "topic": TOPIC,
+        "department": DEPARTMENT,
+        **VISIT,
+        "agent": AGENT,
+    },
+    "client_updated": {**HEAD, "visitor": VISITOR, **CLIENT, "client_id": value()},
+    "client_attribute_updated": {**HEAD, "client_id": value(), "attributes": free()},
+    "chat_finished": {
+        **HEAD,
+        "visitor": VISITOR,
+        **CLIENT,
+        "chat_id": value(),
+        "topic": TOPIC,
+        "department": DEPARTMENT,
+        **VISIT,
+        "agents": items(id=value(), name=value(), email=value(), phone=value(OPT)),
+        "chat": CHAT,
+        "plain_messages": value(OPT),
+        "html_messages": value(OPT),
+    },
+    "offline_message": {
+        **HEAD,
+        "visitor": VISITOR,
+        **CLIENT,
+        # In the current example; the older API sent offline messages without a chat.
+        "chat_id": value(OPT),
+        "topic": TOPIC,
+        "department": DEPARTMENT,
+        **VISIT,
+        "message": value(),
+        "offline_message_id": value(),
+    },
+    # Not on Jivo's current page: the shape comes from the public client libraries.
+    "chat_assigned": {
+        **HEAD,
+        "chat_id": value(),
+        "assign_to": value(),
+        "visitor": VISITOR,
+        "agent": block(OPT, **AGENT.fields),
+        "assigned_agent": ASSIGNED_AGENT,
+        "department": DEPARTMENT,
+        "session": SESSION,
+        "page": PAGE,
+    },
+}
+# Events whose shape no Jivo page documents (kept for accounts that still receive them).
+UNDOCUMENTED = frozenset({"chat_assigned"})
 
 # The replies Jivo reads: only these triggers may carry a jivo_reply step.
 REPLY_EVENTS = frozenset({"chat_accepted", "chat_updated"})
@@ -96,25 +193,34 @@ COMPUTED: dict[str, str] = {
     "operator.name": "the operator's name",
     "operator.email": "the operator's e-mail (their Jivo login)",
     "operator.phone": "the operator's phone",
-    "transcript": "chat_finished: the messages as readable text, one line each",
+    "transcript": "chat_finished: the messages as readable text, one line each, agents by name, "
+    "times in the project's timezone",
     "phone": "the visitor's phone (or the call's) in E.164, e.g. +79161234567",
     "email": "the visitor's e-mail in lower case",
     "chat": "chat_finished: the chat block (messages, rate, …)",
 }
 
 
-def _expand(key: str) -> Iterable[str]:
-    yield key
-    for sub in BLOCKS.get(key, ()):
-        yield f"{key}.{sub}"
+def walk(tree: Mapping[str, Field], prefix: str = "") -> Iterator[tuple[str, Field]]:
+    """Every (path, field) of a tree, parents before children; list items as ``name[]``."""
+    for name, node in tree.items():
+        path = f"{prefix}{name}"
+        yield path, node
+        if node.kind == "list":
+            yield path + "[]", Field(False, "object", node.fields)
+            yield from walk(node.fields, path + "[].")
+        elif node.kind == "object":
+            yield from walk(node.fields, path + ".")
 
 
 def fields(event: str) -> frozenset[str]:
     """Every path (``[]`` for list items) that events of this type may carry, computed included."""
-    out: set[str] = set(COMPUTED)
-    for key in EVENTS[event]:
-        out.update(_expand(key))
-    return frozenset(out)
+    return frozenset(COMPUTED) | frozenset(p for p, _ in walk(EVENTS[event]))
+
+
+def node(event: str, path: str) -> Field | None:
+    """The documented field at a normalized path, or None."""
+    return dict(walk(EVENTS[event])).get(path)
 
 
 def normalize_path(path: str) -> str:
@@ -131,42 +237,116 @@ def normalize_path(path: str) -> str:
     return ".".join(parts)
 
 
+def _maps(event: str) -> tuple[str, ...]:
+    return tuple(p for p, f in walk(EVENTS[event]) if f.kind == "map")
+
+
 def known(event: str, path: str) -> bool:
-    """Whether ``path`` exists in ``event``; anything below an open-ended object counts too."""
+    """Whether ``path`` exists in ``event``; anything below a free-form object counts too."""
     norm = normalize_path(path)
-    catalogue = fields(event)
-    if norm in catalogue:
+    if norm in fields(event):
         return True
-    # Paths below free-form objects (visitor.social.*, utm_json.*) are the visitor's data.
-    return any(norm.startswith(prefix + ".") for prefix in ("visitor.social", "analytics"))
+    return any(norm.startswith(prefix + ".") for prefix in _maps(event))
 
 
-# What each raw field means, for the reference.
+# Method names that read a mapping safely whatever keys it has.
+MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Why reading a path can fail at run time: what may be missing, and how it may be."""
+
+    missing: str  # the path that may be absent, null or empty ("agents", "session.utm_json")
+    why: str  # "is a list that may be empty", "may be absent"…
+    test: str  # the `when:` expression that makes the read safe
+
+    value: bool = False  # the missing thing is a plain value, read past (`name.upper()`)
+
+    @property
+    def when(self) -> str:
+        return f"{{{{ {self.test} }}}}"
+
+    def fix(self, written: str) -> str:
+        """The template that reads ``written`` (an event path) safely."""
+        if self.value:
+            # Past a plain value it is a method: a default after the call comes too late.
+            rest = written[len(self.missing) :]
+            return f"{{{{ (event.{self.missing} or ''){rest} }}}}"
+        return f"{{{{ event.{written} | default('') }}}}"
+
+
+def read_risk(event: str, path: str) -> Risk | None:
+    """What may be missing when a template reads ``path`` (normalized or not), or None.
+
+    Top-level blocks and required nested ones are always objects after parsing; below them,
+    an optional block may be null, a list may be shorter, a free-form map may lack the key.
+    """
+    parts = normalize_path(path).split(".")
+    tree = dict(walk(EVENTS[event]))
+    for depth in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:depth])
+        below = parts[depth] if depth < len(parts) else None
+        if prefix.endswith("[]"):
+            return Risk(prefix[:-2], "is a list that may be empty", f"event.{prefix[:-2]}")
+        found = tree.get(prefix)
+        if found is None or below is None:
+            return None
+        if found.kind == "map":
+            if below in MAPPING_METHODS:
+                return None
+            key = f"{prefix}.{below}"
+            return Risk(key, "is there only when Jivo sends it", f"event.{key} is defined")
+        if found.optional and (depth > 1 or found.kind == "value"):
+            return Risk(prefix, "may be absent", f"event.{prefix}", found.kind == "value")
+    return None
+
+
+# What each raw top-level field means, for the reference.
 MEANING: dict[str, str] = {
     "event_name": "the event type",
-    "chat_id": "the chat's id (a number; text in some payloads); absent in offline messages",
     "widget_id": "the channel's public id from the widget code",
     "user_token": "the site's own visitor id set with jivo_api.setUserToken (not a secret)",
-    "visitor": "the visitor: name, email, phone, number, description, social, chats_count",
+    "chat_id": "the chat's id (a number; text in some payloads)",
+    "visitor": "the visitor: name, email, phone, description, number, social, chats_count",
+    "organization": "the client's company in Jivo's CRM: id, name (null when none)",
+    "status": "the client's category in Jivo's CRM: id, title, e.g. contact_later (null when none)",
+    "assigned_agent": "the employee responsible for the client: id, email, name (null when none)",
+    "tags[]": "the client's tags: id, title (empty when none)",
+    "topic": "the dialog's topic chosen by the agent: topic_id, title, parent_id",
     "agent": "the agent (operator): id, name, email, phone",
-    "assigned_agent": "the agent assigned to the client (client_updated, chat_assigned)",
     "agents[]": "every agent who took part in the chat (chat_finished)",
-    "department": "the department the visitor chose: id, name",
-    "session": "geoip (country, region, city, …), utm (pipe-joined), utm_json, ip_addr, user_agent",
+    "department": "the department the visitor chose before the chat: id, name",
+    "session": "geoip (country, region, city, …), utm (pipe-joined), utm_json (source, medium, "
+    "campaign, content, term), ip_addr, user_agent",
     "page": "the page the visitor is on: url, title",
-    "analytics": "client ids of Google Analytics (ga) and Yandex.Metrica (ym)",
-    "organization": "the organization the client belongs to: id, name",
-    "tags[]": "the client's tags: id, title",
-    "status": "the client's status: id, title (e.g. contact_later)",
-    "topic": "the call's topic: topic_id, title, parent_id",
+    "analytics": "analytics data, whatever keys Jivo sends (often {} or null)",
     "call": "type (callback|incoming|outgoing), phone, status (start|end|agent_connected|"
-    "client_connected|error), record_url, reason",
-    "chat": "messages[] (timestamp, type visitor|agent, agent_id, message), rate, blacklisted, "
+    "client_connected|error), reason, record_url",
+    "chat": "messages[] (message, timestamp, type visitor|agent, agent_id), blacklisted, rate, "
     "invitation",
-    "plain_messages": "a pre-rendered transcript when Jivo sends one (may be null)",
-    "html_messages": "the same in HTML (may be null)",
-    "offline_message_id": "the offline message's id (number or text)",
-    "message": "the visitor's message (offline_message) or a note (client_updated)",
+    "plain_messages": "a pre-rendered transcript when Jivo sends one (may be empty)",
+    "html_messages": "the same in HTML (may be empty)",
+    "offline_message_id": "the offline message's id (a number)",
+    "message": "the text of the offline message",
+    "client_id": "the client's id in Jivo (text in client_updated, a number in "
+    "client_attribute_updated)",
+    "attributes": "the client's attributes by name → value (text or number), as the agent or the "
+    "visitor filled them",
     "assign_to": "the CRM link the chat was bound to (the crm_link of the chat_accepted reply)",
-    "client_id": "the client's id in Jivo",
 }
+
+
+def shape(tree: Mapping[str, Field]) -> str:
+    """A tree as text for the reference: ``visitor{name?, email?, …}``, ``?`` marks optional."""
+    out = []
+    for name, item in tree.items():
+        text = name + ("?" if item.optional else "")
+        if item.kind == "list":
+            text += "[]"
+        if item.kind in ("object", "list") and item.fields:
+            text += "{" + shape(item.fields) + "}"
+        elif item.kind == "map":
+            text += "{…}"
+        out.append(text)
+    return ", ".join(out)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.engine import checks_names, checks_project, checks_templates
-from jivocrm.engine.catalogue import EVENTS, REPLY_EVENTS
+from jivocrm.engine.catalogue import EVENTS, REPLY_EVENTS, normalize_path
 from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.filters_ops import OPS
 from jivocrm.engine.loader import Document
@@ -123,7 +123,33 @@ def check_bundle(doc: Document, facts: Facts) -> Iterator[Diagnostic]:
         )
     steps = data.get("steps")
     if isinstance(steps, list):
-        yield from _steps(doc, steps, event, facts)
+        yield from _steps(doc, steps, event, facts, _filter_guards(data.get("filter")))
+
+
+# Filter operators that hold only for a value that is there (and, for a list, not empty).
+PRESENT_OPS = frozenset(
+    {"equals", "not_empty", "in", "contains", "starts_with", "ends_with", "matches"}
+    | {"gt", "gte", "lt", "lte"}
+)
+
+
+def _filter_guards(raw: Any) -> frozenset[str]:
+    """Event paths every group of the filter requires to be there: a step may read below them."""
+    groups = raw.get("any") if isinstance(raw, dict) else None
+    if not isinstance(groups, list) or not groups:
+        return frozenset()
+    common: set[str] | None = None
+    for group in groups:
+        conditions = group.get("all") if isinstance(group, dict) else None
+        present = {
+            normalize_path(cond["field"])
+            for cond in (conditions if isinstance(conditions, list) else [])
+            if isinstance(cond, dict)
+            and isinstance(cond.get("field"), str)
+            and cond.get("op") in PRESENT_OPS
+        }
+        common = present if common is None else common & present
+    return frozenset(common or ())
 
 
 def _channels(doc: Document, channels: Any, facts: Facts) -> Iterator[Diagnostic]:
@@ -188,7 +214,7 @@ def _condition(
 
 
 def _steps(
-    doc: Document, steps: list[Any], event: str | None, facts: Facts
+    doc: Document, steps: list[Any], event: str | None, facts: Facts, guards: frozenset[str]
 ) -> Iterator[Diagnostic]:
     ids: dict[str, int] = {}
     for index, step in enumerate(steps):
@@ -222,6 +248,7 @@ def _steps(
             later={k: v for k, v in ids.items() if v > index},
             # a repeated id reads the first step of that id, already reported as a duplicate
             current=sid if isinstance(sid, str) and sid not in earlier else None,
+            guards=guards,
         )
         yield from checks_templates.check_step(doc, index, step, scope, facts.root)
         yield from checks_names.check_step(doc, index, step, facts.snapshot, facts.snapshot_file)

@@ -21,6 +21,7 @@ from jivocrm.engine import schema as schemas
 from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.envvars import references
 from jivocrm.engine.loader import Document
+from jivocrm.engine.transcript import known_zone
 
 Path_ = tuple[str | int, ...]
 # The variable a secret's key suggests, where the key alone would say too much or too little.
@@ -90,6 +91,7 @@ def check_project(doc: Document) -> Iterator[Diagnostic]:
         schema = schemas.connection_schema(kind)
         secrets.extend(_secret_paths(schema, conn, ("connections", name), {}))
         yield from _addresses(doc, ("connections", name), kind, conn)
+    yield from _timezone(doc)
     for path in dict.fromkeys(secrets):
         value = _value(data, path)
         # A value holding a reference keeps its secret part in the environment. A loopback URL
@@ -104,6 +106,19 @@ def check_project(doc: Document) -> Iterator[Diagnostic]:
             json_path(path),
             f"the value is a secret: write it as ${{{variable_for(path)}}} and set the "
             "variable where jivocrm runs",
+        )
+
+
+def _timezone(doc: Document) -> Iterator[Diagnostic]:
+    name = doc.data.get("timezone")
+    if isinstance(name, str) and not known_zone(name):
+        line, col = doc.position(("timezone",))
+        yield Diagnostic(
+            doc.file,
+            line,
+            col,
+            "timezone",
+            f"unknown timezone '{name}': write an IANA name such as Europe/Moscow or UTC",
         )
 
 

@@ -7,18 +7,20 @@ same templates many times, so each distinct template is parsed once (``_analysis
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from jivocrm.engine.catalogue import fields, known, normalize_path
+from jivocrm.engine.catalogue import MAPPING_METHODS, fields, known, normalize_path, read_risk
 from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
+from jivocrm.engine.template_reads import reads
 from jivocrm.engine.templates import is_template, references, syntax_error, unsafe
 from jivocrm.steps import STEPS
 
@@ -26,8 +28,6 @@ from jivocrm.steps import STEPS
 NOT_TEMPLATES = frozenset({"id", "type", "connection", "on_error", "description"})
 # Words a `when:` may hold literally (a switch), as the runner's truthiness reads them.
 WHEN_WORDS = frozenset({"", "true", "false", "yes", "no", "0", "1", "none", "null"})
-# Attribute access on a mapping value that is a method call, not a field.
-MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Scope:
     later: Mapping[str, int] = field(default_factory=dict)  # step id → index
     current: str | None = None
     lane: bool = False
+    # Event paths known to be present where the template runs (the step's `when`, the filter).
+    guards: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=8192)
@@ -128,11 +130,20 @@ def _reference_problem(chain: tuple[str | int, ...], scope: Scope) -> str | None
 def check_step(
     doc: Document, index: int, step: Mapping[str, Any], scope: Scope, root: Path
 ) -> Iterator[Diagnostic]:
+    when = step.get("when")
+    guarded = scope
+    if is_template(when):
+        # What the step's `when` tests is there whenever the step runs.
+        tested = event_paths(r.chain for r in reads(str(when)))
+        guarded = dataclasses.replace(scope, guards=scope.guards | tested)
     for key, value in step.items():
         if key in NOT_TEMPLATES:
             continue
         where = ("steps", index, key)
-        if key == "when" and isinstance(value, str) and not is_template(value):
+        if key != "when":
+            yield from check_strings(doc, where, value, guarded, root)
+            continue
+        if isinstance(value, str) and not is_template(value):
             if value.strip().lower() not in WHEN_WORDS:
                 line, col = doc.position(where)
                 yield Diagnostic(
@@ -174,6 +185,41 @@ def check_strings(
                 seen.add(problem)
                 line, col = doc.position(where)
                 yield Diagnostic(doc.file, line, col, json_path(where), problem)
+        if seen or scope.event is None:
+            return
+        for problem in _risky_reads(str(value), scope):
+            if problem not in seen:
+                seen.add(problem)
+                line, col = doc.position(where)
+                yield Diagnostic(doc.file, line, col, json_path(where), problem)
+
+
+def event_paths(chains: Iterable[tuple[str | int, ...]]) -> frozenset[str]:
+    """The normalized event paths of ``event.…`` chains (guards for what they test)."""
+    return frozenset(
+        normalize_path(_written(c[1:])) for c in chains if c and c[0] == "event" and len(c) > 1
+    )
+
+
+def _guarded(missing: str, guards: Iterable[str]) -> bool:
+    return any(g == missing or g.startswith((missing + ".", missing + "[]")) for g in guards)
+
+
+def _risky_reads(source: str, scope: Scope) -> Iterator[str]:
+    """Reads of what may be missing at run time that nothing in the bundle protects."""
+    assert scope.event is not None
+    for read in reads(source):
+        if read.defaulted or read.chain[:1] != ("event",) or len(read.chain) < 2:
+            continue
+        written = _written(read.chain[1:])
+        risk = read_risk(scope.event, written)
+        if risk is None or _guarded(risk.missing, scope.guards | event_paths(read.tested)):
+            continue
+        when = "" if scope.lane else f', or run the step under `when: "{risk.when}"`'
+        yield (
+            f"'{written}' can be missing at run time: {risk.missing} {risk.why}; write "
+            f"{risk.fix(written + ('()' if read.called else ''))}{when}"
+        )
 
 
 def _template_position(
@@ -206,4 +252,4 @@ def _lines(path: Path) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["Scope", "check_step", "check_strings", "event_field_problem"]
+__all__ = ["Scope", "check_step", "check_strings", "event_field_problem", "event_paths"]

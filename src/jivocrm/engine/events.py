@@ -22,13 +22,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from jivocrm.engine import catalogue
+from jivocrm.engine import catalogue, transcript
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.errors import JivoCRMError
 
 PERSON_KEYS = ("id", "name", "email", "phone")
-VISITOR_LABEL = "Посетитель"
-AGENT_LABEL = "Оператор"
+VISITOR_LABEL = transcript.VISITOR_LABEL
 
 
 class EventError(JivoCRMError):
@@ -87,44 +86,43 @@ class JivoEvent(dict[str, Any]):
         return None
 
 
-def _fill(value: Any, keys: tuple[str, ...]) -> Any:
-    """A copy of a block with every documented key present (None when absent); a null block
-    becomes one. Only the dicts that get keys are copied: the payload itself is never changed."""
+def _fill(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
+    """A copy of an object with every documented key present (None when absent); a null object
+    becomes one. Only the dicts that get keys are copied: the payload itself is never changed.
+    Below it, required objects are filled the same way, optional ones when they came."""
     if value is None:
         value = {}
     if not isinstance(value, dict):
         return value  # an unexpected shape stays as it came: data is never rewritten
     value = dict(value)
-    copied: set[str] = set()
-    for key in keys:
-        head = key.split(".", 1)
-        if len(head) == 1:
+    for key, spec in tree.items():
+        inner = value.get(key)
+        if spec.kind == "object" and (inner is not None or not spec.optional):
+            value[key] = _fill(inner, spec.fields)
+        elif spec.kind == "list":
+            value[key] = _items(inner, spec.fields)
+        else:
             value.setdefault(key, None)
-            continue
-        inner = value.get(head[0])
-        if isinstance(inner, dict):
-            if head[0] not in copied:
-                inner = value[head[0]] = dict(inner)
-                copied.add(head[0])
-            inner.setdefault(head[1], None)
     return value
+
+
+def _items(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
+    if not isinstance(value, list):
+        return []
+    return [_fill(item, tree) if isinstance(item, dict) else item for item in value]
 
 
 def _filled(payload: dict[str, Any]) -> dict[str, Any]:
     # A shallow copy: _fill copies the blocks it completes (a deep copy of every event cost
     # more than the rest of intake together).
     data = dict(payload)
-    for key in catalogue.EVENTS.get(str(data["event_name"]), ()):
-        if key.endswith("[]"):
-            name = key[:-2]
-            items = data.get(name)
-            if not isinstance(items, list):
-                data[name] = []
-                continue
-            sub = catalogue.BLOCKS.get(key, ())
-            data[name] = [_fill(item, sub) if isinstance(item, dict) else item for item in items]
-        elif key in catalogue.BLOCKS:
-            data[key] = _fill(data.get(key), catalogue.BLOCKS[key])
+    for key, spec in catalogue.EVENTS.get(str(data["event_name"]), {}).items():
+        if spec.kind == "object":
+            data[key] = _fill(data.get(key), spec.fields)
+        elif spec.kind == "list":
+            data[key] = _items(data.get(key), spec.fields)
+        elif spec.kind == "map":
+            data[key] = _free_map(data.get(key))
         else:
             data.setdefault(key, None)
     return data
@@ -148,42 +146,49 @@ def _operator(data: Mapping[str, Any]) -> dict[str, Any]:
     return dict.fromkeys(PERSON_KEYS)
 
 
-def _clock(timestamp: Any) -> str:
-    try:
-        return dt.datetime.fromtimestamp(float(timestamp), dt.UTC).strftime("%H:%M")
-    except (TypeError, ValueError, OverflowError, OSError):
-        return ""
+def _free_map(value: Any) -> Any:
+    """A free-form map as a dict. Jivo's example writes client attributes as a bracketed list of
+    pairs, so a list of one-key objects or of [name, value] pairs is read as the map it means;
+    null is an empty map; any other shape stays as it came."""
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict):
+                merged.update(item)
+            elif isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+                merged[item[0]] = item[1]
+            else:
+                return value
+        return merged
+    return value
 
 
-def _transcript(data: Mapping[str, Any]) -> str:
+def _agents(data: Mapping[str, Any]) -> list[Any]:
+    agents = data.get("agents")
+    if isinstance(agents, list) and agents:
+        return agents
+    return [a for a in (data.get("agent"),) if isinstance(a, Mapping)]
+
+
+def _transcript(data: Mapping[str, Any], tz: dt.tzinfo) -> str:
     chat = data.get("chat")
     messages = chat.get("messages") if isinstance(chat, Mapping) else None
     if isinstance(messages, list) and messages:
-        names = {
-            text_id(a.get("id")): a.get("name")
-            for a in data.get("agents") or []
-            if isinstance(a, Mapping)
-        }
-        lines = []
-        for message in messages:
-            if not isinstance(message, Mapping):
-                continue
-            if message.get("type") == "agent":
-                who = names.get(text_id(message.get("agent_id"))) or AGENT_LABEL
-            else:
-                who = VISITOR_LABEL
-            when = _clock(message.get("timestamp"))
-            lines.append(f"{f'[{when}] ' if when else ''}{who}: {message.get('message') or ''}")
-        return "\n".join(lines)
-    if isinstance(data.get("plain_messages"), str):
+        return transcript.render(messages, _agents(data), tz)
+    if isinstance(data.get("plain_messages"), str) and data["plain_messages"].strip():
         return str(data["plain_messages"])
     if data.get("event_name") == "offline_message" and data.get("message"):
         return f"{VISITOR_LABEL}: {data['message']}"
     return ""
 
 
-def parse_event(payload: Mapping[str, Any], *, region: str = "RU") -> JivoEvent:
-    """A ``JivoEvent`` from a decoded webhook body; ``region`` is the default for phones."""
+def parse_event(
+    payload: Mapping[str, Any], *, region: str = "RU", timezone: str | None = None
+) -> JivoEvent:
+    """A ``JivoEvent`` from a decoded webhook body; ``region`` is the default for phones,
+    ``timezone`` (IANA; UTC when None) the clock of the transcript."""
     if not isinstance(payload, Mapping):
         raise EventError(f"a Jivo event is a JSON object, not {type(payload).__name__}")
     name = payload.get("event_name")
@@ -194,7 +199,7 @@ def parse_event(payload: Mapping[str, Any], *, region: str = "RU") -> JivoEvent:
     call = data.get("call") if isinstance(data.get("call"), Mapping) else {}
     raw_phone = (visitor or {}).get("phone") or (call or {}).get("phone")
     data["operator"] = _operator(data)
-    data["transcript"] = _transcript(data)
+    data["transcript"] = _transcript(data, transcript.zone(timezone))
     data["phone"] = normalize_phone(None if raw_phone is None else str(raw_phone), region)
     email = (visitor or {}).get("email")
     data["email"] = normalize_email(None if email is None else str(email))

@@ -6,9 +6,12 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jivocrm.engine.retry import DURABLE, RetryPolicy
+
+if TYPE_CHECKING:
+    from jivocrm.engine.events import JivoEvent
 
 
 @dataclass(frozen=True)
@@ -102,11 +105,18 @@ class Project:
     server: ServerConfig = ServerConfig()
     store: str = "sqlite:///.jivocrm/jivocrm.db"
     region: str = "RU"
+    timezone: str = "UTC"
     metadata_path: Path | None = None
     journal: JournalConfig = JournalConfig()
     notify: NotifyConfig = NotifyConfig()
     retry: RetryPolicy = field(default_factory=lambda: DURABLE)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def parse(self, payload: Mapping[str, Any]) -> JivoEvent:
+        """A webhook body as this project reads it: its phone region, its clock."""
+        from jivocrm.engine.events import parse_event
+
+        return parse_event(payload, region=self.region, timezone=self.timezone)
 
     def bundle(self, name: str) -> Bundle | None:
         return next((b for b in self.bundles if b.name == name), None)

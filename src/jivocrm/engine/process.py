@@ -13,7 +13,7 @@ from typing import Any
 
 from jivocrm.connectors.base import Connector
 from jivocrm.engine.cache import ConnectionCache
-from jivocrm.engine.events import JivoEvent, parse_event
+from jivocrm.engine.events import JivoEvent
 from jivocrm.engine.journal import MemoryJournal, RunOutcome
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel, Project
@@ -53,7 +53,7 @@ async def process_event(
     dry_run: bool = False,
 ) -> EventReport:
     """Match and run; ``only`` restricts the runs to one bundle (the others still explain)."""
-    event = parse_event(payload, region=project.region)
+    event = project.parse(payload)
     report = EventReport(event)
     runner = Runner(project, connectors, caches)
     replies = []

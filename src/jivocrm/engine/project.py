@@ -192,6 +192,7 @@ def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]
         server=ServerConfig(**server),
         store=data.get("store", "sqlite:///.jivocrm/jivocrm.db"),
         region=data.get("region", "RU"),
+        timezone=data.get("timezone", "UTC"),
         metadata_path=(root / metadata)
         if metadata
         else (default_metadata if default_metadata.exists() else None),

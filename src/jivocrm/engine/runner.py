@@ -28,12 +28,13 @@ import structlog
 
 from jivocrm.connectors.base import Connector
 from jivocrm.connectors.http import recording
+from jivocrm.engine import transcript
 from jivocrm.engine.cache import ConnectionCache
 from jivocrm.engine.deferral import Deferral, plan_deferrals
 from jivocrm.engine.journal import ErrorKind, RunJournal, RunOutcome, StepRecord
 from jivocrm.engine.model import Bundle, Project, Step
 from jivocrm.engine.reply import merge_replies
-from jivocrm.engine.templates import render, render_tree, truthy
+from jivocrm.engine.templates import TIMEZONE_KEY, render, render_tree, truthy
 from jivocrm.errors import (
     AuthError,
     ConnectorError,
@@ -135,7 +136,7 @@ class _Run:
         self.done = {k: r for k, r in done.items() if r.finished}
         self.resumed, self.dry_run = resumed, dry_run
         self.info = dict(run_info or {})
-        self.now = dt.datetime.now(dt.UTC)
+        self.now = dt.datetime.now(transcript.zone(runner.project.timezone))
         self.outputs: dict[str, dict[str, Any]] = {k: dict(r.output) for k, r in self.done.items()}
         self.context: dict[str, Any] = {
             "event": dict(event),
@@ -143,6 +144,7 @@ class _Run:
             "bundle": {"name": bundle.name, "version": bundle.version_hash},
             "run": self.info,
             "now": self.now,
+            TIMEZONE_KEY: runner.project.timezone,
         }
         self.records: list[StepRecord] = []
         self.deferrals: dict[str, Deferral] = plan_deferrals(bundle, self.done, resumed)

@@ -17,11 +17,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from jivocrm.engine import transcript
 from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.engine.transcript import AGENT_LABEL, VISITOR_LABEL
 from jivocrm.errors import TemplateError
 
 MAX_OUTPUT = 256 * 1024
@@ -65,35 +67,53 @@ def _digits(value: Any) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
-def _date(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Unix seconds, ISO text or a datetime → formatted text (UTC unless the value says)."""
+# The context key the runner puts the project's timezone under (not a name templates may use).
+TIMEZONE_KEY = "_timezone"
+
+
+def _zone(context: Any) -> dt.tzinfo:
+    name = context.get(TIMEZONE_KEY) if context is not None else None
+    return transcript.zone(name if isinstance(name, str) else None)
+
+
+@pass_context
+def _date(context: Any, value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Unix seconds, ISO text or a datetime → text on the project's clock (its ``timezone``)."""
     if value is None or value == "":
         return ""
-    if isinstance(value, (int, float)):
-        moment = dt.datetime.fromtimestamp(value, dt.UTC)
-    elif isinstance(value, dt.datetime):
-        moment = value
-    else:
-        moment = dt.datetime.fromisoformat(str(value))
-    return moment.strftime(fmt)
+    return transcript.moment(value, _zone(context)).strftime(fmt)
 
 
-def _transcript(messages: Any, visitor: str = "Посетитель", agent: str = "Оператор") -> str:
-    """A chat's messages (event.chat.messages) as readable lines."""
-    lines = []
-    for message in messages or []:
-        if not isinstance(message, Mapping):
-            continue
-        who = agent if message.get("type") == "agent" else visitor
-        when = _date(message.get("timestamp"), "%H:%M") if message.get("timestamp") else ""
-        prefix = f"[{when}] " if when else ""
-        lines.append(f"{prefix}{who}: {message.get('message') or ''}")
-    return "\n".join(lines)
+@pass_context
+def _transcript(
+    context: Any, messages: Any, visitor: str = VISITOR_LABEL, agent: str = AGENT_LABEL
+) -> str:
+    """A chat's messages (event.chat.messages) as readable lines, agents by name."""
+    event = context.get("event") if context is not None else None
+    agents = event.get("agents") if isinstance(event, Mapping) else None
+    if not agents and isinstance(event, Mapping) and isinstance(event.get("agent"), Mapping):
+        agents = [event["agent"]]
+    return transcript.render(messages, agents or (), _zone(context), visitor, agent)
+
+
+class ChainedUndefined(StrictUndefined):
+    """Strict, but a missing value's attributes and items are missing too: the error comes when
+    the value is used, so ``{{ event.agents[0].email | default('') }}`` works on no agents."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name[:2] == "__" and name[-2:] == "__":
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
 
 
 @functools.cache
 def environment() -> Sandbox:
-    env = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = Sandbox(undefined=ChainedUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters.update(
         phone=_phone,
         digits=_digits,
@@ -125,6 +145,12 @@ def _explain(exc: Exception) -> str:
     if found:
         return (
             f"field '{found.group(1)}' is missing; give a default, e.g. {{{{ … | default('') }}}}"
+        )
+    item = re.search(r"has no element (\S+)", text)
+    if item:
+        return (
+            f"item {item.group(1)} is missing (the list is shorter); give a default, e.g. "
+            "{{ … | default('') }}"
         )
     return text
 

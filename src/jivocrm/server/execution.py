@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from jivocrm.engine.events import parse_event
 from jivocrm.engine.journal import RunJournal, RunOutcome
 from jivocrm.store.journal import resume_state
 
@@ -22,13 +21,13 @@ if TYPE_CHECKING:
 
 
 async def execute_stored(
-    store: Store, runner: Runner, bundle: Bundle, run: Run, *, region: str, journal: RunJournal
+    store: Store, runner: Runner, bundle: Bundle, run: Run, *, journal: RunJournal
 ) -> RunOutcome | str:
     """The run's outcome, or why it cannot run at all (its event was pruned)."""
     stored = await store.get_event(run.event_id)
     if stored is None:
         return "the event is gone from the store"
-    event = parse_event(stored.payload(), region=region)
+    event = runner.project.parse(stored.payload())
     done, resumed = resume_state(await store.steps(run.id))
     info = {"id": run.id, "attempt": run.attempt, "lane": run.lane, "event_id": run.event_id}
     return await runner.execute(

@@ -169,9 +169,7 @@ class WorkerPool:
             return
         rlog.info("run_started")
         journal = StoreJournal(store, run.id, run.attempt, self._check_stopping)
-        outcome = await execute_stored(
-            store, view.runner, bundle, run, region=view.project.region, journal=journal
-        )
+        outcome = await execute_stored(store, view.runner, bundle, run, journal=journal)
         if isinstance(outcome, str):
             await self._fail(view, run, bundle, outcome, rlog)
             return
