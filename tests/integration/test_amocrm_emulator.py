@@ -42,16 +42,53 @@ async def test_empty_search_is_204_with_no_body(
     assert (status, body) == (204, b"")
 
 
-@pytest.mark.parametrize("query", ["79161234567", "89161234567", "9161234567", "anna.smirnova"])
-async def test_search_matches_phone_digits_and_substrings(
+async def search(
     emulator: RunningEmulator, session: aiohttp.ClientSession, query: str
-) -> None:
+) -> list[int]:
     url = f"{emulator.url}/api/v4/contacts"
     async with session.get(url, params={"query": query}, headers=AUTH) as resp:
+        if resp.status == 204:
+            return []
         assert resp.status == 200
         assert resp.content_type == "application/hal+json"
         data = await resp.json(content_type=None)
-    assert [c["id"] for c in data["_embedded"]["contacts"]] == [31415926]
+    return [c["id"] for c in data["_embedded"]["contacts"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("9161234567", True),  # the national number is in every spelling
+        ("+7 916 123-45-67", True),
+        ("79161234567", True),  # the digits the seed's +7 916 123-45-67 is written with
+        ("89161234567", False),  # to amoCRM 8… is another number than +7…
+        ("anna.smirnova", True),
+        ("СМИРНОВА", True),
+    ],
+)
+async def test_search_matches_the_stored_text(
+    emulator: RunningEmulator, session: aiohttp.ClientSession, query: str, found: bool
+) -> None:
+    assert await search(emulator, session, query) == ([31415926] if found else [])
+
+
+async def test_search_by_national_number_finds_notes_too_the_connector_keeps_the_phone(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    """`query` hits any field holding the text: a contact whose job title mentions the digits
+    comes back from the search, and the connector's duplicate check drops it."""
+    state = emulator.state
+    decoy = state.seed_contact(
+        {
+            "id": state.new_id(),
+            "name": "Перезвонить на 9161234567",
+            "custom_fields_values": [{"field_code": "POSITION", "values": [{"value": "менеджер"}]}],
+        }
+    )
+    state.contacts[decoy["id"]] = decoy
+    assert await search(emulator, session, "9161234567") == [31415926, decoy["id"]]
+    connector = connect(emulator, session)
+    assert await connector.find_contact_ids(phones=["+79161234567"]) == [("31415926", "phone")]
 
 
 async def test_write_bodies_must_be_arrays(

@@ -180,3 +180,48 @@ async def test_custom_fields_and_lists_past_one_page(
         )
         (deal,) = emulator.state.entities["deal"].values()
         assert (deal["UF_CRM_CHANNEL"], deal["COMMENTS"]) == ("41", "c")
+
+
+async def test_a_deal_whose_contact_is_secondary_behaves_as_on_a_portal(
+    emulator: RunningEmulator, b24: Bitrix24Connector, session: aiohttp.ClientSession
+) -> None:
+    """A deal linked to Анна (primary) and Борис: crm.deal.list by CONTACT_ID finds it for Анна
+    only, as a real portal does; the connector finds it for both, through crm.item.list."""
+    state = emulator.state
+    anna = state.store("contact", {"NAME": "Анна"})
+    boris = state.store("contact", {"NAME": "Борис"})
+    deal = state.store(
+        "deal",
+        {"TITLE": "Общая", "CATEGORY_ID": 3, "STAGE_ID": "C3:NEW", "CONTACT_IDS": [anna, boris]},
+    )
+    legacy = await b24.rest.result("crm.deal.list", {"filter": {"CONTACT_ID": boris}})
+    assert legacy == []
+    assert [
+        d["ID"] for d in await b24.rest.result("crm.deal.list", {"filter": {"CONTACT_ID": anna}})
+    ] == [str(deal)]
+    bindings = await b24.rest.result("crm.deal.contact.items.get", {"id": deal})
+    assert [(b["CONTACT_ID"], b["IS_PRIMARY"]) for b in bindings] == [(anna, "Y"), (boris, "N")]
+    for contact in (anna, boris):
+        found = await b24.find_open_deals(str(contact))
+        assert [(d.id, d.pipeline_id, d.stage_id) for d in found] == [(str(deal), "3", "C3:NEW")]
+    assert await b24.find_open_deals(str(boris), "0") == []
+    state.entities["deal"][deal]["STAGE_ID"] = "C3:WON"
+    assert await b24.find_open_deals(str(boris)) == []
+
+
+async def test_a_portal_refusing_the_item_filter_gets_the_primary_contact_lookup(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with running_emulator(
+        CONTRACT_SEED, faults={"rate_limit": {"rate": 0}, "item_contact_filter": False}
+    ) as emulator:
+        b24 = connect(emulator, session, webhook_config(emulator))
+        state = emulator.state
+        anna = state.store("contact", {"NAME": "Анна"})
+        deal = state.store(
+            "deal", {"TITLE": "Своя", "CATEGORY_ID": 0, "STAGE_ID": "NEW", "CONTACT_IDS": [anna]}
+        )
+        assert [d.id for d in await b24.find_open_deals(str(anna))] == [str(deal)]
+        methods = [r["method"] for r in state.requests]
+        assert methods == ["crm.item.list", "crm.deal.list"]
+        assert state.requests[0]["error"] == "INVALID_ARG_VALUE"

@@ -47,22 +47,69 @@ async def test_success_carries_time_and_lists_page(
     assert "next" not in second
 
 
-async def test_findbycomm_matches_any_spelling_and_answers_empty_list(
+async def test_findbycomm_compares_numbers_as_written_and_answers_empty_list(
     emulator: RunningEmulator, session: aiohttp.ClientSession
 ) -> None:
+    """The docs: the number is compared as a whole, only an extension ignored; the same number
+    in another format is no duplicate. Nothing found is [] (PHP's empty array)."""
     _, made = await post(
         session,
         f"{emulator.url}{HOOK}/crm.contact.add",
-        {"fields": {"NAME": "Анна", "PHONE": [{"VALUE": "8 (916) 123-45-67"}]}},
+        {"fields": {"NAME": "Анна", "PHONE": [{"VALUE": "8 (916) 123-45-67 доб. 12"}]}},
     )
     url = f"{emulator.url}{HOOK}/crm.duplicate.findbycomm"
-    for spelling in ("+7 916 123-45-67", "79161234567", "+79161234567"):
-        _, found = await post(session, url, {"type": "PHONE", "values": [spelling]})
-        assert found["result"] == {"CONTACT": [made["result"]]}
+    _, found = await post(session, url, {"type": "PHONE", "values": ["8 (916) 123-45-67"]})
+    assert found["result"] == {"CONTACT": [made["result"]]}
+    for other in ("+7 916 123-45-67", "79161234567", "+79161234567"):
+        _, missed = await post(session, url, {"type": "PHONE", "values": [other]})
+        assert missed["result"] == [], other
     _, nothing = await post(session, url, {"type": "EMAIL", "values": ["no@example.org"]})
     assert nothing["result"] == []
-    status, invalid = await post(session, url, {"type": "FAX", "values": ["1"]})
-    assert (status, invalid["error"]) == (400, "")
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"values": ["1"]}, "Communication type is not defined"),
+        (
+            {"type": "FAX", "values": ["1"]},
+            "Communication type 'FAX' is not supported in current context",
+        ),
+        ({"type": "PHONE", "values": "+79161234567"}, "Communication values is not defined"),
+    ],
+)
+async def test_findbycomm_errors_carry_the_documented_codes(
+    emulator: RunningEmulator, session: aiohttp.ClientSession, body: dict[str, Any], code: str
+) -> None:
+    status, answer = await post(session, f"{emulator.url}{HOOK}/crm.duplicate.findbycomm", body)
+    assert (status, answer["error"]) == (400, code)
+    assert answer["error_description"]
+
+
+async def test_contact_list_filters_multiple_fields_by_exact_value(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    """The docs' own example: filter by EMAIL, select EMAIL, get the contact with its items."""
+    fields = {
+        "NAME": "Особый",
+        "EMAIL": [{"VALUE": "special-for@example.com", "VALUE_TYPE": "WORK"}],
+        "PHONE": [{"VALUE": "+7 916 000-00-01"}],
+    }
+    _, made = await post(session, f"{emulator.url}{HOOK}/crm.contact.add", {"fields": fields})
+    url = f"{emulator.url}{HOOK}/crm.contact.list"
+    query = {"filter": {"EMAIL": "special-for@example.com"}, "select": ["ID", "EMAIL"]}
+    _, listed = await post(session, url, query)
+    assert [c["ID"] for c in listed["result"]] == [str(made["result"])]
+    item = listed["result"][0]["EMAIL"][0]
+    assert (item["VALUE"], item["VALUE_TYPE"], item["TYPE_ID"]) == (
+        "special-for@example.com",
+        "WORK",
+        "EMAIL",
+    )
+    _, by_phone = await post(session, url, {"filter": {"PHONE": "+7 916 000-00-01"}})
+    assert [c["ID"] for c in by_phone["result"]] == [str(made["result"])]
+    _, no_like = await post(session, url, {"filter": {"PHONE": "916 000"}})
+    assert no_like["result"] == []
 
 
 async def test_batch_references_and_empty_result_error(
@@ -78,7 +125,10 @@ async def test_batch_references_and_empty_result_error(
     assert status == 200
     answer = body["result"]
     assert answer["result_error"] == []
-    assert answer["result"]["get"]["CONTACT_IDS"] == [str(answer["result"]["contact"])]
+    got = answer["result"]["get"]
+    # The docs: crm.deal.get carries the (deprecated) primary CONTACT_ID, not the contact list.
+    assert got["CONTACT_ID"] == str(answer["result"]["contact"])
+    assert "CONTACT_IDS" not in got
     assert answer["result_total"] == {"users": 3}
     assert answer["result_next"] == {"users": 2}
     assert set(answer["result_time"]) == set(cmd)
@@ -155,3 +205,55 @@ async def test_oauth_refresh_rotates_tokens(
     wrong = {**params, "client_secret": "nope", "refresh_token": fresh["refresh_token"]}
     async with session.get(f"{emulator.url}/oauth/token/", params=wrong) as resp:
         assert (resp.status, (await resp.json())["error"]) == (401, "invalid_client")
+
+
+async def test_status_list_answers_as_documented(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    url = f"{emulator.url}{HOOK}/crm.status.list"
+    _, everything = await post(session, url)
+    books = {row["ENTITY_ID"] for row in everything["result"]}
+    assert {"STATUS", "SOURCE", "DEAL_STAGE", "DEAL_STAGE_3"} <= books
+    assert everything["total"] == len(everything["result"])  # no paging: no `start` here
+    assert "next" not in everything
+    _, stages = await post(session, url, {"filter": {"ENTITY_ID": "DEAL_STAGE"}})
+    by_id = {row["STATUS_ID"]: row for row in stages["result"]}
+    new, won, apology = by_id["NEW"], by_id["WON"], by_id["APOLOGY"]
+    assert (new["SYSTEM"], new["SEMANTICS"], new["CATEGORY_ID"], new["SORT"]) == (
+        "Y",
+        None,
+        None,
+        "10",
+    )
+    assert (won["SEMANTICS"], won["EXTRA"]["SEMANTICS"]) == ("S", "success")
+    assert (apology["SEMANTICS"], apology["EXTRA"]["SEMANTICS"]) == ("F", "apology")
+    assert (apology["SYSTEM"], apology["NAME_INIT"]) == ("N", "")
+    assert all(isinstance(row["ID"], str) for row in stages["result"])
+    _, sources = await post(session, url, {"filter": {"ENTITY_ID": "SOURCE"}})
+    assert {"WEB", "CALL", "CALLBACK", "CRM_FORM", "SELF", "OTHER"} <= {
+        row["STATUS_ID"] for row in sources["result"]
+    }
+    status, bad = await post(session, url, {"filter": "DEAL_STAGE"})
+    assert (status, bad["error"]) == (400, "Invalid parameters.")
+
+
+async def test_timeline_comment_errors_carry_their_codes(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    url = f"{emulator.url}{HOOK}/crm.timeline.comment.add"
+    status, missing = await post(session, url, {"fields": {"ENTITY_TYPE": "deal"}})
+    assert (status, missing["error"]) == (400, "100")
+    fields = {"ENTITY_TYPE": "deal", "ENTITY_ID": 999999, "COMMENT": "x"}
+    status, gone = await post(session, url, {"fields": fields})
+    assert (status, gone["error"]) == (400, "NOT_FOUND")
+
+
+async def test_item_list_refuses_an_unknown_filter_field(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    url = f"{emulator.url}{HOOK}/crm.item.list"
+    status, refused = await post(session, url, {"entityTypeId": 2, "filter": {"surprise": 1}})
+    assert (status, refused["error"]) == (400, "INVALID_ARG_VALUE")
+    assert "'surprise' is not allowed in filter" in refused["error_description"]
+    status, unknown = await post(session, url, {"entityTypeId": 777})
+    assert (status, unknown["error"]) == (400, "NOT_FOUND")

@@ -127,3 +127,42 @@ def test_batch_entries_classify_like_answers() -> None:
     scope = error_for(None, "insufficient_scope", "", method="tasks.task.add")
     assert isinstance(scope, AuthError)
     assert "'task' scope" in str(scope)
+
+
+@pytest.mark.parametrize(
+    ("method", "code", "description", "words"),
+    [
+        (
+            "crm.item.list",
+            "INVALID_ARG_VALUE",
+            "Invalid filter: field 'x' is not allowed",
+            "refused the data: Invalid filter",
+        ),
+        (
+            "crm.timeline.comment.add",
+            "100",
+            "Required fields are missing: COMMENT",
+            "refused the data: Required fields",
+        ),
+        (
+            "crm.status.list",
+            "Invalid parameters.",
+            "Incorrect parameters passed.",
+            "refused the data: Incorrect parameters passed",
+        ),
+        (
+            "crm.timeline.comment.add",
+            "NOT_FOUND",
+            "The deal 7 is not found.",
+            "may have been deleted in Bitrix24",
+        ),
+    ],
+)
+def test_method_level_codes_are_fatal_and_say_what_was_refused(
+    method: str, code: str, description: str, words: str
+) -> None:
+    """Newer methods answer validation errors with a code of their own, not an empty one."""
+    found = classified(400, code, description, method=method)
+    assert isinstance(found, FatalError)
+    assert found.code == code
+    assert words in str(found)

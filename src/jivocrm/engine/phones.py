@@ -59,3 +59,41 @@ def national_digits(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return "".join(ch for ch in e164 if ch.isdigit())
     return str(number.national_number)
+
+
+def spellings(e164: str) -> list[str]:
+    """The ways a number is commonly stored, for a CRM that matches numbers as written text.
+
+    ``+79161234567`` → ``+79161234567``, ``79161234567``, ``+7 916 123-45-67``,
+    ``8 (916) 123-45-67``, ``89161234567``, ``9161234567`` and the usual Russian groupings with
+    ``+7`` and ``8``: at most 20, what one Bitrix24 duplicate search takes.
+    """
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return [e164]
+    fmt = phonenumbers.PhoneNumberFormat
+    plus = phonenumbers.format_number(number, fmt.E164)
+    national = phonenumbers.format_number(number, fmt.NATIONAL)
+    nsn = phonenumbers.national_significant_number(number)
+    found = [
+        plus,
+        plus[1:],
+        phonenumbers.format_number(number, fmt.INTERNATIONAL),
+        national,
+        "".join(ch for ch in national if ch.isdigit()),
+        nsn,
+    ]
+    if number.country_code == 7 and len(nsn) == 10:
+        a, b, c, d = nsn[:3], nsn[3:6], nsn[6:8], nsn[8:]
+        for prefix in ("+7", "8"):
+            found += [
+                f"{prefix} ({a}) {b}-{c}-{d}",
+                f"{prefix} {a} {b}-{c}-{d}",
+                f"{prefix} {a} {b} {c} {d}",
+                f"{prefix}({a}){b}-{c}-{d}",
+                f"{prefix}-{a}-{b}-{c}-{d}",
+            ]
+    return list(dict.fromkeys(found))[:20]

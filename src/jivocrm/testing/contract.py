@@ -65,6 +65,10 @@ class EmulatorProbe(Protocol):
     async def request_count(self) -> int:
         """How many API requests (auth endpoints included) the emulator has answered so far."""
 
+    async def store_contact(self, name: str, phone: str) -> str:
+        """Put a contact straight into the emulator with ``phone`` written exactly so (as a
+        person typed it in the CRM), bypassing the connector; its id."""
+
 
 @dataclass
 class ContractTarget:
@@ -133,6 +137,26 @@ class ConnectorContract:
         found = await contract_target.connector.find_contacts(phones=[phone])
         assert len(found) == 1
         assert phone in found[0].phones
+
+    @pytest.mark.parametrize(
+        ("stored", "sought"),
+        [("8 (926) {a}-{b}-{c}", "+7926{a}{b}{c}"), ("+7926{a}{b}{c}", "8 (926) {a}-{b}-{c}")],
+    )
+    async def test_a_number_stored_in_another_spelling_is_found(
+        self, contract_target: ContractTarget, stored: str, sought: str
+    ) -> None:
+        """The CRM matches numbers as written; the chat's number must still find the card."""
+        parts = {"a": f"{secrets.randbelow(1000):03d}", "b": "45", "c": "67"}
+        made = await contract_target.probe.store_contact(
+            "Записанный вручную", stored.format(**parts)
+        )
+        phone = normalize_phone(sought.format(**parts))
+        assert phone is not None
+        found = await contract_target.connector.find_contact_ids(phones=[phone])
+        assert found == [(made, "phone")]
+        assert [c.id for c in await contract_target.connector.find_contacts(phones=[phone])] == [
+            made
+        ]
 
     async def test_create_contact_then_find_it(self, contract_target: ContractTarget) -> None:
         connector, phone, email = contract_target.connector, new_phone(), new_email()

@@ -27,7 +27,7 @@ from jivocrm.connectors.base import (
     UnsortedData,
 )
 from jivocrm.connectors.http import Response, Transport
-from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.engine.phones import national_digits, normalize_email, normalize_phone
 from jivocrm.errors import AuthError, ConnectorError, RetriableError
 
 log = structlog.get_logger("jivocrm.amocrm")
@@ -124,21 +124,23 @@ class AmoCRMConnector(Connector):
     async def find_contacts(
         self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
     ) -> list[Contact]:
-        wanted_phones = {p for p in phones if p}
+        wanted_phones = {e164 for p in phones if p and (e164 := normalize_phone(p))}
         wanted_emails = {e.strip().casefold() for e in emails if e and e.strip()}
+        # Quirk: amoCRM's `query` matches the text a field holds, so +7… and 8… are different
+        # numbers to it. The national number (9161234567) is in every spelling of the number.
         queries = dict.fromkeys(
-            [_digits(p) for p in wanted_phones if _digits(p)] + sorted(wanted_emails)
+            sorted({national_digits(p) for p in wanted_phones}) + sorted(wanted_emails)
         )
         found: dict[int, dict[str, Any]] = {}
         for value in queries:
             for raw in await self._pages("/api/v4/contacts", "contacts", {"query": value}):
                 found.setdefault(int(raw["id"]), raw)
         matches = []
-        # `query` is amoCRM's full-text search over every filled field: keep only contacts that
-        # really hold one of the phones or e-mails.
+        # `query` also hits a contact whose name or note holds the digits or the address: keep
+        # only contacts whose phone or e-mail, normalised, is one of those sought.
         for raw in sorted(found.values(), key=lambda c: (c.get("created_at") or 0, c["id"])):
             contact = mapping.to_contact(raw)
-            same_phone = any(_same_phone(p, q) for p in contact.phones for q in wanted_phones)
+            same_phone = wanted_phones & set(contact.phones)
             same_email = wanted_emails & {e.casefold() for e in contact.emails}
             if same_phone or same_email:
                 matches.append(contact)
@@ -299,15 +301,6 @@ class AmoCRMConnector(Connector):
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
-
-
-def _same_phone(stored: str, wanted: str) -> bool:
-    a, b = _digits(stored), _digits(wanted)
-    return bool(a) and (a == b or (len(a) >= 10 and len(b) >= 10 and a[-10:] == b[-10:]))
 
 
 def _union(current: list[str], new: list[str], norm: Callable[[str], str | None]) -> list[str]:

@@ -34,6 +34,12 @@ class AmoCRMProbe:
     async def request_count(self) -> int:
         return len(self.emulator.state.requests)
 
+    async def store_contact(self, name: str, phone: str) -> str:
+        state = self.emulator.state
+        contact = state.seed_contact({"id": state.new_id(), "name": name, "phones": [phone]})
+        state.contacts[contact["id"]] = contact
+        return str(contact["id"])
+
 
 def connector_config(emulator: RunningEmulator, **extra: Any) -> dict[str, Any]:
     config: dict[str, Any] = {

@@ -10,6 +10,7 @@ import collections
 import copy
 import dataclasses
 import random
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 DEFAULT_SEED = Path(__file__).with_name("emulator_seed.yaml")
+# A query that is a phone number as people type it: digits, spaces, + ( ) and dashes.
+PHONE_QUERY = re.compile(r"\+?[\d\s()\-]+")
 WON, LOST = 142, 143
 
 
@@ -93,7 +96,7 @@ class AccountState:
         self.links: set[tuple[int, int]] = set()  # (lead id, contact id)
         self.contacts: dict[int, dict[str, Any]] = {}
         for raw in seed.get("contacts") or []:
-            contact = self._seed_contact(raw)
+            contact = self.seed_contact(raw)
             self.contacts[contact["id"]] = contact
         self.leads: dict[int, dict[str, Any]] = {}
         for raw in seed.get("leads") or []:
@@ -120,7 +123,7 @@ class AccountState:
             )
         return {**{k: v for k, v in raw.items() if k != "statuses"}, "statuses": statuses}
 
-    def _seed_contact(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+    def seed_contact(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         item = {k: v for k, v in raw.items() if k not in ("phones", "emails")}
         cfv = list(item.pop("custom_fields_values", None) or [])
         if raw.get("phones"):
@@ -199,13 +202,16 @@ class AccountState:
     def search_contacts(self, query: str) -> list[dict[str, Any]]:
         """Contacts matching ``query``, by id.
 
-        Assumption (amoCRM does not document its search): ``query`` matches a contact when it
-        is a case-insensitive substring of the name or of any field value, or — for phones —
-        when the query's digits (at least 7) equal the stored phone's digits or its last 10.
-        So ``79161234567`` finds ``+7 916 123-45-67`` and ``8 (916) 123-45-67``.
+        amoCRM documents ``query`` as a search over the filled fields and does not say how it
+        matches; integrators report it compares the stored text, so ``79161234567`` misses
+        ``8 (916) 123-45-67``. The emulator is that strict: ``query`` matches a contact when it
+        is a case-insensitive substring of the name or of any field value. For phone fields the
+        formatting is ignored (a number query matches the digits the stored number is written
+        with), which is what lets the national number ``9161234567`` find every spelling.
         """
         wanted = query.strip().casefold()
-        wanted_digits = digits(query)
+        number = PHONE_QUERY.fullmatch(wanted) is not None
+        wanted_digits = digits(wanted)
         found = []
         for contact in self.contacts.values():
             texts = [contact.get("name") or "", contact.get("first_name") or ""]
@@ -216,9 +222,9 @@ class AccountState:
                     texts.append(str(value.get("value") or ""))
                     if item.get("field_code") == "PHONE":
                         phones.append(digits(value.get("value")))
-            hit = any(wanted and wanted in text.casefold() for text in texts)
-            if not hit and len(wanted_digits) >= 7:
-                hit = any(p == wanted_digits or p[-10:] == wanted_digits[-10:] for p in phones)
+            hit = bool(wanted) and any(wanted in text.casefold() for text in texts)
+            if not hit and number and len(wanted_digits) >= 5:
+                hit = any(wanted_digits in stored for stored in phones)
             if hit:
                 found.append(contact)
         return sorted(found, key=lambda c: int(c["id"]))

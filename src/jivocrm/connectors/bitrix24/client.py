@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
+
 from jivocrm.connectors.base import (
     CheckResult,
     Connector,
@@ -23,10 +25,14 @@ from jivocrm.connectors.base import (
 from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
 from jivocrm.connectors.bitrix24.metadata import fetch_metadata
 from jivocrm.connectors.bitrix24.rest import Rest, as_items, as_map
-from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.engine.phones import normalize_email, normalize_phone, spellings
 from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
 
+log = structlog.get_logger("jivocrm.bitrix24")
+
 NEEDED_SCOPES = ("crm", "user", "task")
+DEAL_TYPE = 2  # the entityTypeId of deals in crm.item.*
+DEAL_ITEM_FIELDS = ["id", "title", "categoryId", "stageId", "stageSemanticId", "contactIds"]
 FINDBYCOMM_MAX_VALUES = 20
 TASK_BINDING = {"deal": "D", "contact": "C", "lead": "L", "company": "CO"}
 _STAGE_OF_FUNNEL = re.compile(r"^C(\d+):")
@@ -75,15 +81,31 @@ class Bitrix24Connector(Connector):
     async def find_contact_ids(
         self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
     ) -> list[tuple[str, str]]:
+        return await self._find_ids("CONTACT", phones, emails)
+
+    async def _find_ids(
+        self, entity: str, phones: Sequence[str], emails: Sequence[str]
+    ) -> list[tuple[str, str]]:
         # crm.duplicate.findbycomm answers ids only: phones and e-mails in one request.
+        # Quirk: it compares the number as written (only an extension is ignored), so a
+        # contact stored as 8 (916) 123-45-67 is no duplicate of +79161234567 to it: each
+        # number is looked up in the spellings people and forms store it in.
         searches: dict[str, tuple[str, dict[str, Any]]] = {}
-        for kind, values in (("PHONE", _phones(phones)), ("EMAIL", _emails(emails))):
-            for start in range(0, len(values), FINDBYCOMM_MAX_VALUES):
-                chunk = values[start : start + FINDBYCOMM_MAX_VALUES]
-                searches[f"{kind.lower()}{start}"] = (
-                    "crm.duplicate.findbycomm",
-                    {"type": kind, "values": chunk, "entity_type": "CONTACT"},
-                )
+        for n, phone in enumerate(_phones(phones)):
+            searches[f"phone{n}"] = (
+                "crm.duplicate.findbycomm",
+                {"type": "PHONE", "values": spellings(phone), "entity_type": entity},
+            )
+        values = _emails(emails)
+        for start in range(0, len(values), FINDBYCOMM_MAX_VALUES):
+            searches[f"email{start}"] = (
+                "crm.duplicate.findbycomm",
+                {
+                    "type": "EMAIL",
+                    "values": values[start : start + FINDBYCOMM_MAX_VALUES],
+                    "entity_type": entity,
+                },
+            )
         if not searches:
             return []
         if len(searches) == 1:
@@ -95,7 +117,7 @@ class Bitrix24Connector(Connector):
             found = {key: answer.get(key) for key in searches}
         by: dict[int, str] = {}
         for key, result in found.items():
-            for raw in as_items(as_map(result).get("CONTACT")):
+            for raw in as_items(as_map(result).get(entity)):
                 # A phone match wins over an e-mail match of the same contact.
                 if by.get(int(raw)) != "phone":
                     by[int(raw)] = "phone" if key.startswith("phone") else "email"
@@ -167,7 +189,48 @@ class Bitrix24Connector(Connector):
 
     # ---- deals -------------------------------------------------------------------------------
     async def find_open_deals(self, contact_id: str, pipeline_id: str | None = None) -> list[Deal]:
-        # STAGE_SEMANTIC_ID is P while a deal is in progress, S when won, F when lost.
+        """The contact's open deals, however it is linked to them.
+
+        Quirk: crm.deal.list's CONTACT_ID filter finds only the deals whose *primary* contact it
+        is, and crm.deal.get/list carry no contact list; crm.item.list knows every link
+        (``contactIds``), so it is asked, and each deal it returns is checked to hold the contact.
+        A portal that refuses the filter gets the primary-contact lookup instead.
+        """
+        cid = int(contact_id) if contact_id.isdigit() else contact_id
+        # stageSemanticId is P while a deal is in progress, S when won, F when lost.
+        flt: dict[str, Any] = {"@contactIds": [cid], "stageSemanticId": "P"}
+        if pipeline_id is not None:
+            flt["categoryId"] = pipeline_id
+        try:
+            items = await self.rest.list_all(
+                "crm.item.list",
+                {
+                    "entityTypeId": DEAL_TYPE,
+                    "filter": flt,
+                    "select": DEAL_ITEM_FIELDS,
+                    "order": {"id": "ASC"},
+                },
+                key="items",
+            )
+        except FatalError as exc:
+            if exc.code != "INVALID_ARG_VALUE":
+                raise
+            log.warning("bitrix24_deal_lookup_primary_only", error=str(exc))
+            return await self._open_deals_of_primary(contact_id, pipeline_id)
+        deals = [
+            Deal(
+                id=_id(item["id"]),
+                name=item.get("title"),
+                pipeline_id=_id(item.get("categoryId") or 0),
+                stage_id=item.get("stageId"),
+                closed=item.get("stageSemanticId") in ("S", "F"),
+            )
+            for item in items
+            if str(contact_id) in {str(c) for c in as_items(item.get("contactIds"))}
+        ]
+        return [deal for deal in deals if not deal.closed]
+
+    async def _open_deals_of_primary(self, contact_id: str, pipeline_id: str | None) -> list[Deal]:
         flt: dict[str, Any] = {"CONTACT_ID": contact_id, "STAGE_SEMANTIC_ID": "P"}
         if pipeline_id is not None:
             flt["CATEGORY_ID"] = pipeline_id
@@ -220,6 +283,9 @@ class Bitrix24Connector(Connector):
     async def update_deal(self, deal_id: str, data: DealData) -> None:
         fields = self._deal_fields(data)
         fields.pop("CATEGORY_ID", None)  # a deal moves between funnels by its stage, not this
+        # CONTACT_IDS on update replaces the deal's whole contact list (and its primary one);
+        # the deal being updated was found by the contact, so the link is there already.
+        fields.pop("CONTACT_IDS", None)
         if fields:
             await self.rest.result("crm.deal.update", {"id": deal_id, "fields": fields})
 

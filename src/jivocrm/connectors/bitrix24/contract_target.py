@@ -32,6 +32,10 @@ class Bitrix24Probe:
     async def request_count(self) -> int:
         return len(self.emulator.state.requests)
 
+    async def store_contact(self, name: str, phone: str) -> str:
+        record = {"NAME": name, "ASSIGNED_BY_ID": 1, "PHONE": [{"VALUE": phone}]}
+        return str(self.emulator.state.store("contact", record))
+
 
 def webhook_config(
     emulator: RunningEmulator, code: str = WEBHOOK_CODE, **extra: Any

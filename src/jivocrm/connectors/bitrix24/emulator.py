@@ -242,6 +242,8 @@ async def set_faults(request: web.Request) -> web.Response:
 def configure(emulator: Emulator, values: Mapping[str, Any]) -> None:
     """Apply faults; ``rate_limit: {rate, burst}`` replaces the bucket (rate 0 = off)."""
     values = dict(values)
+    if "item_contact_filter" in values:
+        emulator.state.item_contact_filter = bool(values.pop("item_contact_filter"))
     limit = values.pop("rate_limit", None)
     if limit is not None:
         emulator.bucket = LeakyBucket(float(limit.get("rate", 0)), int(limit.get("burst", 1)))

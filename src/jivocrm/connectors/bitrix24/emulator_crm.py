@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jivocrm.connectors.bitrix24.emulator_state import Caller, PortalState, invalid
+from jivocrm.connectors.bitrix24.emulator_state import Caller, PortalState, communication, invalid
 from jivocrm.engine.phones import normalize_email
 
 
@@ -21,6 +21,7 @@ from jivocrm.engine.phones import normalize_email
 class Listing:
     items: list[Any]
     key: str | None = None  # crm.category.list wraps its page: {"categories": [...]}
+    paged: bool = True  # crm.status.list answers every entry at once, with `total`
 
 
 Handler = Callable[[PortalState, dict[str, Any], Caller], Any]
@@ -153,6 +154,9 @@ def _shown(state: PortalState, kind: str, record: dict[str, Any], select: list[s
         wanted = name in select or (everything and not multi and not custom)
         if custom and "UF_*" in select:
             wanted = True
+        if name == "CONTACT_IDS" and kind == "deal":
+            # The docs: a deal's contact list is not in crm.deal.get or crm.deal.list.
+            wanted = False
         if wanted and not (multi and not value):
             shown[name] = _wire(value)
     if kind == "deal" and (everything or "STAGE_SEMANTIC_ID" in select):
@@ -184,10 +188,19 @@ def _matches(state: PortalState, kind: str, record: dict[str, Any], flt: dict[st
     for raw_key, expected in flt.items():
         key = raw_key.lstrip("=!@<>%")
         op = raw_key[: len(raw_key) - len(key)]
+        if key in ("PHONE", "EMAIL"):
+            # Multiple fields filter by exact value only (no LIKE), as the docs say.
+            stored = {communication(key, str(i.get("VALUE"))) for i in record.get(key) or []}
+            asked = {communication(key, str(v)) for v in as_list(expected)}
+            if bool(stored & asked) == (op == "!"):
+                return False
+            continue
         if key == "STAGE_SEMANTIC_ID":
             actual: Any = state.stage_semantics(str(record.get("STAGE_ID")))
         elif key == "CONTACT_ID" and kind == "deal":
-            actual = [str(v) for v in record.get("CONTACT_IDS") or []]
+            # Quirk: on a real portal this filter finds the deals whose *primary* contact it is
+            # (github.com/bitrix-tools/b24-rest-docs/issues/73), not every linked one.
+            actual = (record.get("CONTACT_IDS") or [None])[0]
         else:
             actual = record.get(key)
         wanted = {str(v) for v in as_list(expected)} if op == "@" or not _scalar(expected) else None

@@ -83,6 +83,8 @@ def invoke(state: PortalState, method: str, params: dict[str, Any], caller: Call
     result = handler(state, params, caller)
     if not isinstance(result, Listing):
         return result, None, None
+    if not result.paged:
+        return result.items, len(result.items), None
     start = max(0, int(param(params, "start", 0) or 0))
     page = result.items[start : start + state.page_size]
     more = start + state.page_size < len(result.items)

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from jivocrm.connectors.bitrix24.emulator_crm import (
-    LEAD_STATUSES,
     Handler,
     Listing,
     adder,
@@ -18,24 +17,37 @@ from jivocrm.connectors.bitrix24.emulator_crm import (
     param,
     updater,
 )
-from jivocrm.connectors.bitrix24.emulator_state import Caller, PortalState, invalid
-from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.connectors.bitrix24.emulator_items import deal_contacts, item_list
+from jivocrm.connectors.bitrix24.emulator_state import (
+    ApiError,
+    Caller,
+    PortalState,
+    communication,
+    invalid,
+)
 
 TASK_BINDINGS = {"D": "deal", "C": "contact", "L": "lead", "CO": "company"}
 
 
 def find_by_comm(state: PortalState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    kind = str(param(params, "type", "")).upper()
+    kind = str(param(params, "type", "") or "").upper()
+    if not kind:
+        raise ApiError(400, "Communication type is not defined", "Parameter 'type' is required.")
     if kind not in ("PHONE", "EMAIL"):
-        raise invalid("Parameter 'type' is not defined or invalid.")
-    values = as_list(param(params, "values"))
+        raise ApiError(
+            400,
+            f"Communication type '{kind}' is not supported in current context",
+            "Use PHONE or EMAIL.",
+        )
+    raw_values = param(params, "values")
+    values = as_list(raw_values) if isinstance(raw_values, (list, dict)) else []
     if not values:
-        raise invalid("Parameter 'values' is not defined or empty.")
+        raise ApiError(
+            400, "Communication values is not defined", "Parameter 'values' must be an array."
+        )
     if len(values) > 20:
         raise invalid("Too many values: 20 is the maximum.")
-    # Bitrix24 compares normalised communications: one number however it is written.
-    norm = normalize_phone if kind == "PHONE" else normalize_email
-    wanted = {norm(str(v)) for v in values} - {None}
+    wanted = {communication(kind, str(v)) for v in values}
     entity_type = str(param(params, "entity_type", "") or "").upper()
     kinds = [entity_type.lower()] if entity_type else ["lead", "contact", "company"]
     found: dict[str, Any] = {}
@@ -43,7 +55,7 @@ def find_by_comm(state: PortalState, params: dict[str, Any], caller: Caller) -> 
         ids = [
             entity_id
             for entity_id, record in sorted(state.entities.get(entity, {}).items())
-            if any(norm(item["VALUE"]) in wanted for item in record.get(kind) or [])
+            if any(communication(kind, item["VALUE"]) in wanted for item in record.get(kind) or [])
         ]
         if ids:
             found[entity.upper()] = ids
@@ -92,7 +104,7 @@ def scope(state: PortalState, params: dict[str, Any], caller: Caller) -> list[st
 
 def category_list(state: PortalState, params: dict[str, Any], caller: Caller) -> Listing:
     if str(param(params, "entityTypeId", "")) != "2":
-        raise invalid("Parameter 'entityTypeId' is invalid: only deals (2) have funnels here.")
+        raise ApiError(400, "NOT_FOUND", "Smart process not found: only deals (2) here.")
     categories = [
         {
             "id": int(c["id"]),
@@ -106,49 +118,94 @@ def category_list(state: PortalState, params: dict[str, Any], caller: Caller) ->
     return Listing(categories, key="categories")
 
 
-def status_list(state: PortalState, params: dict[str, Any], caller: Caller) -> Listing:
-    flt = param(params, "filter") or {}
-    entity = str(flt.get("ENTITY_ID", "")) if isinstance(flt, dict) else ""
-    if entity == "STATUS":
-        stages: list[dict[str, Any]] = [
-            {"STATUS_ID": s, "NAME": s.title(), "SEMANTICS": "process"} for s in LEAD_STATUSES
-        ]
-        category = None
-    elif entity.startswith("DEAL_STAGE"):
-        category = int(entity.removeprefix("DEAL_STAGE").lstrip("_") or 0)
-        stages = state.stages(category)
-    else:
-        raise invalid("Filter ENTITY_ID is required here (DEAL_STAGE, DEAL_STAGE_{id}, STATUS).")
-    answer = []
-    for index, stage in enumerate(stages):
-        semantics = stage.get("SEMANTICS", "process")
-        answer.append(
-            {
-                "ID": str(index + 1 + 200 * (category or 0)),
-                "ENTITY_ID": entity,
-                "STATUS_ID": stage["STATUS_ID"],
-                "NAME": stage["NAME"],
-                "NAME_INIT": stage["NAME"],
-                "SORT": str(stage.get("SORT", (index + 1) * 10)),
-                "SYSTEM": "N",
-                "CATEGORY_ID": None if category is None else str(category),
-                "SEMANTICS": {"success": "S", "failure": "F"}.get(semantics),
-                "EXTRA": {"SEMANTICS": semantics, "COLOR": "#39A8EF"},
-            }
+# Reference books besides the deal funnels' stages, as a fresh portal holds them.
+REFERENCE_BOOKS: dict[str, list[dict[str, Any]]] = {
+    "STATUS": [
+        {"STATUS_ID": "NEW", "NAME": "Не обработан", "SEMANTICS": "process", "SYSTEM": True},
+        {"STATUS_ID": "IN_PROCESS", "NAME": "В работе", "SEMANTICS": "process"},
+        {"STATUS_ID": "PROCESSED", "NAME": "Обработан", "SEMANTICS": "process"},
+        {"STATUS_ID": "JUNK", "NAME": "Некачественный лид", "SEMANTICS": "failure", "SYSTEM": True},
+        {
+            "STATUS_ID": "CONVERTED",
+            "NAME": "Качественный лид",
+            "SEMANTICS": "success",
+            "SYSTEM": True,
+        },
+    ],
+    "SOURCE": [
+        {"STATUS_ID": code, "NAME": name, "SYSTEM": True}
+        for code, name in (
+            ("CALL", "Звонок"),
+            ("WEB", "Веб-сайт"),
+            ("CALLBACK", "Обратный звонок"),
+            ("CRM_FORM", "CRM-форма"),
+            ("SELF", "Свой контакт"),
+            ("OTHER", "Другое"),
         )
-    return Listing(answer)
+    ],
+}
+SEMANTICS_LETTER = {"success": "S", "failure": "F", "apology": "F"}
+
+
+def _books(state: PortalState) -> list[tuple[str, str | None, list[dict[str, Any]]]]:
+    """(ENTITY_ID, CATEGORY_ID, entries) of every reference book of the portal."""
+    books: list[tuple[str, str | None, list[dict[str, Any]]]] = [
+        (entity, None, entries) for entity, entries in REFERENCE_BOOKS.items()
+    ]
+    for category in state.categories:
+        cid = int(category["id"])
+        entity = "DEAL_STAGE" if cid == 0 else f"DEAL_STAGE_{cid}"
+        books.append((entity, None if cid == 0 else str(cid), list(category.get("stages") or [])))
+    return books
+
+
+def status_list(state: PortalState, params: dict[str, Any], caller: Caller) -> Listing:
+    """crm.status.list as documented: every reference book unless filtered, ids as strings,
+    SEMANTICS null while in progress (S won, F failed, an ``apology`` stage F too)."""
+    flt = param(params, "filter") or {}
+    if not isinstance(flt, dict):
+        raise ApiError(400, "Invalid parameters.", "Incorrect parameters passed.")
+    answer = []
+    number = 0
+    for entity, category, entries in _books(state):
+        for index, entry in enumerate(entries):
+            number += 1
+            semantics = entry.get("SEMANTICS") or "process"
+            system = bool(entry.get("SYSTEM")) or (
+                entity.startswith("DEAL_STAGE")
+                and (index == 0 or semantics in ("success", "failure"))
+            )
+            row = {
+                "ID": str(number),
+                "ENTITY_ID": entity,
+                "STATUS_ID": entry["STATUS_ID"],
+                "NAME": entry["NAME"],
+                "NAME_INIT": entry["NAME"] if system else "",
+                "SORT": str(entry.get("SORT", (index + 1) * 10)),
+                "SYSTEM": "Y" if system else "N",
+                "CATEGORY_ID": category,
+                "COLOR": entry.get("COLOR", "#39A8EF"),
+                "SEMANTICS": SEMANTICS_LETTER.get(semantics),
+                "EXTRA": {"SEMANTICS": semantics, "COLOR": entry.get("COLOR", "#39A8EF")},
+            }
+            if all(str(row.get(k.lstrip("="))) == str(v) for k, v in flt.items()):
+                answer.append(row)
+    return Listing(answer, paged=False)
 
 
 def comment_add(state: PortalState, params: dict[str, Any], caller: Caller) -> int:
     fields = param(params, "fields")
     if not isinstance(fields, dict):
         raise invalid("Parameter 'fields' must be array.")
+    missing = [k for k in ("ENTITY_ID", "ENTITY_TYPE", "COMMENT") if k not in fields]
+    if missing:
+        raise ApiError(400, "100", f"Required fields are missing: {', '.join(missing)}")
     kind = str(fields.get("ENTITY_TYPE", "")).lower()
     entity_id = as_int(fields.get("ENTITY_ID"), "ENTITY_ID")
     if kind not in state.entities or entity_id not in state.entities[kind]:
-        raise invalid(f"The {kind or 'entity'} {entity_id} is not found.")
+        raise ApiError(400, "NOT_FOUND", f"The {kind or 'entity'} {entity_id} is not found.")
     if not str(fields.get("COMMENT") or "").strip():
-        raise invalid("Parameter 'COMMENT' is empty.")
+        raise ApiError(400, "INVALID_ARG_VALUE", "Empty comment")
     comment_id = state.new_id()
     state.comments[comment_id] = {
         "ID": comment_id,
@@ -214,6 +271,8 @@ METHODS: dict[str, tuple[str | None, Handler]] = {
     "crm.lead.get": ("crm", getter("lead")),
     "crm.lead.list": ("crm", lister("lead")),
     "crm.lead.fields": ("crm", describer("lead")),
+    "crm.deal.contact.items.get": ("crm", deal_contacts),
+    "crm.item.list": ("crm", item_list),
     "crm.duplicate.findbycomm": ("crm", find_by_comm),
     "crm.category.list": ("crm", category_list),
     "crm.status.list": ("crm", status_list),

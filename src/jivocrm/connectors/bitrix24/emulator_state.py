@@ -7,6 +7,7 @@ The REST methods over this state live in ``emulator_methods``; HTTP, faults and 
 from __future__ import annotations
 
 import copy
+import re
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +28,18 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.description = description
+
+
+# An extension written after the number: "доб. 12", "ext 12", "x12", "#12".
+_EXTENSION = re.compile(r"\s*(?:доб\.?|ext\.?|x|#)\s*\d+\s*$", re.IGNORECASE)
+
+
+def communication(kind: str, value: str) -> str:
+    """A phone or e-mail as Bitrix24 compares it: the text as stored, an extension dropped (the
+    documented duplicate search ignores only that, so 8 (916)… and +7 916… differ); e-mail
+    addresses without regard to case."""
+    text = value.strip()
+    return text.casefold() if kind == "EMAIL" else _EXTENSION.sub("", text)
 
 
 def invalid(description: str) -> ApiError:
@@ -127,6 +140,9 @@ class PortalState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     last_id: int = 1000
     last_multifield_id: int = 0
+    # False: crm.item.list refuses a filter on contactIds (INVALID_ARG_VALUE), as a portal whose
+    # item API did not offer it would (set with the fault knob of the same name).
+    item_contact_filter: bool = True
 
     def __post_init__(self) -> None:
         self.reset()
@@ -228,7 +244,8 @@ class PortalState:
         for category in self.categories:
             for stage in category.get("stages") or []:
                 if stage["STATUS_ID"] == stage_id:
-                    return {"success": "S", "failure": "F"}.get(stage.get("SEMANTICS", ""), "P")
+                    letters = {"success": "S", "failure": "F", "apology": "F"}
+                    return letters.get(stage.get("SEMANTICS", ""), "P")
         return "P"
 
     def snapshot(self) -> dict[str, Any]:

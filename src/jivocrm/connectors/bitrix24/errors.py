@@ -8,8 +8,9 @@
                      ERROR_OAUTH "Application not installed", insufficient_scope, ACCESS_DENIED,
                      method_confirm_waiting, user_access_error; OAuth server invalid_grant,
                      invalid_client
-    FatalError       ERROR_METHOD_NOT_FOUND, 400 method validation (empty ``error``),
-                     ERROR_BATCH_*, PORTAL_DELETED, INVALID_REQUEST "Https required", other 4xx
+    FatalError       ERROR_METHOD_NOT_FOUND, 400 method validation (empty ``error``, or a
+                     method's own code: INVALID_ARG_VALUE, NOT_FOUND, 100…), ERROR_BATCH_*,
+                     PORTAL_DELETED, INVALID_REQUEST "Https required", other 4xx
 
 ``error_for`` does the same for one command's entry in a batch's ``result_error``. Messages say
 what to do and never contain the webhook code or a token: nothing here echoes a URL.
@@ -23,6 +24,8 @@ from jivocrm.connectors.http import Response
 from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 PREFIX = "Bitrix24"
+# Codes of methods refusing the values sent (crm.item.*, crm.timeline.comment.add, ERROR_CORE).
+DATA_REFUSED = frozenset({"ERROR_CORE", "INVALID_ARG_VALUE", "100", "Invalid parameters."})
 WEBHOOK_PLACE = "Bitrix24 → Developer resources → Other → Incoming webhook"
 
 
@@ -171,8 +174,14 @@ def error_for(
         return retriable("too many requests; retrying later")
     if status in (401, 403):
         return auth(f"access refused ({status}{_said(description)}): check the credentials")
-    if not code or code == "ERROR_CORE":
-        # Method-level validation comes back as HTTP 400 with an empty `error`.
+    if code in ("NOT_FOUND", "OWNER_NOT_FOUND"):
+        return fatal(
+            f"{method or 'the call'}: {description.rstrip('.') or 'not found'}; the record may"
+            " have been deleted in Bitrix24"
+        )
+    if not code or code in DATA_REFUSED:
+        # Method-level validation: the legacy crm.* methods answer HTTP 400 with an empty
+        # `error`, newer ones (crm.item.*, crm.timeline.*) with a code of their own.
         return fatal(
             f"{method or 'the call'} refused the data:"
             f" {description.rstrip('.') or 'no reason given'}. Fix the values the step maps"
