@@ -11,7 +11,8 @@ import pytest
 
 from jivocrm.connectors.amocrm.contract_target import ADMIN_TOKEN, connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
-from jivocrm.connectors.base import ContactData, UnsortedData
+from jivocrm.connectors.base import ContactData, DealData, UnsortedData
+from jivocrm.errors import FatalError
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -186,3 +187,70 @@ async def test_state_reset_and_seed_file(session: aiohttp.ClientSession, tmp_pat
         assert emu.state.contacts == {}
         meta = await amo.fetch_metadata()
     assert [s.kind for s in meta.pipelines[0].stages] == ["open", "won", "lost"]
+
+
+async def test_a_missing_contact_or_deal_is_204_not_404(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    for path in ("/api/v4/contacts/1", "/api/v4/leads/1"):
+        status, _, body = await call(session, "GET", f"{emulator.url}{path}")
+        assert (status, body) == (204, b"")
+    connector = connect(emulator, session)
+    with pytest.raises(FatalError, match="amoCRM has no contact 1"):
+        await connector.update_contact("1", ContactData(phones=["+79260000001"]))
+    assert await connector.find_open_deals("1") == []
+
+
+async def test_complex_keeps_the_company_and_limits_one_contact_per_lead(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    body = [
+        {
+            "name": "Опт для офиса",
+            "_embedded": {"contacts": [{"name": "Иван"}], "companies": [{"name": "ООО «Ромашка»"}]},
+        }
+    ]
+    url = f"{emulator.url}/api/v4/leads/complex"
+    async with session.post(url, json=body, headers=AUTH) as resp:
+        (made,) = await resp.json(content_type=None)
+    assert made["company_id"]
+    assert made["contact_id"]
+    assert made["merged"] is False
+    state = emulator.state.snapshot()
+    (company,) = state["companies"]
+    assert (company["id"], company["name"]) == (made["company_id"], "ООО «Ромашка»")
+    (lead,) = [lead for lead in state["leads"] if lead["id"] == made["id"]]
+    assert (lead["contacts"], lead["companies"]) == ([made["contact_id"]], [made["company_id"]])
+    two = [{"name": "x", "_embedded": {"contacts": [{"name": "a"}, {"name": "b"}]}}]
+    status, _, _ = await call(session, "POST", url, json=two)
+    assert status == 400
+
+
+async def test_duplicate_control_answers_merged_with_the_known_deal(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with running_emulator(rate_limit=0, duplicate_control=True) as emulator:
+        connector = connect(emulator, session)
+        made = await connector.create_deal_with_contact(
+            DealData(name="Снова диван"), ContactData(name="Анна", phones=["+79161234567"])
+        )
+        # The seed's Анна (+7 916 123-45-67) has the open deal 27182818.
+        assert (made.id, made.contact_id, made.extra) == ("27182818", "31415926", {"merged": True})
+        fresh = await connector.create_deal_with_contact(
+            DealData(name="Новый"), ContactData(name="Пётр", phones=["+79265550102"])
+        )
+        assert fresh.extra == {"merged": False}
+        assert fresh.id not in ("27182818",)
+
+
+async def test_a_select_field_takes_only_its_options(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    url = f"{emulator.url}/api/v4/leads"
+    field = {"field_id": 264950, "values": [{"value": "Сайт 9"}]}
+    status, _, body = await call(session, "POST", url, json=[{"custom_fields_values": [field]}])
+    assert status == 400
+    assert b"NotSupportedChoice" in body
+    field["values"] = [{"value": "Сайт 2"}]
+    status, _, _ = await call(session, "POST", url, json=[{"custom_fields_values": [field]}])
+    assert status == 200

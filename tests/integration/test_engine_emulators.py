@@ -132,3 +132,30 @@ async def test_template_escapes_fail_cleanly_and_nothing_is_written(
     assert str(outcome.error).startswith("steps[1] (contact): ")
     assert state["contacts"] == []
     assert state["deals"] == []
+
+
+async def test_a_merge_by_amocrm_duplicate_control_is_reported_as_found(tmp_path: Path) -> None:
+    """With duplicate control on for the integration, /leads/complex answers with the deal and
+    contact amoCRM already had: the run says found, not created, and writes nothing new."""
+    from jivocrm.connectors.amocrm.emulator_routes import STATE
+
+    project = write_project(tmp_path, {"b": bundle("amo", mode="create", event="chat_finished")})
+    known = {
+        "amo": {
+            "contacts": [{"id": 77, "name": "Анна", "phones": ["+79161234567"]}],
+            "deals": [{"id": 88, "name": "Диван", "contact": 77}],
+        }
+    }
+    async with opened(project, tmp_path, known) as conns:
+        conns.emulators["amo"].app[STATE].faults.duplicate_control = True
+        report = await process_event(project, samples.load("chat_finished"), conns, conns.caches)
+        state = entities(project, conns, "amo")
+    (run,) = [r.outcome for r in report.runs if r.outcome]
+    assert run.status == "succeeded"
+    steps = {s.step_id: s for s in run.steps}
+    assert steps["deal"].output["id"] == "88"
+    assert steps["deal"].output["created"] is False
+    assert "duplicate control" in (steps["deal"].message or "")
+    assert (steps["contact"].output["id"], steps["contact"].output["created"]) == ("77", False)
+    assert [c["id"] for c in state["contacts"]] == ["77"]
+    assert [d["id"] for d in state["deals"]] == ["88"]

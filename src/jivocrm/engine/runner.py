@@ -296,8 +296,15 @@ class _Run:
             assert isinstance(pending, PendingContact)
             contact_step = self.bundle.step(contact_step_id)
             assert contact_step is not None
+            merged: dict[str, Any] = {}
             if pending.contact_id is None:
                 await self.create_alone(contact_step, record, ctx, pending)
+            elif pending.merged:
+                record.message = (
+                    f"the CRM's duplicate control found contact {pending.contact_id}: it took the "
+                    f"request of steps.{deferral.deal} instead of a new contact"
+                )
+                merged = {"created": False, "matched_by": "crm"}
             else:
                 record.message = (
                     f"contact {pending.contact_id} created together with steps.{deferral.deal} "
@@ -307,6 +314,7 @@ class _Run:
                 **record.output,
                 "id": pending.contact_id,
                 "url": _url(ctx, pending.contact_id),
+                **merged,
             }
             self.records_insert(record)
             await self.finish_deferred(contact_step, record)

@@ -70,6 +70,8 @@ class PendingContact:
     step_id: str
     data: Any  # connectors.base.ContactData
     contact_id: str | None = None
+    # The CRM's own duplicate control merged the pair into records it already had.
+    merged: bool = False
 
     def __str__(self) -> str:
         return f"<new contact of step {self.step_id}, created together with the deal>"

@@ -68,6 +68,16 @@ async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContac
     pending.contact_id = made.contact_id or (
         writing.placeholder("contact") if ctx.dry_run else None
     )
+    if made.extra.get("merged"):
+        # amoCRM's duplicate control (when on for the integration) answers with the deal and
+        # contact it already had instead of new ones.
+        pending.merged = True
+        return StepResult(
+            "ok",
+            _output(ctx, made.id, False),
+            f"the CRM's duplicate control merged the request into deal {made.id} of contact "
+            f"{pending.contact_id}",
+        )
     return StepResult(
         "ok",
         _output(ctx, made.id, True),

@@ -28,7 +28,7 @@ from jivocrm.connectors.base import (
 )
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.engine.phones import national_digits, normalize_email, normalize_phone
-from jivocrm.errors import AuthError, ConnectorError, RetriableError
+from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 log = structlog.get_logger("jivocrm.amocrm")
 
@@ -156,6 +156,9 @@ class AmoCRMConnector(Connector):
             # amoCRM replaces a multitext field's whole value list on PATCH: send the union so
             # the contact keeps the phones and e-mails it already had.
             current = await self._call("GET", f"/api/v4/contacts/{cid}")
+            if current.status == 204:
+                # amoCRM answers 204 with an empty body for a contact it does not have.
+                raise FatalError(f"amoCRM has no contact {cid}: was it deleted in amoCRM?")
             raw = current.data if isinstance(current.data, dict) else {}
             data = dataclasses.replace(
                 data,

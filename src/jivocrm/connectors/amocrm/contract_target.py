@@ -17,7 +17,7 @@ from jivocrm.testing.contract import ContractTarget
 
 ADMIN_TOKEN = "emulator-admin-token"  # the emulator's seeded admin token
 # The contract's collections, as the emulator's state names them.
-COLLECTIONS = {"deals": "leads", "leads": "", "companies": ""}
+COLLECTIONS = {"deals": "leads", "leads": ""}
 
 
 class AmoCRMProbe:

@@ -76,7 +76,8 @@ async def list_contacts(request: web.Request, state: AccountState) -> web.Respon
 async def get_contact(request: web.Request, state: AccountState) -> web.Response:
     contact = state.contacts.get(int(request.match_info["id"]))
     if contact is None:
-        raise Refused(problem(404, "Not Found", "Contact not found"))
+        # amoCRM answers 204 with an empty body for an id it does not have.
+        return web.Response(status=204)
     return hal(_contact_json(request, state, contact))
 
 

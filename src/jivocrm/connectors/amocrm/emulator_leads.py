@@ -53,7 +53,8 @@ async def list_leads(request: web.Request, state: AccountState) -> web.Response:
 async def get_lead(request: web.Request, state: AccountState) -> web.Response:
     lead = state.leads.get(int(request.match_info["id"]))
     if lead is None:
-        raise Refused(problem(404, "Not Found", "Lead not found"))
+        # amoCRM answers 204 with an empty body for an id it does not have.
+        return web.Response(status=204)
     return hal(_lead_json(request, state, lead))
 
 
@@ -160,27 +161,76 @@ async def link_lead(request: web.Request, state: AccountState) -> web.Response:
     )
 
 
+MAX_COMPLEX = 50  # leads per /leads/complex request
+
+
+def _company_from(state: AccountState, item: dict[str, Any], rid_: str) -> dict[str, Any]:
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        raise invalid(rid_, "FieldMissing", "_embedded.companies.0.name", "This field is missing.")
+    check_user(state, item.get("responsible_user_id"), rid_, "responsible_user_id")
+    return {
+        "id": 0,
+        "name": item["name"],
+        "responsible_user_id": item.get("responsible_user_id", min(state.users, default=0)),
+        "created_at": now(),
+        "updated_at": now(),
+        "custom_fields_values": state.field_values(
+            "companies", item.get("custom_fields_values") or [], rid_
+        ),
+    }
+
+
+def _one(item: dict[str, Any], key: str, rid_: str) -> list[dict[str, Any]]:
+    found = (item.get("_embedded") or {}).get(key) or []
+    if len(found) > 1:
+        # /leads/complex takes at most one contact and one company per lead.
+        raise invalid(rid_, "TooManyEntities", f"_embedded.{key}", "Only one entity is allowed.")
+    return list(found)
+
+
 async def create_complex(request: web.Request, state: AccountState) -> web.Response:
     body = await array_body(request)
+    if len(body) > MAX_COMPLEX:
+        raise Refused(problem(400, "Bad Request", f"Too many entities, limit {MAX_COMPLEX}"))
     made = []
     for n, item in enumerate(body):
         rid_ = rid(item, n)
-        contacts = (item.get("_embedded") or {}).get("contacts") or []
+        contacts, companies = _one(item, "contacts", rid_), _one(item, "companies", rid_)
         contact = contact_from(state, contacts[0], rid_) if contacts else None
-        made.append((_lead_from(state, item, rid_), contact, rid_))
+        company = _company_from(state, companies[0], rid_) if companies else None
+        merged = (
+            state.duplicate_of(contacts[0]) if contacts and state.faults.duplicate_control else None
+        )
+        made.append((_lead_from(state, item, rid_), contact, company, merged, rid_))
     out = []
-    for lead, contact, rid_ in made:
+    for lead, contact, company, merged, rid_ in made:
+        if merged is not None:
+            # Duplicate control: the request joins the deal and contact the account has.
+            old_lead, old_contact = merged
+            known = sorted(c for lead_id, c in state.company_links if lead_id == old_lead)
+            out.append(
+                {
+                    "id": old_lead,
+                    "contact_id": old_contact,
+                    "company_id": known[0] if known else None,
+                    "request_id": [rid_],
+                    "merged": True,
+                }
+            )
+            continue
         lid = store(state, state.leads, lead)
         cid = store(state, state.contacts, contact) if contact else None
+        company_id = store(state, state.companies, company) if company else None
         if cid:
             state.links.add((lid, cid))
-        # A bare array, not HAL; request_id is an array. The emulator never merges duplicates
-        # (account-level "duplicate control" off), so `merged` is always false.
+        if company_id:
+            state.company_links.add((lid, company_id))
+        # A bare array, not HAL; request_id is an array.
         out.append(
             {
                 "id": lid,
                 "contact_id": cid,
-                "company_id": None,
+                "company_id": company_id,
                 "request_id": [rid_],
                 "merged": False,
             }

@@ -40,6 +40,9 @@ class Faults:
     hang: float = 60.0  # how long a "timeout" call sleeps
     page_size: int = 250  # largest page served; smaller values force pagination in tests
     status: int = 0  # every API call answers this status with amoCRM's body for it; 0 = off
+    # The integration's duplicate control: /leads/complex answers a request whose contact the
+    # account already has (same phone or e-mail, with an open deal) with those, merged: true.
+    duplicate_control: bool = False
 
     def update(self, values: Mapping[str, Any]) -> None:
         known = {f.name: f.type for f in dataclasses.fields(self)}
@@ -58,6 +61,10 @@ class ValidationFailed(Exception):
         super().__init__(request_id)
         self.request_id = request_id
         self.errors = errors
+
+
+# Custom field types whose values are the field's own options (enums).
+CHOICE_TYPES = frozenset({"select", "multiselect", "radiobutton"})
 
 
 def load_seed(path: Path | None) -> dict[str, Any]:
@@ -104,6 +111,8 @@ class AccountState:
             lead.setdefault("created_at", int(time.time()))
             self.leads[int(raw["id"])] = lead
             self.links |= {(int(raw["id"]), int(c)) for c in raw.get("contacts") or []}
+        self.companies: dict[int, dict[str, Any]] = {}
+        self.company_links: set[tuple[int, int]] = set()  # (lead id, company id)
         self.notes: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
         self.unsorted: list[dict[str, Any]] = []
@@ -179,13 +188,19 @@ class AccountState:
                 path = f"custom_fields_values.{n}.field_id"
                 raise ValidationFailed(rid, [_err("NotSupportedChoice", path, "unknown field")])
             values = []
-            for value in item.get("values") or []:
+            for m, value in enumerate(item.get("values") or []):
                 entry = {"value": value.get("value")}
                 if spec.get("type") == "multitext":
                     entry["enum_code"] = value.get("enum_code") or "WORK"
-                for enum in spec.get("enums") or []:
+                enums = spec.get("enums") or []
+                for enum in enums:
                     if value.get("enum_id") == enum["id"] or value.get("value") == enum["value"]:
                         entry = {"value": enum["value"], "enum_id": enum["id"]}
+                if spec.get("type") in CHOICE_TYPES and "enum_id" not in entry:
+                    # A list field takes only its own options (by enum_id or their exact text).
+                    path = f"custom_fields_values.{n}.values.{m}.enum_id"
+                    detail = "The value you selected is not a valid choice."
+                    raise ValidationFailed(rid, [_err("NotSupportedChoice", path, detail)])
                 values.append(entry)
             out.append(
                 {
@@ -232,6 +247,37 @@ class AccountState:
     def leads_of(self, contact_id: int) -> list[int]:
         return sorted(lead for lead, contact in self.links if contact == contact_id)
 
+    def duplicate_of(self, contact: Mapping[str, Any]) -> tuple[int, int] | None:
+        """(open lead, contact) of a known contact sharing a phone or e-mail with ``contact``
+        (write form), for duplicate control; None when there is none."""
+        from jivocrm.engine.phones import normalize_email, normalize_phone
+
+        def keys(entity: Mapping[str, Any]) -> set[str]:
+            found = set()
+            for item in entity.get("custom_fields_values") or []:
+                norm = {"PHONE": normalize_phone, "EMAIL": normalize_email}.get(
+                    str(item.get("field_code"))
+                )
+                if norm is None:
+                    continue
+                for value in item.get("values") or []:
+                    if key := norm(str(value.get("value") or "")):
+                        found.add(key)
+            return found
+
+        wanted = keys(contact)
+        for known in sorted(self.contacts.values(), key=lambda c: int(c["id"])):
+            if known.get("is_unsorted") or not wanted & keys(known):
+                continue
+            open_leads = [
+                lid
+                for lid in self.leads_of(int(known["id"]))
+                if self.leads[lid].get("status_id") not in (WON, LOST)
+            ]
+            if open_leads:
+                return open_leads[-1], int(known["id"])
+        return None
+
     # ---- OAuth -------------------------------------------------------------------------------
     def token_grant(self, body: Mapping[str, Any]) -> dict[str, Any] | str:
         """A new token pair, or the ``hint`` of the 400 that refuses the grant."""
@@ -275,8 +321,13 @@ class AccountState:
         return {
             "users": list(self.users.values()),
             "contacts": [{**c, "leads": self.leads_of(c["id"])} for c in self.contacts.values()],
+            "companies": list(self.companies.values()),
             "leads": [
-                {**lead, "contacts": sorted(c for lid, c in self.links if lid == lead["id"])}
+                {
+                    **lead,
+                    "contacts": sorted(c for lid, c in self.links if lid == lead["id"]),
+                    "companies": sorted(c for lid, c in self.company_links if lid == lead["id"]),
+                }
                 for lead in self.leads.values()
             ],
             "pipelines": self.pipelines,
