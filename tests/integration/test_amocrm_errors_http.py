@@ -9,7 +9,7 @@ import pytest
 
 from jivocrm.connectors.amocrm.contract_target import ADMIN_TOKEN, connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
-from jivocrm.connectors.base import DealData
+from jivocrm.connectors.base import ContactData, DealData
 from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 ONE_TRY = {"retries": {"attempts": 1}, "rate_limit": {"rate": 1000}}
@@ -92,9 +92,14 @@ async def test_validation_errors_name_the_field(
 async def test_unknown_contact_is_not_found(
     emulator: RunningEmulator, session: aiohttp.ClientSession
 ) -> None:
+    """amoCRM answers GET of a contact it does not have with 204 and no body: no open deals,
+    and an update says the contact is gone instead of writing to nothing."""
     amo = connect(emulator, session, **ONE_TRY)
+    assert await amo.find_open_deals("123") == []
+    with pytest.raises(FatalError, match="amoCRM has no contact 123"):
+        await amo.update_contact("123", ContactData(emails=["a@b.ru"]))
     with pytest.raises(FatalError, match="not found") as caught:
-        await amo.find_open_deals("123")
+        await amo.update_contact("123", ContactData(name="Без телефона"))
     assert caught.value.status == 404
 
 
