@@ -159,3 +159,59 @@ async def test_a_merge_by_amocrm_duplicate_control_is_reported_as_found(tmp_path
     assert (steps["contact"].output["id"], steps["contact"].output["created"]) == ("77", False)
     assert [c["id"] for c in state["contacts"]] == ["77"]
     assert [d["id"] for d in state["deals"]] == ["88"]
+
+
+LEAD_BUNDLE = """\
+version: 1
+name: lead
+trigger: {event: chat_finished}
+steps:
+  - id: lead
+    type: new_lead
+    connection: b24
+    fields:
+      title: "Чат Jivo #{{ event.chat_id }}"
+      name: "{{ event.visitor.name }}"
+      phone: "{{ event.visitor.phone }}"
+      email: "{{ event.visitor.email }}"
+    duplicates: {mode: MODE, match: [phone, email]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "leads", "second"),
+    [
+        ("create", 2, {"created": True}),
+        ("skip", 1, {"created": False, "matched_by": "phone"}),
+        ("update", 1, {"created": False, "matched_by": "phone"}),
+        ("update_only", 1, {"created": False, "matched_by": "phone"}),
+    ],
+)
+async def test_leads_have_the_four_duplicate_modes(
+    tmp_path: Path, mode: str, leads: int, second: dict[str, Any]
+) -> None:
+    """Bitrix24 finds the visitor's earlier lead by phone however the number was written."""
+    project = write_project(tmp_path, {"lead": LEAD_BUNDLE.replace("MODE", mode)})
+    first = sample("chat_finished", phone="+7 926 111-22-33", email=None)
+    again = sample("chat_finished", phone="8 (926) 111-22-33", email="late@mail.ru")
+    async with opened(project, tmp_path) as conns:
+        if mode == "update_only":
+            nothing = await process_event(project, first, conns, conns.caches)
+            (run,) = [r.outcome for r in nothing.runs if r.outcome]
+            assert run.steps[0].status == "skipped"
+            from jivocrm.connectors.bitrix24.emulator import EMULATOR
+
+            conns.emulators["b24"].app[EMULATOR].state.store(
+                "lead", {"TITLE": "Раньше", "PHONE": [{"VALUE": "+79261112233"}]}
+            )
+        else:
+            await process_event(project, first, conns, conns.caches)
+        report = await process_event(project, again, conns, conns.caches)
+        stored = entities(project, conns, "b24")["leads"]
+    (run,) = [r.outcome for r in report.runs if r.outcome]
+    assert run.status == "succeeded", run.error
+    output = run.steps[0].output
+    assert {k: output[k] for k in second} == second
+    assert len(stored) == leads
+    emails = [[e["VALUE"] for e in lead.get("EMAIL") or []] for lead in stored]
+    assert (["late@mail.ru"] in emails) == (mode in ("create", "update", "update_only"))

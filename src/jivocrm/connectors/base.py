@@ -237,6 +237,15 @@ class Connector(ABC):
     async def create_lead(self, data: LeadData) -> Created:
         raise NotImplementedError(f"{self.type} has no leads; use new_deal")
 
+    async def find_lead_ids(
+        self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        """(id, "phone" | "email") of the leads holding the values, oldest first."""
+        raise NotImplementedError(f"{self.type} has no leads; use new_deal")
+
+    async def update_lead(self, lead_id: str, data: LeadData) -> None:
+        raise NotImplementedError(f"{self.type} has no leads; use new_deal")
+
     @abstractmethod
     async def create_task(self, data: TaskData) -> Created: ...
 

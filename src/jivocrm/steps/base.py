@@ -26,7 +26,9 @@ TEXT: dict[str, Any] = {"type": "string"}
 NAME_OR_ID: dict[str, Any] = {"type": ["string", "integer"]}
 
 
-def duplicates_schema(match: list[str], default_match: list[str]) -> dict[str, Any]:
+def duplicates_schema(
+    match: list[str], default_match: list[str], default_mode: str = "create"
+) -> dict[str, Any]:
     return {
         "type": "object",
         "description": "What to do when the record already exists.",
@@ -36,6 +38,7 @@ def duplicates_schema(match: list[str], default_match: list[str]) -> dict[str, A
                 "enum": ["create", "skip", "update", "update_only"],
                 "description": "create: always create; skip: reuse the found record; update: "
                 "update the found record or create; update_only: never create.",
+                "default": default_mode,
             },
             "match": {
                 "type": "array",

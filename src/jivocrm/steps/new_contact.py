@@ -189,7 +189,7 @@ SPEC = StepSpec(
     description="Create (or find, or update) a contact.",
     params={
         "fields": CONTACT_FIELDS,
-        "duplicates": duplicates_schema(["phone", "email"], ["phone", "email"]),
+        "duplicates": duplicates_schema(["phone", "email"], ["phone", "email"], DEFAULT_MODE),
     },
     required=("fields",),
     outputs={

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jivocrm.connectors.base import LeadData
-from jivocrm.errors import StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
@@ -18,21 +17,16 @@ from jivocrm.steps.base import (
 )
 from jivocrm.steps.new_contact import emails_of, phones_of
 
+# Every chat is its own lead unless the bundle asks to look for the visitor's earlier one.
+DEFAULT_MODE = "create"
+MATCH = ("phone", "email")
+
 
 def _text(value: Any) -> str | None:
     return None if resolve.blank(value) else str(value)
 
 
-async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
-    crm = resolve.connector(ctx)
-    fields = params.get("fields") or {}
-    mode = (params.get("duplicates") or {}).get("mode", "create")
-    if mode != "create":
-        # The connector interface has no lead search; refusing beats silently creating.
-        raise StepError(
-            f"new_lead: duplicates mode {mode!r} is not supported for leads; use mode create, "
-            "or new_contact with duplicates for the person"
-        )
+async def lead_data(ctx: StepContext, fields: Mapping[str, Any]) -> LeadData:
     contact = fields.get("contact")
     data = LeadData(
         title=_text(fields.get("title")),
@@ -50,13 +44,65 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     )
     if data.title is None:
         data.title = data.name or "Jivo"
-    uncertain = ctx.resumed
+    return data
+
+
+def _output(ctx: StepContext, lead_id: str | None, created: bool, by: str | None) -> dict[str, Any]:
+    return {
+        "id": lead_id,
+        "url": writing.url(ctx, "lead", lead_id),
+        "created": created,
+        "matched_by": by,
+    }
+
+
+async def _found(ctx: StepContext, match: Sequence[str], data: LeadData) -> tuple[str, str] | None:
+    """The oldest lead holding the visitor's phone or e-mail (Bitrix24 searches leads as it
+    does contacts: one request for both)."""
+    phones = data.phones if "phone" in match else []
+    emails = data.emails if "email" in match else []
+    if not (phones or emails):
+        return None
+    found = await resolve.connector(ctx).find_lead_ids(phones=phones, emails=emails)
+    return found[0] if found else None
+
+
+async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
+    crm = resolve.connector(ctx)
+    data = await lead_data(ctx, params.get("fields") or {})
+    policy = params.get("duplicates") or {}
+    mode = policy.get("mode", DEFAULT_MODE)
+    found = None if mode == "create" else await _found(ctx, policy.get("match") or MATCH, data)
+    if found is not None:
+        lead_id, by = found
+        if mode == "skip":
+            return StepResult(
+                "ok",
+                _output(ctx, lead_id, False, by),
+                f"lead {lead_id} found by {by}; kept as it is (duplicates: skip)",
+            )
+        await writing.update(
+            ctx,
+            "update_lead",
+            {"id": lead_id, **writing.plain(data)},
+            lambda: crm.update_lead(lead_id, data),
+        )
+        return StepResult(
+            "ok",
+            _output(ctx, lead_id, False, by),
+            f"lead {lead_id} found by {by} and updated (duplicates: {mode})",
+        )
+    if mode == "update_only":
+        return StepResult(
+            "skipped", _output(ctx, None, False, None), "no lead matches; update_only creates none"
+        )
+    uncertain = ctx.resumed and mode == "create"
     made = await writing.write(ctx, "create_lead", data, lambda: crm.create_lead(data), "lead")
-    note = " (resumed: a duplicate from the interrupted try may exist)" if uncertain else ""
+    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
     return StepResult(
         "ok",
-        {"id": made.id, "url": writing.url(ctx, "lead", made.id), "created": True},
-        f"lead {made.id} created{note}",
+        _output(ctx, made.id, True, None),
+        f"lead {made.id} created" + (note if uncertain else ""),
         uncertain=uncertain,
     )
 
@@ -86,7 +132,12 @@ SPEC = StepSpec(
         "duplicates": duplicates_schema(["phone", "email"], ["phone", "email"]),
     },
     required=("fields",),
-    outputs={"id": "the lead's id", "url": "the lead's page", "created": "true when made"},
+    outputs={
+        "id": "the lead's id",
+        "url": "the lead's page",
+        "created": "true when a new lead was made",
+        "matched_by": "phone or email when an existing lead was found, else null",
+    },
     example={
         "id": "lead",
         "type": "new_lead",

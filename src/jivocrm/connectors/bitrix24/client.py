@@ -307,7 +307,10 @@ class Bitrix24Connector(Connector):
         return Created(_id(answer.get("deal")), contact_id=contact_id)
 
     # ---- other records -----------------------------------------------------------------------
-    async def create_lead(self, data: LeadData) -> Created:
+    @staticmethod
+    def _lead_fields(
+        data: LeadData, phones: Sequence[str], emails: Sequence[str]
+    ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         for key, value in (
             ("TITLE", data.title),
@@ -321,12 +324,32 @@ class Bitrix24Connector(Connector):
         ):
             if value is not None:
                 fields[key] = value
-        if phones := _phones(data.phones):
+        if phones:
             fields["PHONE"] = _multi(phones)
-        if emails := _emails(data.emails):
+        if emails:
             fields["EMAIL"] = _multi(emails)
-        fields = {**fields, **data.custom, **data.extra}
+        return {**fields, **data.custom, **data.extra}
+
+    async def create_lead(self, data: LeadData) -> Created:
+        fields = self._lead_fields(data, _phones(data.phones), _emails(data.emails))
         return Created(_id(await self.rest.result("crm.lead.add", {"fields": fields})))
+
+    async def find_lead_ids(
+        self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[tuple[str, str]]:
+        return await self._find_ids("LEAD", phones, emails)
+
+    async def update_lead(self, lead_id: str, data: LeadData) -> None:
+        phones, emails = _phones(data.phones), _emails(data.emails)
+        if phones or emails:
+            # The same quirk as contacts: multifield items without an ID are appended.
+            current = self._contact(await self.rest.result("crm.lead.get", {"id": lead_id}))
+            phones = [p for p in phones if p not in current.phones]
+            emails = [e for e in emails if e not in current.emails]
+        fields = self._lead_fields(data, phones, emails)
+        fields.pop("STATUS_ID", None)  # a found lead keeps the stage a manager moved it to
+        if fields:
+            await self.rest.result("crm.lead.update", {"id": lead_id, "fields": fields})
 
     async def create_task(self, data: TaskData) -> Created:
         responsible = data.responsible_id or self.default_user

@@ -269,6 +269,7 @@ METHODS: dict[str, tuple[str | None, Handler]] = {
     "crm.deal.fields": ("crm", describer("deal")),
     "crm.lead.add": ("crm", adder("lead")),
     "crm.lead.get": ("crm", getter("lead")),
+    "crm.lead.update": ("crm", updater("lead")),
     "crm.lead.list": ("crm", lister("lead")),
     "crm.lead.fields": ("crm", describer("lead")),
     "crm.deal.contact.items.get": ("crm", deal_contacts),
