@@ -215,3 +215,27 @@ async def test_leads_have_the_four_duplicate_modes(
     assert len(stored) == leads
     emails = [[e["VALUE"] for e in lead.get("EMAIL") or []] for lead in stored]
     assert (["late@mail.ru"] in emails) == (mode in ("create", "update", "update_only"))
+
+
+@pytest.mark.parametrize("conn", CONNS)
+async def test_a_list_field_value_outside_its_options_fails_with_the_options(
+    tmp_path: Path, conn: str
+) -> None:
+    field = {"amo": "Источник", "b24": "Канал"}[conn]  # the emulators' list fields of deals
+    source = "{{ event.visitor.description }}"  # rendered at run time: validate cannot see it
+    name = '      name: "Чат Jivo #{{ event.chat_id }}"\n'
+    custom = f'      custom: {{{field}: "{source}"}}\n'
+    text = bundle(conn, event="chat_finished").replace(name, name + custom)
+    project = write_project(tmp_path, {"b": text})
+    async with opened(project, tmp_path) as conns:
+        bad = await process_event(project, sample("chat_finished", description="Сайт 9"), conns)
+        good = await process_event(project, sample("chat_finished", description="сайт 2"), conns)
+        deals = entities(project, conns, conn)["deals"]
+    (failed,) = [r.outcome for r in bad.runs if r.outcome]
+    assert failed.status == "failed"
+    assert f"'Сайт 9' is not an option of deal field '{field}'; it takes Сайт 1, Сайт 2" in (
+        failed.error or ""
+    )
+    (ok,) = [r.outcome for r in good.runs if r.outcome]
+    assert ok.status == "succeeded", ok.error
+    assert len(deals) == 1

@@ -19,7 +19,7 @@ METADATA = Metadata(
     ),
     users=(CrmUser("10", "Мария"), CrmUser("9", "Ольга Петрова", "o.petrova@shop-example.ru")),
     custom_fields=(
-        CustomField("264950", "Источник", "deal", type="select"),
+        CustomField("264950", "Источник", "deal", type="select", enums=(("447201", "Сайт «1»"),)),
         CustomField("264915", "Должность", "contact", code="POSITION", type="text"),
     ),
 )
@@ -49,7 +49,8 @@ def test_records_are_sorted_by_id_and_stages_keep_the_crms_order() -> None:
         "      contact:\n"
         '        - {id: "264915", name: "Должность", code: "POSITION", type: "text"}\n'
         "      deal:\n"
-        '        - {id: "264950", name: "Источник", code: null, type: "select"}\n'
+        '        - {id: "264950", name: "Источник", code: null, type: "select", '
+        'options: [{id: "447201", value: "Сайт «1»"}]}\n'
     )
 
 
@@ -62,6 +63,9 @@ def test_what_is_written_reads_back_the_same(tmp_path: Path) -> None:
     assert loaded is not None
     assert dump(loaded) == dump(snapshot)
     assert loaded["amo"].pipelines[0].stages[1] == Stage("142", "Успешно", "won")
+    source = next(f for f in loaded["amo"].metadata().custom_fields if f.name == "Источник")
+    assert source.options == (("447201", "Сайт «1»"),)
+    assert source.option("сайт «1»") == "447201"
 
 
 def test_a_refresh_of_one_connection_keeps_the_others(tmp_path: Path) -> None:

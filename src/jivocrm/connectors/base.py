@@ -43,6 +43,11 @@ class Pipeline:
     is_main: bool = False
 
 
+# Field types whose values are one (or several) of the field's options: amoCRM's select,
+# multiselect and radiobutton, Bitrix24's enumeration.
+CHOICE_TYPES = frozenset({"select", "multiselect", "radiobutton", "enumeration"})
+
+
 @dataclass(frozen=True)
 class CustomField:
     id: str
@@ -51,6 +56,19 @@ class CustomField:
     code: str | None = None
     type: str | None = None
     enums: tuple[tuple[str, str], ...] = ()  # (id, value)
+
+    @property
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """(id, text) of the values the field takes, or () when it takes any value."""
+        return self.enums if self.type in CHOICE_TYPES else ()
+
+    def option(self, value: Any) -> str | None:
+        """The id of the option ``value`` names (by its text, ignoring case, or by id)."""
+        wanted = str(value).strip()
+        for eid, text in self.enums:
+            if text.strip().casefold() == wanted.casefold():
+                return eid
+        return next((eid for eid, _ in self.enums if eid == wanted), None)
 
 
 @dataclass(frozen=True)

@@ -107,17 +107,50 @@ def check_step(
     entity = CUSTOM_ENTITY.get(kind)
     custom = _get(step, ("fields", "custom"))
     if entity is not None and isinstance(custom, Mapping):
-        names = account.fields.get(entity, ())
-        for key in custom:
-            if any(
-                str(f.id) == str(key) or _same(f.name, key) or (f.code and _same(f.code, key))
+        yield from _custom(custom, ("fields", "custom"), entity, account, where, at)
+    if kind == "unsorted_lead":
+        for part, part_entity in (("lead", "deal"), ("contact", "contact")):
+            nested = _get(step, (part, "custom"))
+            if isinstance(nested, Mapping):
+                yield from _custom(nested, (part, "custom"), part_entity, account, where, at)
+
+
+def _custom(
+    custom: Mapping[str, Any],
+    base: tuple[str, ...],
+    entity: str,
+    account: ConnectionSnapshot,
+    where: str,
+    at: Callable[..., Diagnostic],
+) -> Iterator[Diagnostic]:
+    """Custom fields named by name, code or id; literal values of list fields among options."""
+    names = account.fields.get(entity, ())
+    for key, value in custom.items():
+        field = next(
+            (
+                f
                 for f in names
-            ):
-                continue
+                if str(f.id) == str(key) or _same(f.name, key) or (f.code and _same(f.code, key))
+            ),
+            None,
+        )
+        if field is None:
             hint = did_you_mean(
                 str(key), [f.name for f in names] + [f.code for f in names if f.code]
             )
-            yield at(("fields", "custom", key), f"no {entity} field '{key}' {where}{hint}", True)
+            yield at((*base, key), f"no {entity} field '{key}' {where}{hint}", True)
+            continue
+        values = value if isinstance(value, list) else [value]
+        for n, item in enumerate(values):
+            if not field.options or not _literal(item) or field.option(item) is not None:
+                continue
+            texts = [text for _, text in field.options]
+            path = (*base, key, n) if isinstance(value, list) else (*base, key)
+            yield at(
+                path,
+                f"'{item}' is not an option of {entity} field '{field.name}' {where}"
+                f"{did_you_mean(str(item), texts)}; it takes {', '.join(texts)}",
+            )
 
 
 def _user_exists(account: ConnectionSnapshot, value: Any) -> bool:

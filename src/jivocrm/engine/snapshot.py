@@ -22,7 +22,8 @@ Format::
           - {id: "6100001", name: "Ольга Петрова", email: "o.petrova@shop-example.ru"}
         fields:
           deal:
-            - {id: "264950", name: "Источник", code: null, type: "select"}
+            - {id: "264950", name: "Источник", code: null, type: "select",
+               options: [{id: "447201", value: "Сайт 1"}, {id: "447202", value: "Сайт 2"}]}
 """
 
 from __future__ import annotations
@@ -69,7 +70,17 @@ _PIPELINE = _record(
     {"id": _ID, "name": _TEXT, "stages": {"type": "array", "items": _STAGE}}, ["id", "name"]
 )
 _USER = _record({"id": _ID, "name": _TEXT, "email": _OPTIONAL}, ["id", "name"])
-_FIELD = _record({"id": _ID, "name": _TEXT, "code": _OPTIONAL, "type": _OPTIONAL}, ["id"])
+_OPTION = _record({"id": _ID, "value": _TEXT}, ["id", "value"])
+_FIELD = _record(
+    {
+        "id": _ID,
+        "name": _TEXT,
+        "code": _OPTIONAL,
+        "type": _OPTIONAL,
+        "options": {"type": "array", "items": _OPTION},
+    },
+    ["id"],
+)
 SCHEMA: dict[str, Any] = _record(
     {
         "version": {"const": 1},
@@ -173,11 +184,17 @@ def dump(snapshot: Mapping[str, ConnectionSnapshot]) -> str:
             if entity not in conn.fields:
                 continue
             lines.append(f"      {entity}:")
-            lines += [
-                f"        - {_flow({'id': f.id, 'name': f.name, 'code': f.code, 'type': f.type})}"
-                for f in conn.fields[entity]
-            ]
+            lines += [f"        - {_field(f)}" for f in conn.fields[entity]]
     return "\n".join(lines) + "\n"
+
+
+def _field(f: CustomField) -> str:
+    text = _flow({"id": f.id, "name": f.name, "code": f.code, "type": f.type})
+    if not f.enums:
+        return text
+    # A list field's options, so validate can check the values bundles write into it.
+    options = ", ".join(_flow({"id": eid, "value": value}) for eid, value in f.enums)
+    return f"{text[:-1]}, options: [{options}]}}"
 
 
 def write(path: Path, snapshot: Mapping[str, ConnectionSnapshot]) -> None:
@@ -224,6 +241,7 @@ def _connection(raw: Mapping[str, Any]) -> ConnectionSnapshot:
                 entity=cast("EntityKind", entity),  # the schema admits only ENTITIES
                 code=f.get("code"),
                 type=f.get("type"),
+                enums=tuple((str(o["id"]), str(o["value"])) for o in f.get("options") or ()),
             )
             for f in items
         )

@@ -14,7 +14,14 @@ from jivocrm.errors import StepError
 from jivocrm.steps.base import StepContext
 
 if TYPE_CHECKING:
-    from jivocrm.connectors.base import Connector, CrmUser, EntityKind, Metadata, Pipeline
+    from jivocrm.connectors.base import (
+        Connector,
+        CrmUser,
+        CustomField,
+        EntityKind,
+        Metadata,
+        Pipeline,
+    )
 
 T = TypeVar("T")
 
@@ -132,8 +139,8 @@ async def custom_fields(
     meta = await metadata(ctx)
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if value is None:
-            continue
+        if blank(value) or value == []:
+            continue  # nothing to write: the field keeps what the CRM has (UTM tags absent…)
 
         def pick(m: Metadata, key: str = key) -> Any:
             fields = [f for f in m.custom_fields if f.entity == entity]
@@ -149,13 +156,38 @@ async def custom_fields(
         if field is None:
             names = ", ".join(f.name for f in meta.custom_fields if f.entity == entity)
             raise StepError(f"custom: no {entity} field {key!r}; the CRM has {names or 'none'}")
-        enum = next((eid for eid, text in field.enums if same(text, value)), None)
-        if enum is not None:
-            # amoCRM takes {enum_id}, Bitrix24 the item's ID.
-            out[field.id] = {"enum_id": int(enum)} if connector(ctx).type == "amocrm" else enum
-        else:
-            out[field.id] = value
+        if not field.options:
+            enum = field.option(value) if field.enums and not isinstance(value, list) else None
+            out[field.id] = value if enum is None else _enum(ctx, enum)
+            continue
+        chosen = [_enum(ctx, await _option(ctx, entity, field, v)) for v in _listed(value)]
+        out[field.id] = chosen if isinstance(value, list) else chosen[0]
     return out
+
+
+def _enum(ctx: StepContext, enum_id: str) -> Any:
+    # amoCRM takes {enum_id}, Bitrix24 the item's ID.
+    return {"enum_id": int(enum_id)} if connector(ctx).type == "amocrm" else enum_id
+
+
+def _listed(value: Any) -> list[Any]:
+    return [v for v in value if not blank(v)] if isinstance(value, list) else [value]
+
+
+async def _option(ctx: StepContext, entity: EntityKind, field: CustomField, value: Any) -> str:
+    """The option id of a list field's value; one refresh when it is new, else a StepError."""
+    found = field.option(value)
+    if found is None and ctx.cache is not None:
+        fresh = await metadata(ctx, refresh=True)
+        field = next((f for f in fresh.custom_fields if f.id == field.id), field)
+        found = field.option(value)
+    if found is None:
+        listed = ", ".join(text for _, text in field.options)
+        raise StepError(
+            f"custom: {value!r} is not an option of {entity} field {field.name!r}; "
+            f"it takes {listed}"
+        )
+    return found
 
 
 __all__ = ["blank", "connector", "custom_fields", "pipeline_and_stage", "user", "user_id", "users"]
