@@ -225,3 +225,11 @@ async def test_a_portal_refusing_the_item_filter_gets_the_primary_contact_lookup
         methods = [r["method"] for r in state.requests]
         assert methods == ["crm.item.list", "crm.deal.list"]
         assert state.requests[0]["error"] == "INVALID_ARG_VALUE"
+
+
+async def test_deal_tags_are_refused_with_what_to_use_instead(
+    emulator: RunningEmulator, b24: Bitrix24Connector
+) -> None:
+    with pytest.raises(FatalError, match="Bitrix24 deals have no tags.*SOURCE_DESCRIPTION"):
+        await b24.create_deal(DealData(name="С тегом", tags=["Jivo"]))
+    assert emulator.state.requests == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +180,23 @@ def test_parsing_never_changes_the_payload_it_was_given() -> None:
         event = parse_event(payload)
         assert json.dumps(payload, sort_keys=True) == before, sample
         assert "operator" in event, sample
+
+
+def test_the_channel_is_named_by_the_project_or_by_the_webhook_it_came_in_on() -> None:
+    from jivocrm.engine.matching import match
+    from jivocrm.engine.model import Bundle, Channel, Condition, Project
+
+    assert parse_event(sample("chat_accepted"))["channel"] is None
+    named = parse_event(sample("chat_accepted"), channels={"aB3dE5fGh7": "shop"})
+    assert named["channel"] == "shop"
+    bundle = Bundle(
+        name="shop-only",
+        file="b.yaml",
+        event="chat_accepted",
+        steps=(),
+        filter=((Condition("channel", "equals", "shop"),),),
+    )
+    project = Project(Path("."), Path("jivocrm.yaml"), (bundle,), channels={}, connections={})
+    event = parse_event(sample("chat_accepted"))  # as intake parses it: no project channels
+    (found,) = match(project, event, Channel("shop", "aB3dE5fGh7", "token"))
+    assert found.matched, found.reason

@@ -115,6 +115,7 @@ class DealData:
     contact_id: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # amoCRM's deal tags
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,10 @@ class UnsortedData:
     price: float | None = None
     request_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The lead's responsible user, custom (tracking) fields and tags, as a form request has them.
+    lead_responsible_id: str | None = None
+    lead_custom: dict[str, Any] = field(default_factory=dict)
+    lead_tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ COMPUTED: dict[str, str] = {
     "phone": "the visitor's phone (or the call's) in E.164, e.g. +79161234567",
     "email": "the visitor's e-mail in lower case",
     "chat": "chat_finished: the chat block (messages, rate, …)",
+    "channel": "the name of the project's channel (jivocrm.yaml) the event came in on",
 }
 
 

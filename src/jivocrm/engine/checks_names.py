@@ -24,6 +24,7 @@ USER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
     "new_deal": (("fields", "responsible"),),
     "new_lead": (("fields", "responsible"),),
     "new_task": (("responsible",),),
+    "unsorted_lead": (("lead", "responsible"), ("contact", "responsible")),
 }
 # step type → the entity whose custom fields `fields.custom` names
 CUSTOM_ENTITY = {"new_contact": "contact", "new_deal": "deal", "new_lead": "lead"}

@@ -185,10 +185,15 @@ def _transcript(data: Mapping[str, Any], tz: dt.tzinfo) -> str:
 
 
 def parse_event(
-    payload: Mapping[str, Any], *, region: str = "RU", timezone: str | None = None
+    payload: Mapping[str, Any],
+    *,
+    region: str = "RU",
+    timezone: str | None = None,
+    channels: Mapping[str, str] | None = None,
 ) -> JivoEvent:
     """A ``JivoEvent`` from a decoded webhook body; ``region`` is the default for phones,
-    ``timezone`` (IANA; UTC when None) the clock of the transcript."""
+    ``timezone`` (IANA; UTC when None) the clock of the transcript, ``channels`` the project's
+    channel names by widget id."""
     if not isinstance(payload, Mapping):
         raise EventError(f"a Jivo event is a JSON object, not {type(payload).__name__}")
     name = payload.get("event_name")
@@ -204,6 +209,7 @@ def parse_event(
     email = (visitor or {}).get("email")
     data["email"] = normalize_email(None if email is None else str(email))
     data["chat"] = data.get("chat") if isinstance(data.get("chat"), Mapping) else None
+    data["channel"] = (channels or {}).get(text_id(data.get("widget_id")) or "")
     return JivoEvent(data, payload)
 
 

@@ -93,6 +93,9 @@ def match_bundle(bundle: Bundle, event: JivoEvent, channel: Channel | None = Non
 
 def match(project: Project, event: JivoEvent, channel: Channel | None = None) -> list[Match]:
     """A ``Match`` for every bundle of the project, in project order."""
+    if channel is not None and event.get("channel") is None:
+        # The channel the webhook came in on (its token), for filters on `channel`.
+        event["channel"] = channel.name
     return [match_bundle(bundle, event, channel) for bundle in project.bundles]
 
 

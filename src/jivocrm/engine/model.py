@@ -116,7 +116,8 @@ class Project:
         """A webhook body as this project reads it: its phone region, its clock."""
         from jivocrm.engine.events import parse_event
 
-        return parse_event(payload, region=self.region, timezone=self.timezone)
+        names = {c.widget_id: c.name for c in self.channels.values()}
+        return parse_event(payload, region=self.region, timezone=self.timezone, channels=names)
 
     def bundle(self, name: str) -> Bundle | None:
         return next((b for b in self.bundles if b.name == name), None)

@@ -25,6 +25,8 @@ class Crm:
     # variable → what to put there, for .env.example
     variables: tuple[tuple[str, str], ...]
     no_contacts: str
+    # Where the CRM's customers mostly are: the clock managers read transcripts by.
+    timezone: str = "UTC"
 
 
 CRMS: dict[str, Crm] = {
@@ -33,6 +35,7 @@ CRMS: dict[str, Crm] = {
         "amo",
         (("AMO_TOKEN", "amoCRM → Settings → Integrations → your private integration → Keys"),),
         "an unsorted request («Неразобранное»)",
+        "Europe/Moscow",
     ),
     "bitrix24": Crm(
         "Bitrix24",
@@ -45,6 +48,7 @@ CRMS: dict[str, Crm] = {
             ),
         ),
         "a lead with the transcript",
+        "Europe/Moscow",
     ),
 }
 JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", "any long random text; Jivo posts to /jivo/<it>"),)
@@ -122,6 +126,7 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
         "jivocrm.yaml": _fill(
             _read("jivocrm.yaml.tmpl"),
             BUNDLES=folders[0] if not both else "[" + ", ".join(folders) + "]",
+            TIMEZONE=CRMS[crms[0]].timezone,
             CONNECTIONS="\n".join(connections),
         ),
         ".env.example": _env_example(crms, emulate),

@@ -24,6 +24,12 @@ VALUE: dict[str, Any] = {"type": ["string", "number", "integer", "boolean", "nul
 TEXT: dict[str, Any] = {"type": "string"}
 # Pipelines, stages, users and custom fields may be named by name or by id.
 NAME_OR_ID: dict[str, Any] = {"type": ["string", "integer"]}
+TAGS: dict[str, Any] = {
+    "type": "array",
+    "items": VALUE,
+    "description": "amoCRM tags by name (new ones are added to the account); empty ones are "
+    "left out. Bitrix24 deals have none.",
+}
 
 
 def duplicates_schema(

@@ -79,7 +79,7 @@ async def contact_data(ctx: StepContext, fields: Mapping[str, Any]) -> ContactDa
         emails=emails_of(fields.get("email")),
         responsible_id=await resolve.user_id(ctx, fields.get("responsible")),
         custom=await resolve.custom_fields(ctx, "contact", fields.get("custom")),
-        extra=dict(fields.get("extra") or {}),
+        extra=resolve.present(fields.get("extra")),
     )
     if not (data.name or data.first_name or data.last_name):
         parts = [*data.phones, *data.emails]

@@ -10,6 +10,7 @@ from jivocrm.errors import StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
+    TAGS,
     VALUE,
     PendingContact,
     StepContext,
@@ -50,7 +51,8 @@ async def deal_data(ctx: StepContext, fields: Mapping[str, Any]) -> DealData:
         if resolve.blank(contact) or isinstance(contact, PendingContact)
         else str(contact),
         custom=await resolve.custom_fields(ctx, "deal", fields.get("custom")),
-        extra=dict(fields.get("extra") or {}),
+        extra=resolve.present(fields.get("extra")),
+        tags=resolve.texts(fields.get("tags")),
     )
 
 
@@ -150,6 +152,7 @@ SPEC = StepSpec(
                 },
                 "custom": {"type": "object", "additionalProperties": VALUE},
                 "extra": {"type": "object"},
+                "tags": TAGS,
             },
         },
         "duplicates": duplicates_schema(["contact"], ["contact"]),

@@ -40,7 +40,7 @@ async def lead_data(ctx: StepContext, fields: Mapping[str, Any]) -> LeadData:
         comments=_text(fields.get("comments")),
         contact_id=None if resolve.blank(contact) else str(contact),
         custom=await resolve.custom_fields(ctx, "lead", fields.get("custom")),
-        extra=dict(fields.get("extra") or {}),
+        extra=resolve.present(fields.get("extra")),
     )
     if data.title is None:
         data.title = data.name or "Jivo"

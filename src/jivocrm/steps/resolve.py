@@ -36,6 +36,16 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def present(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The entries that hold something: a template reading what the chat lacks (no UTM tags)
+    writes nothing rather than an empty value over the CRM's own."""
+    return {k: v for k, v in (values or {}).items() if not blank(v)}
+
+
+def texts(values: Any) -> list[str]:
+    return [str(v).strip() for v in values or () if not blank(v)]
+
+
 def same(a: Any, b: Any) -> bool:
     return str(a).strip().casefold() == str(b).strip().casefold()
 

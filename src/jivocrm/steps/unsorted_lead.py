@@ -7,7 +7,7 @@ from typing import Any
 
 from jivocrm.connectors.base import UnsortedData
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import NAME_OR_ID, TAGS, TEXT, VALUE, StepContext, StepResult, StepSpec
 from jivocrm.steps.new_contact import contact_data
 
 
@@ -45,6 +45,9 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         price=None if resolve.blank(lead.get("price")) else float(lead["price"]),
         request_id=f"{ctx.run_id or 'run'}:{ctx.step_id}",
         metadata=metadata,
+        lead_responsible_id=await resolve.user_id(ctx, lead.get("responsible")),
+        lead_custom=await resolve.custom_fields(ctx, "deal", lead.get("custom")),
+        lead_tags=resolve.texts(lead.get("tags")),
     )
     made = await writing.write(
         ctx, "create_unsorted", data, lambda: crm.create_unsorted(data), "unsorted"
@@ -67,7 +70,18 @@ SPEC = StepSpec(
         "lead": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"name": VALUE, "price": VALUE},
+            "properties": {
+                "name": VALUE,
+                "price": VALUE,
+                "responsible": {**NAME_OR_ID, "description": "CRM user (name or id)."},
+                "custom": {
+                    "type": "object",
+                    "description": "Deal fields by name, code or id → value (tracking fields "
+                    "such as UTM_SOURCE by their code).",
+                    "additionalProperties": VALUE,
+                },
+                "tags": TAGS,
+            },
         },
         "contact": {
             "type": "object",
@@ -78,6 +92,12 @@ SPEC = StepSpec(
                 "last_name": VALUE,
                 "phone": VALUE,
                 "email": VALUE,
+                "responsible": {**NAME_OR_ID, "description": "CRM user (name or id)."},
+                "custom": {
+                    "type": "object",
+                    "description": "Contact fields by name, code or id → value.",
+                    "additionalProperties": VALUE,
+                },
             },
         },
         "metadata": {

@@ -188,13 +188,14 @@ class AmoCRMConnector(Connector):
         body = mapping.deal_body(data)
         if data.contact_id:
             cid = mapping.amo_id(data.contact_id, "contact")
-            body["_embedded"] = {"contacts": [{"id": cid, "is_main": True}]}
+            mapping.embed(body, "contacts", [{"id": cid, "is_main": True}])
         made = await self._create("/api/v4/leads", "leads", body)
         return Created(str(made["id"]), contact_id=data.contact_id)
 
     async def update_deal(self, deal_id: str, data: DealData) -> None:
         lid = mapping.amo_id(deal_id, "deal")
-        body = mapping.deal_body(data)
+        # Tags sent on PATCH would replace the ones managers gave the deal: creation only.
+        body = mapping.deal_body(dataclasses.replace(data, tags=[]))
         if body:
             await self._call("PATCH", f"/api/v4/leads/{lid}", body=body)
         if data.contact_id:
@@ -205,8 +206,7 @@ class AmoCRMConnector(Connector):
             await self._call("POST", f"/api/v4/leads/{lid}/link", body=[link])
 
     async def create_deal_with_contact(self, deal: DealData, contact: ContactData) -> Created:
-        body = mapping.deal_body(deal)
-        body["_embedded"] = {"contacts": [mapping.contact_body(contact)]}
+        body = mapping.embed(mapping.deal_body(deal), "contacts", [mapping.contact_body(contact)])
         response = await self._call("POST", "/api/v4/leads/complex", body=[body])
         # /leads/complex answers a bare array, not HAL, and its request_id is an array.
         data = response.data

@@ -26,7 +26,7 @@ from jivocrm.connectors.amocrm.emulator_state import AccountState
 
 # ---- leads ---------------------------------------------------------------------------------
 def _lead_json(request: web.Request, state: AccountState, lead: dict[str, Any]) -> dict[str, Any]:
-    embedded: dict[str, Any] = {"tags": [], "companies": []}
+    embedded: dict[str, Any] = {"tags": list(lead.get("tags") or []), "companies": []}
     if "contacts" in request.query.get("with", "").split(","):
         ids = sorted(c for lid, c in state.links if lid == lead["id"])
         embedded["contacts"] = [{"id": c} for c in ids]
@@ -98,6 +98,7 @@ def _lead_from(state: AccountState, item: dict[str, Any], rid_: str) -> dict[str
         "custom_fields_values": state.field_values(
             "leads", item.get("custom_fields_values") or [], rid_
         ),
+        "tags": state.tags((item.get("_embedded") or {}).get("tags") or [], rid_),
     }
 
 

@@ -111,6 +111,7 @@ class AccountState:
             lead.setdefault("created_at", int(time.time()))
             self.leads[int(raw["id"])] = lead
             self.links |= {(int(raw["id"]), int(c)) for c in raw.get("contacts") or []}
+        self.tag_ids: dict[str, int] = {}
         self.companies: dict[int, dict[str, Any]] = {}
         self.company_links: set[tuple[int, int]] = set()  # (lead id, company id)
         self.notes: list[dict[str, Any]] = []
@@ -211,6 +212,20 @@ class AccountState:
                     "values": values,
                 }
             )
+        return out
+
+    def tags(self, items: Any, rid: str) -> list[dict[str, Any]]:
+        """Tags of a write (by name or id), as the lead reads them back; new names are added."""
+        if not isinstance(items, list):
+            raise ValidationFailed(rid, [_err("InvalidType", "_embedded.tags", "array")])
+        out = []
+        for n, item in enumerate(items):
+            name = str(item.get("name") or "").strip() if isinstance(item, dict) else ""
+            if not name:
+                raise ValidationFailed(rid, [_err("FieldMissing", f"_embedded.tags.{n}.name", "")])
+            if name not in self.tag_ids:
+                self.tag_ids[name] = self.new_id()
+            out.append({"id": self.tag_ids[name], "name": name, "color": None})
         return out
 
     # ---- search ------------------------------------------------------------------------------

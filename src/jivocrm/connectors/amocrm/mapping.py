@@ -92,7 +92,20 @@ def deal_body(data: DealData) -> dict[str, Any]:
         body["responsible_user_id"] = amo_id(data.responsible_id, "responsible user")
     if data.custom:
         body["custom_fields_values"] = custom_values(data.custom)
+    if data.tags:
+        body["_embedded"] = {"tags": tags(data.tags)}
     body.update(data.extra)
+    return body
+
+
+def tags(names: Iterable[str]) -> list[dict[str, str]]:
+    """Tags by name: amoCRM adds the ones the account does not have yet."""
+    return [{"name": name} for name in dict.fromkeys(n.strip() for n in names if n.strip())]
+
+
+def embed(body: dict[str, Any], key: str, items: list[Any]) -> dict[str, Any]:
+    """``body`` with ``_embedded[key]`` set, keeping what ``_embedded`` already holds (tags)."""
+    body["_embedded"] = {**(body.get("_embedded") or {}), key: items}
     return body
 
 
@@ -101,6 +114,12 @@ def unsorted_body(data: UnsortedData, now: int) -> dict[str, Any]:
     lead: dict[str, Any] = {"name": data.lead_name}
     if data.price is not None:
         lead["price"] = int(data.price)
+    if data.lead_responsible_id:
+        lead["responsible_user_id"] = amo_id(data.lead_responsible_id, "responsible user")
+    if data.lead_custom:
+        lead["custom_fields_values"] = custom_values(data.lead_custom)
+    if data.lead_tags:
+        lead["_embedded"] = {"tags": tags(data.lead_tags)}
     item: dict[str, Any] = {
         "source_uid": data.source_uid,
         "source_name": data.source_name,

@@ -256,6 +256,11 @@ class Bitrix24Connector(Connector):
 
     @staticmethod
     def _deal_fields(data: DealData) -> dict[str, Any]:
+        if data.tags:
+            raise FatalError(
+                "Bitrix24 deals have no tags: remove `tags` from the step (SOURCE_DESCRIPTION"
+                " under `extra` holds a channel or a note)"
+            )
         fields: dict[str, Any] = {}
         pipeline, stage = data.pipeline_id, data.stage_id
         if stage and pipeline is None and (match := _STAGE_OF_FUNNEL.match(stage)):

@@ -3,7 +3,8 @@
 In: ``users``/``contacts``/``deals`` of a test become the emulator's seed (amoCRM and Bitrix24
 seeds differ). Out: the emulator's state read back as ``contacts`` (id, name, phones in E.164,
 emails, responsible) and ``deals`` (id, name, pipeline and stage by name and id, price,
-contacts), so one expectation reads the same for both CRMs.
+contacts, ``fields`` — custom and own fields by code — and amoCRM's ``tags``), so one
+expectation reads the same for both CRMs.
 """
 
 from __future__ import annotations
@@ -101,9 +102,24 @@ def _amo_entities(snapshot: Mapping[str, Any]) -> dict[str, list[Entity]]:
                 "price": raw.get("price"),
                 "contacts": [str(c) for c in raw.get("contacts") or []],
                 "responsible": _text(raw.get("responsible_user_id")),
+                "fields": _amo_fields(raw),
+                "tags": [t.get("name") for t in raw.get("tags") or []],
             }
         )
     return {"contacts": contacts, "deals": deals}
+
+
+def _amo_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Custom and tracking field values by code (or name): ``{UTM_SOURCE: yandex, …}``."""
+    out: dict[str, Any] = {}
+    for item in raw.get("custom_fields_values") or []:
+        values = [v.get("value") for v in item.get("values") or []]
+        if item.get("field_code") in ("PHONE", "EMAIL") or not values:
+            continue
+        out[str(item.get("field_code") or item.get("field_name"))] = (
+            values[0] if len(values) == 1 else values
+        )
+    return out
 
 
 # ---- Bitrix24 ---------------------------------------------------------------------------------
@@ -178,9 +194,17 @@ def _b24_entities(snapshot: Mapping[str, Any]) -> dict[str, list[Entity]]:
                 "price": raw.get("OPPORTUNITY"),
                 "contacts": [str(c) for c in raw.get("CONTACT_IDS") or []],
                 "responsible": _text(raw.get("ASSIGNED_BY_ID")),
+                "fields": {k: v for k, v in raw.items() if k not in B24_DEAL_KEYS},
             }
         )
     return {"contacts": contacts, "deals": deals, "leads": list(snapshot.get("leads") or [])}
+
+
+# A Bitrix24 deal's keys the neutral shape names otherwise; the rest are its `fields`.
+B24_DEAL_KEYS = frozenset(
+    {"ID", "TITLE", "CATEGORY_ID", "STAGE_ID", "OPPORTUNITY", "CONTACT_IDS", "ASSIGNED_BY_ID"}
+    | {"DATE_CREATE", "PHONE", "EMAIL", "WEB", "IM"}
+)
 
 
 def _text(value: Any) -> str | None:
