@@ -230,6 +230,6 @@ async def test_a_portal_refusing_the_item_filter_gets_the_primary_contact_lookup
 async def test_deal_tags_are_refused_with_what_to_use_instead(
     emulator: RunningEmulator, b24: Bitrix24Connector
 ) -> None:
-    with pytest.raises(FatalError, match="Bitrix24 deals have no tags.*SOURCE_DESCRIPTION"):
+    with pytest.raises(FatalError, match=r"Bitrix24 deals have no tags.*SOURCE_DESCRIPTION"):
         await b24.create_deal(DealData(name="С тегом", tags=["Jivo"]))
     assert emulator.state.requests == []
