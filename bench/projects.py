@@ -49,7 +49,7 @@ def e2e_bundle(
                 "id": "operator",
                 "type": "find_employee",
                 "connection": connection,
-                "login": "{{ event.agents[0].email }}",
+                "login": "{{ event.operator.email }}",
                 "default": OPERATOR_NAME,
             },
             {

@@ -85,6 +85,18 @@ def test_merge_replies() -> None:
     assert merge_replies([]) == {"result": "ok"}
 
 
+async def test_jivo_reply_page_and_at_most_ten_custom_fields() -> None:
+    """Jivo's reply parameters: `page` {url, title?}; custom_data shows ten fields at most."""
+    page = {"url": "https://shop-example.ru/c", "title": None}
+    result = await jivo_reply.run(CTX, {"page": page})
+    assert result.output["reply"] == {"page": {"url": "https://shop-example.ru/c"}}
+    assert (await jivo_reply.run(CTX, {"page": {"url": "", "title": "x"}})).output["reply"] == {}
+    many = [{"custom_data": [{"content": str(n)}]} for n in range(12)]
+    merged = merge_replies([{"page": {"url": "a"}}, *many, {"page": {"url": "b"}}])
+    assert [item["content"] for item in merged["custom_data"]] == [str(n) for n in range(10)]
+    assert merged["page"] == {"url": "a"}
+
+
 def _bundle(name: str, **kw: Any) -> Bundle:
     step = Step("r", "table_replace", 0, {"value": 1, "table": {}})
     return Bundle(name, f"{name}.yaml", kw.pop("event", "chat_accepted"), (step,), **kw)

@@ -7,10 +7,14 @@ So nothing is rejected except a body that is not an object or has no text ``even
 
 * raw values are kept as they came (an int stays an int), unknown keys included;
 * every documented field of the event type that is absent (or whose block is null) is present
-  with the value None, so ``{{ event.visitor.email }}`` never fails on a thin payload — typos
-  are ``validate``'s job, against the same catalogue;
-* the computed fields of ``catalogue.COMPUTED`` are added: ``operator``, ``transcript``,
-  ``phone`` (E.164), ``email`` (lower case) and ``chat``.
+  with the value None, and every top-level block (and required nested one) is an object, so
+  ``{{ event.visitor.email }}`` never fails on a thin payload — typos, and reads below what may
+  be missing (list items, optional nested blocks), are ``validate``'s job, against the same
+  catalogue;
+* client attributes written as a bracketed list of pairs (as Jivo's example has them) read as
+  the map they mean;
+* the computed fields of ``catalogue.COMPUTED`` are added: ``operator``, ``transcript`` (on the
+  project's clock), ``phone`` (E.164), ``email`` (lower case), ``chat`` and ``channel``.
 
 An unknown ``event_name`` is not an error here: the daemon records such an event as ignored
 (``is_known`` is False) and ``match`` explains that no bundle serves it.

@@ -1,4 +1,9 @@
-"""jivo_reply: what the operator sees in Jivo — the CRM link, contact info, custom data."""
+"""jivo_reply: what the operator sees in Jivo — the CRM link, contact info, custom data, a page.
+
+Jivo shows ``custom_data`` items as given (at most ten, tags in them escaped), ``contact_info`` as
+if the visitor had typed it, ``crm_link`` as an "Открыть в CRM" button; a ``result`` other than
+"ok" would hide everything, so the reply always says ok.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +36,14 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         reply["custom_data"] = items
     if "enable_assign" in params:
         reply["enable_assign"] = truthy(params["enable_assign"])
+    page = {k: str(v) for k, v in (params.get("page") or {}).items() if not _empty(v)}
+    if page.get("url"):
+        reply["page"] = page
     return StepResult("ok", {"reply": reply})
+
+
+def _empty(value: Any) -> bool:
+    return value is None or not str(value).strip()
 
 
 SPEC = StepSpec(
@@ -56,6 +68,12 @@ SPEC = StepSpec(
             },
         },
         "enable_assign": {"type": ["boolean", "string"]},
+        "page": {
+            "type": "object",
+            "description": "The page to show the operator: url (left out when empty), title.",
+            "additionalProperties": False,
+            "properties": {"url": VALUE, "title": VALUE},
+        },
     },
     required=(),
     outputs={"reply": "the reply sent to Jivo"},
