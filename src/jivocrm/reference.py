@@ -76,7 +76,8 @@ def bundle_reference() -> str:
         "Jivo's webhook documentation gives them (`chat_assigned` is not on Jivo's current page; "
         "its shape comes from the public client libraries). `?` marks a field Jivo may leave out "
         "or send as null, `[]` a list, `{…}` an object with whatever keys Jivo sends. Fields are "
-        "paths in the event: `visitor.name`, `agents[0].email`.\n"
+        "paths in the event: `visitor.name`, `agents[0].email`. Where Jivo's documentation and "
+        "real deliveries part, and what jivocrm chose, is in [fidelity.md](fidelity.md).\n"
     )
     out.append(
         "A missing field reads as null, and a missing top-level block as an object of nulls. "
