@@ -31,8 +31,9 @@ TEMPLATE_FILTERS = {
     "phone": "E.164 form of a phone number (`+79161234567`), region from the project",
     "digits": "only the digits of a value",
     "email": "a lower-cased e-mail, or null when the value is not one",
-    "date": "Unix seconds or ISO text → text, `date('%d.%m.%Y')`",
-    "transcript": "a list of chat messages → readable lines `[hh:mm] Посетитель: …`",
+    "date": "Unix seconds or ISO text → text on the project's `timezone`, `date('%d.%m.%Y')`",
+    "transcript": "a list of chat messages → readable lines `[hh:mm] Посетитель: …`, agents by "
+    "name, times on the project's `timezone`",
 }
 
 
