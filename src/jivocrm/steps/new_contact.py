@@ -141,22 +141,14 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         found = await _find(crm, match, phones, emails)
         if found:
             contact_id, by = found[0]
-            if mode == "skip":
-                return StepResult(
-                    "ok",
-                    output(ctx, contact_id, created=False, matched_by=by),
-                    f"contact {contact_id} found by {by}; kept as it is (duplicates: skip)",
-                )
-            await writing.update(
+            return await writing.found(
                 ctx,
-                "update_contact",
-                {"id": contact_id, **writing.plain(data)},
+                "contact",
+                found[0],
+                mode,
+                data,
                 lambda: crm.update_contact(contact_id, data),
-            )
-            return StepResult(
-                "ok",
                 output(ctx, contact_id, created=False, matched_by=by),
-                f"contact {contact_id} found by {by} and updated (duplicates: {mode})",
             )
     if mode == "update_only":
         return StepResult(

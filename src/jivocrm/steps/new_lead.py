@@ -75,22 +75,14 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     found = None if mode == "create" else await _found(ctx, policy.get("match") or MATCH, data)
     if found is not None:
         lead_id, by = found
-        if mode == "skip":
-            return StepResult(
-                "ok",
-                _output(ctx, lead_id, False, by),
-                f"lead {lead_id} found by {by}; kept as it is (duplicates: skip)",
-            )
-        await writing.update(
+        return await writing.found(
             ctx,
-            "update_lead",
-            {"id": lead_id, **writing.plain(data)},
+            "lead",
+            found,
+            mode,
+            data,
             lambda: crm.update_lead(lead_id, data),
-        )
-        return StepResult(
-            "ok",
             _output(ctx, lead_id, False, by),
-            f"lead {lead_id} found by {by} and updated (duplicates: {mode})",
         )
     if mode == "update_only":
         return StepResult(

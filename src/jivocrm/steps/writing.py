@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jivocrm.connectors.base import Created
-from jivocrm.steps.base import StepContext
+from jivocrm.steps.base import StepContext, StepResult
 
 DRY_RUN_PREFIX = "dry-run:"
 
@@ -65,6 +65,27 @@ async def update(
     await call()
 
 
+async def found(
+    ctx: StepContext,
+    what: str,
+    record: tuple[str, str],
+    mode: str,
+    payload: Any,
+    call: Callable[[], Awaitable[None]],
+    output: dict[str, Any],
+) -> StepResult:
+    """The duplicate check found ``record`` (id, matched by): kept under ``skip``, else updated."""
+    record_id, by = record
+    if mode == "skip":
+        return StepResult(
+            "ok", output, f"{what} {record_id} found by {by}; kept as it is (duplicates: skip)"
+        )
+    await update(ctx, f"update_{what}", {"id": record_id, **plain(payload)}, call)
+    return StepResult(
+        "ok", output, f"{what} {record_id} found by {by} and updated (duplicates: {mode})"
+    )
+
+
 def url(ctx: StepContext, kind: Any, entity_id: str | None) -> str | None:
     if ctx.connector is None or not entity_id or is_placeholder(entity_id):
         return None
@@ -72,4 +93,4 @@ def url(ctx: StepContext, kind: Any, entity_id: str | None) -> str | None:
     return link
 
 
-__all__ = ["is_placeholder", "placeholder", "plain", "update", "url", "write"]
+__all__ = ["found", "is_placeholder", "placeholder", "plain", "update", "url", "write"]

@@ -111,15 +111,15 @@ def embed(body: dict[str, Any], key: str, items: list[Any]) -> dict[str, Any]:
 
 def unsorted_body(data: UnsortedData, now: int) -> dict[str, Any]:
     """One "Неразобранное" form request; the metadata the amoCRM UI shows gets defaults."""
-    lead: dict[str, Any] = {"name": data.lead_name}
-    if data.price is not None:
-        lead["price"] = int(data.price)
-    if data.lead_responsible_id:
-        lead["responsible_user_id"] = amo_id(data.lead_responsible_id, "responsible user")
-    if data.lead_custom:
-        lead["custom_fields_values"] = custom_values(data.lead_custom)
-    if data.lead_tags:
-        lead["_embedded"] = {"tags": tags(data.lead_tags)}
+    lead = deal_body(
+        DealData(
+            name=data.lead_name,
+            price=data.price,
+            responsible_id=data.lead_responsible_id,
+            custom=data.lead_custom,
+            tags=data.lead_tags,
+        )
+    )
     item: dict[str, Any] = {
         "source_uid": data.source_uid,
         "source_name": data.source_name,

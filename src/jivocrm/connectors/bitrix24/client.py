@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -52,6 +52,31 @@ def _emails(values: Sequence[str]) -> list[str]:
 
 def _id(value: Any) -> str:
     return str(value)
+
+
+# crm.item.* names of the crm.deal.* fields a deal lookup reads.
+LEGACY_DEAL = {
+    "id": "ID",
+    "title": "TITLE",
+    "categoryId": "CATEGORY_ID",
+    "stageId": "STAGE_ID",
+    "stageSemanticId": "STAGE_SEMANTIC_ID",
+}
+
+
+def _open(items: Sequence[Mapping[str, Any]]) -> list[Deal]:
+    """Deals (crm.item.* fields) not won or lost: STAGE_SEMANTIC_ID S is won, F lost."""
+    return [
+        Deal(
+            id=_id(item["id"]),
+            name=item.get("title"),
+            pipeline_id=_id(item.get("categoryId") or 0),
+            stage_id=item.get("stageId"),
+            closed=False,
+        )
+        for item in items
+        if item.get("stageSemanticId") not in ("S", "F")
+    ]
 
 
 class Bitrix24Connector(Connector):
@@ -175,14 +200,25 @@ class Bitrix24Connector(Connector):
         fields = self._contact_fields(data, _phones(data.phones), _emails(data.emails))
         return Created(_id(await self.rest.result("crm.contact.add", {"fields": fields})))
 
+    async def _new_multifields(
+        self, entity: str, record_id: str, phones: Sequence[str], emails: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """The phones and e-mails the record lacks. Quirk: crm.contact.update (and
+        crm.lead.update) appends multifield items sent without an ID instead of replacing the
+        list, so only those are sent."""
+        phones, emails = _phones(phones), _emails(emails)
+        if not (phones or emails):
+            return phones, emails
+        current = self._contact(await self.rest.result(f"crm.{entity}.get", {"id": record_id}))
+        return (
+            [p for p in phones if p not in current.phones],
+            [e for e in emails if e not in current.emails],
+        )
+
     async def update_contact(self, contact_id: str, data: ContactData) -> None:
-        phones, emails = _phones(data.phones), _emails(data.emails)
-        if phones or emails:
-            # Quirk: crm.contact.update appends multifield items sent without an ID instead of
-            # replacing the list, so only numbers and addresses the contact lacks are sent.
-            current = self._contact(await self.rest.result("crm.contact.get", {"id": contact_id}))
-            phones = [p for p in phones if p not in current.phones]
-            emails = [e for e in emails if e not in current.emails]
+        phones, emails = await self._new_multifields(
+            "contact", contact_id, data.phones, data.emails
+        )
         fields = self._contact_fields(data, phones, emails)
         if fields:
             await self.rest.result("crm.contact.update", {"id": contact_id, "fields": fields})
@@ -217,18 +253,10 @@ class Bitrix24Connector(Connector):
                 raise
             log.warning("bitrix24_deal_lookup_primary_only", error=str(exc))
             return await self._open_deals_of_primary(contact_id, pipeline_id)
-        deals = [
-            Deal(
-                id=_id(item["id"]),
-                name=item.get("title"),
-                pipeline_id=_id(item.get("categoryId") or 0),
-                stage_id=item.get("stageId"),
-                closed=item.get("stageSemanticId") in ("S", "F"),
-            )
-            for item in items
-            if str(contact_id) in {str(c) for c in as_items(item.get("contactIds"))}
+        linked = [
+            i for i in items if str(contact_id) in {str(c) for c in as_items(i.get("contactIds"))}
         ]
-        return [deal for deal in deals if not deal.closed]
+        return _open(linked)
 
     async def _open_deals_of_primary(self, contact_id: str, pipeline_id: str | None) -> list[Deal]:
         flt: dict[str, Any] = {"CONTACT_ID": contact_id, "STAGE_SEMANTIC_ID": "P"}
@@ -242,17 +270,9 @@ class Bitrix24Connector(Connector):
                 "order": {"ID": "ASC"},
             },
         )
-        deals = [
-            Deal(
-                id=_id(r["ID"]),
-                name=r.get("TITLE"),
-                pipeline_id=_id(r.get("CATEGORY_ID") or 0),
-                stage_id=r.get("STAGE_ID"),
-                closed=r.get("STAGE_SEMANTIC_ID") in ("S", "F"),
-            )
-            for r in records
-        ]
-        return [deal for deal in deals if not deal.closed]
+        return _open(
+            [{name: r.get(legacy) for name, legacy in LEGACY_DEAL.items()} for r in records]
+        )
 
     @staticmethod
     def _deal_fields(data: DealData) -> dict[str, Any]:
@@ -345,12 +365,7 @@ class Bitrix24Connector(Connector):
         return await self._find_ids("LEAD", phones, emails)
 
     async def update_lead(self, lead_id: str, data: LeadData) -> None:
-        phones, emails = _phones(data.phones), _emails(data.emails)
-        if phones or emails:
-            # The same quirk as contacts: multifield items without an ID are appended.
-            current = self._contact(await self.rest.result("crm.lead.get", {"id": lead_id}))
-            phones = [p for p in phones if p not in current.phones]
-            emails = [e for e in emails if e not in current.emails]
+        phones, emails = await self._new_multifields("lead", lead_id, data.phones, data.emails)
         fields = self._lead_fields(data, phones, emails)
         fields.pop("STATUS_ID", None)  # a found lead keeps the stage a manager moved it to
         if fields:
