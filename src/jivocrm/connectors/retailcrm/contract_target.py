@@ -30,6 +30,12 @@ class RetailCRMProbe:
     async def request_count(self) -> int:
         return len(self.emulator.state.requests)
 
+    async def store_contact(self, name: str, phone: str) -> str:
+        customer = self.emulator.state.create_customer(
+            {"firstName": name, "phones": [{"number": phone}]}, "shop"
+        )
+        return str(customer["id"])
+
 
 def connector_config(emulator: RunningEmulator, **extra: Any) -> dict[str, Any]:
     config = {"type": "retailcrm", "url": emulator.url, "api_key": EMULATOR_KEY, "site": "shop"}
