@@ -233,3 +233,16 @@ async def test_deal_tags_are_refused_with_what_to_use_instead(
     with pytest.raises(FatalError, match=r"Bitrix24 deals have no tags.*SOURCE_DESCRIPTION"):
         await b24.create_deal(DealData(name="С тегом", tags=["Jivo"]))
     assert emulator.state.requests == []
+
+
+async def test_lead_fields_are_in_the_metadata_and_a_lead_writes_them(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with running_emulator(faults={"rate_limit": {"rate": 0}}) as portal:
+        b24 = connect(portal, session, webhook_config(portal))
+        meta = await b24.fetch_metadata()
+        assert ("lead", "UF_CRM_SOURCE", "Источник") in {
+            (f.entity, f.id, f.name) for f in meta.custom_fields
+        }
+        made = await b24.create_lead(LeadData(title="Лид", custom={"UF_CRM_SOURCE": "Jivo"}))
+        assert portal.state.entities["lead"][int(made.id)]["UF_CRM_SOURCE"] == "Jivo"

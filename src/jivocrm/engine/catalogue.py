@@ -15,6 +15,7 @@ and validate asks for a default there.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -214,14 +215,16 @@ def walk(tree: Mapping[str, Field], prefix: str = "") -> Iterator[tuple[str, Fie
             yield from walk(node.fields, path + ".")
 
 
+@functools.cache
+def paths(event: str) -> Mapping[str, Field]:
+    """Every documented path of ``event`` → its field."""
+    return dict(walk(EVENTS[event]))
+
+
+@functools.cache
 def fields(event: str) -> frozenset[str]:
     """Every path (``[]`` for list items) that events of this type may carry, computed included."""
-    return frozenset(COMPUTED) | frozenset(p for p, _ in walk(EVENTS[event]))
-
-
-def node(event: str, path: str) -> Field | None:
-    """The documented field at a normalized path, or None."""
-    return dict(walk(EVENTS[event])).get(path)
+    return frozenset(COMPUTED) | frozenset(paths(event))
 
 
 def normalize_path(path: str) -> str:
@@ -238,8 +241,9 @@ def normalize_path(path: str) -> str:
     return ".".join(parts)
 
 
+@functools.cache
 def _maps(event: str) -> tuple[str, ...]:
-    return tuple(p for p, f in walk(EVENTS[event]) if f.kind == "map")
+    return tuple(p for p, f in paths(event).items() if f.kind == "map")
 
 
 def known(event: str, path: str) -> bool:
@@ -284,13 +288,13 @@ def read_risk(event: str, path: str) -> Risk | None:
     an optional block may be null, a list may be shorter, a free-form map may lack the key.
     """
     parts = normalize_path(path).split(".")
-    tree = dict(walk(EVENTS[event]))
+    documented = paths(event)
     for depth in range(1, len(parts) + 1):
         prefix = ".".join(parts[:depth])
         below = parts[depth] if depth < len(parts) else None
         if prefix.endswith("[]"):
             return Risk(prefix[:-2], "is a list that may be empty", f"event.{prefix[:-2]}")
-        found = tree.get(prefix)
+        found = documented.get(prefix)
         if found is None or below is None:
             return None
         if found.kind == "map":

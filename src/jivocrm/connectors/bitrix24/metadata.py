@@ -1,7 +1,8 @@
-"""What a portal holds that bundles name: funnels and stages, users, custom (UF_CRM_*) fields.
+"""What a portal holds that bundles name: funnels and stages, users, custom (UF_CRM_*) fields of
+contacts, deals and leads.
 
-Two batches: funnels plus both field lists, then every funnel's stages. Sorted by the portal's own
-``sort`` and then id, so a refresh shows as a readable diff.
+Two batches: funnels plus the three field lists, then every funnel's stages. Sorted by the
+portal's own ``sort`` and then id, so a refresh shows as a readable diff.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ async def fetch_metadata(rest: Rest, users: list[CrmUser]) -> Metadata:
             "categories": ("crm.category.list", {"entityTypeId": 2}),
             "contact_fields": ("crm.contact.fields", {}),
             "deal_fields": ("crm.deal.fields", {}),
+            "lead_fields": ("crm.lead.fields", {}),
         }
     )
     categories = as_items(as_map(first.get("categories")).get("categories"))
@@ -54,9 +56,11 @@ async def fetch_metadata(rest: Rest, users: list[CrmUser]) -> Metadata:
         )
         for c in categories
     )
-    fields = _custom_fields("contact", as_map(first.get("contact_fields"))) + _custom_fields(
-        "deal", as_map(first.get("deal_fields"))
-    )
+    fields = [
+        field
+        for entity in ("contact", "deal", "lead")
+        for field in _custom_fields(entity, as_map(first.get(f"{entity}_fields")))
+    ]
     return Metadata(
         pipelines=pipelines,
         users=tuple(sorted(users, key=lambda u: int(u.id) if u.id.isdigit() else 0)),
