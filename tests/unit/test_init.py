@@ -105,3 +105,13 @@ def test_every_example_bundle_validates() -> None:
     assert problems == []
     assert project is not None
     assert len(project.bundles) == 14
+
+
+@pytest.mark.parametrize("crm", ["amocrm", "bitrix24"])
+def test_a_russian_crm_project_keeps_moscow_time(tmp_path: Path, crm: str) -> None:
+    """Transcripts and dates are read by managers in Moscow, not in UTC."""
+    code, _ = init(str(tmp_path), "--crm", crm, "--emulate")
+    assert code == 0
+    project, problems = load_project(tmp_path)
+    assert project is not None, problems
+    assert project.timezone == "Europe/Moscow"
