@@ -29,7 +29,7 @@ PROJECT = """\
 version: 1
 bundles: bundles/
 server: {{reply_timeout: {reply_timeout}, body_limit: 65536}}
-retry: {{attempts: 3, initial: 0.1, multiplier: 1, max_delay: 0.1}}
+{retry}
 channels:
   shop: {{widget_id: {widget}, token: "${{JIVO_SHOP_TOKEN}}"}}
 connections:
@@ -81,9 +81,18 @@ def sample(event: str = "chat_accepted", **changes: Any) -> dict[str, Any]:
     return data
 
 
-def write(root: Path, bundles: dict[str, str], reply_timeout: float = 5, extra: str = "") -> None:
+RETRY = "retry: {attempts: 3, initial: 0.1, multiplier: 1, max_delay: 0.1}"
+
+
+def write(
+    root: Path,
+    bundles: dict[str, str],
+    reply_timeout: float = 5,
+    extra: str = "",
+    retry: str = RETRY,
+) -> None:
     (root / "bundles").mkdir(parents=True, exist_ok=True)
-    text = PROJECT.format(reply_timeout=reply_timeout, widget=WIDGET, extra=extra)
+    text = PROJECT.format(reply_timeout=reply_timeout, widget=WIDGET, extra=extra, retry=retry)
     (root / "jivocrm.yaml").write_text(text, "utf-8")
     for name, content in bundles.items():
         (root / "bundles" / f"{name}.yaml").write_text(content, "utf-8")
@@ -92,13 +101,13 @@ def write(root: Path, bundles: dict[str, str], reply_timeout: float = 5, extra: 
 @pytest.fixture
 def start(tmp_path: Path, aiohttp_client: Any) -> Start:
     async def go(
-        bundles: dict[str, str] | None = None, **options: Any
+        bundles: dict[str, str] | None = None, start_workers: bool = True, **options: Any
     ) -> tuple[TestClient[Any, Any], web.Application]:
         write(tmp_path, bundles if bundles is not None else {"accepted": bundle()}, **options)
         project, problems = load_project(tmp_path)
         assert project is not None, problems
         env = {"JIVO_SHOP_TOKEN": TOKEN}
-        app = create_app(project, environ=env, workers=4)
+        app = create_app(project, environ=env, workers=4, start_workers=start_workers)
         client = await aiohttp_client(app)
         return client, app
 
@@ -145,7 +154,22 @@ async def test_the_late_reply_is_kept_with_the_run(start: Start) -> None:
 BAD = [
     ("wrong token", "/jivo/nope", {"Content-Type": "application/json"}, b"{}", 404),
     ("empty token", "/jivo/", {"Content-Type": "application/json"}, b"{}", 404),
-    ("text/plain", URL, {"Content-Type": "text/plain"}, b'{"event_name":"chat_accepted"}', 415),
+    ("form body", URL, {"Content-Type": "application/x-www-form-urlencoded"}, b"a=1&b=2", 400),
+    (
+        "NaN",
+        URL,
+        {"Content-Type": "application/json"},
+        b'{"event_name":"chat_finished","chat_id":NaN}',
+        400,
+    ),
+    ("Infinity", URL, {}, b'{"event_name":"chat_finished","chat_id":-Infinity}', 400),
+    (
+        "1e999",
+        URL,
+        {"Content-Type": "text/plain"},
+        b'{"event_name":"chat_finished","chat_id":1e999}',
+        400,
+    ),
     ("malformed", URL, {"Content-Type": "application/json"}, b'{"event_name":', 400),
     ("not utf-8", URL, {"Content-Type": "application/json"}, b'{"a":"\xff"}', 400),
     ("deep", URL, {"Content-Type": "application/json"}, b"[" * 30000 + b"]" * 30000, 400),
@@ -273,4 +297,5 @@ async def test_health_ready_and_metrics(start: Start) -> None:
     ready = await client.get("/readyz")
     metrics = await (await client.get("/metrics")).text()
     assert (health, ready.status) == ({"status": "ok"}, 200)
-    assert 'jivocrm_events_total{event="chat_rated",outcome="ignored"} 1.0' in metrics
+    # An event name outside the catalogue is counted as "other": requests add no labels.
+    assert 'jivocrm_events_total{event="other",outcome="ignored"} 1.0' in metrics

@@ -77,7 +77,9 @@ class JivoEvent(dict[str, Any]):
     @property
     def visitor_key(self) -> str | None:
         """Who the visitor is, for lanes: the visitor number, the site's token, phone or e-mail."""
-        visitor = self.get("visitor") or {}
+        visitor = self.get("visitor")
+        if not isinstance(visitor, Mapping):  # a visitor that came as text, a list, a number
+            visitor = {}
         for value in (
             visitor.get("number"),
             self.get("user_token"),

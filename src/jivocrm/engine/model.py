@@ -80,6 +80,18 @@ class ServerConfig:
     body_limit: int = 1024 * 1024
     workers: int = 8
     shutdown_timeout: float = 20.0
+    # A client gets this long to send a request's headers, and then its body (slowloris).
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    # Host names the journal pages answer besides loopback names and public_url's host.
+    allowed_hosts: tuple[str, ...] = ()
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For / -Proto are believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # From YAML these arrive as lists; a frozen config keeps tuples.
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
 
 
 @dataclass(frozen=True)

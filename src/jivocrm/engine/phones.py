@@ -5,20 +5,29 @@ from __future__ import annotations
 import functools
 
 DEFAULT_REGION = "RU"
+# Longer text is not a phone number, however written ("+7 (916) 123-45-67 доб. 1234" is 28):
+# refused before parsing or caching, so the cache holds at most CACHED × MAX_TEXT characters.
+MAX_TEXT = 64
+MAX_DIGITS = 17  # E.164 allows 15, plus a short extension
+CACHED = 8192
 
 
 def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """``+7 916 123-45-67``, ``8 (916) 123-45-67`` and ``79161234567`` → ``+79161234567``.
 
-    Returns None for empty input or text that is not a possible number.
+    Returns None for empty input or text that is not a possible number (longer than
+    ``MAX_TEXT`` characters, or with more than ``MAX_DIGITS`` digits).
     """
     if raw is None:
         return None
-    return _normalize(str(raw), region)
+    text = str(raw)
+    if len(text) > MAX_TEXT or len(region) > 3 or sum(c.isdigit() for c in text) > MAX_DIGITS:
+        return None
+    return _normalize(text, region)
 
 
 # The events of one chat carry the same phone again and again; parsing costs ~60 µs.
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=CACHED)
 def _normalize(raw: str, region: str) -> str | None:
     import phonenumbers  # on first use: validate and the CLI's start-up need no phone data
 

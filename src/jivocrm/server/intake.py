@@ -1,25 +1,35 @@
 """``POST /jivo/{token}``: a Jivo webhook in, stored durably, answered.
 
 Checks, in order, each with its own status:
-token (404 that reveals nothing), content type (415: aiohttp's ``request.json()`` would happily
-parse text/plain), size (413: raised by aiohttp and never swallowed into a 400), UTF-8 and JSON
-(400 with a message; a deeply nested body's ``RecursionError`` is a 400 too), the shape of a
-Jivo event (400), the widget of the channel (403, recorded apart as a rejection). Then the event,
-its runs and the explanations of the bundles it does not run are stored in one transaction, and
-only then does Jivo get its answer. Nothing here answers 500: a store that cannot commit is a 503.
+token (404 that reveals nothing), size (413: raised by aiohttp and never swallowed into a 400),
+a body that trickles in past ``server.body_timeout`` (408), UTF-8 and JSON (400 with a message; a
+deeply nested body's ``RecursionError`` and the non-numbers NaN and Infinity are 400s too), the
+shape of a Jivo event (400), the widget of the channel (403, recorded apart as a rejection). Then
+the event, its runs and the explanations of the bundles it does not run are stored in one
+transaction, and only then does Jivo get its answer. Nothing here answers 500: a store that
+cannot commit is a 503.
+
+The Content-Type is counted, not checked: Jivo's documentation does not say which one its
+webhooks carry, so a JSON body is taken whatever its label, and what is not JSON is refused
+whatever its label. Text that no store can hold (a lone surrogate, NUL) is replaced with U+FFFD
+before anything reads it; the stored body is then the cleaned JSON (the dedup key is still the
+received bytes').
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import math
 import time
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from jivocrm import storable
 from jivocrm.engine.events import EventError, JivoEvent, parse_event
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel
@@ -31,7 +41,6 @@ from jivocrm.store.base import NewEvent, NewRun
 log = structlog.get_logger("jivocrm.intake")
 
 OK: dict[str, Any] = {"result": "ok"}
-JSON_TYPES = ("application/json",)
 
 
 def find_channel(view: ProjectView, token: str) -> Channel | None:
@@ -49,12 +58,6 @@ def bad_request(message: str) -> web.Response:
     return web.json_response({"result": "error", "error": message}, status=400)
 
 
-def _is_json(content_type: str) -> bool:
-    return content_type in JSON_TYPES or (
-        content_type.startswith("application/") and content_type.endswith("+json")
-    )
-
-
 def dedup_key(channel: Channel, body: bytes) -> str:
     return hashlib.sha256(channel.name.encode() + b"\0" + body).hexdigest()
 
@@ -68,17 +71,20 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     if not daemon.accepting:
         return web.json_response({"result": "shutting down"}, status=503)
-    if not _is_json(request.content_type):
-        daemon.metrics.events.labels("-", "unsupported_type").inc()
-        return web.json_response(
-            {"result": "error", "error": "send the event as application/json"}, status=415
-        )
-    body = await request.read()  # over the limit: HTTPRequestEntityTooLarge, a 413, propagates
-    parsed = _decode(body, view.project.region)
+    daemon.metrics.content_type(request.headers.get("Content-Type"))
+    try:
+        # Over the limit: HTTPRequestEntityTooLarge, a 413, propagates.
+        async with asyncio.timeout(view.project.server.body_timeout):
+            received = await request.read()
+    except TimeoutError:
+        daemon.metrics.event(None, "malformed")
+        log.info("webhook_body_timeout", remote=request.remote)
+        raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
+    parsed = _decode(received, view.project.region)
     if isinstance(parsed, web.Response):
-        daemon.metrics.events.labels("-", "malformed").inc()
+        daemon.metrics.event(None, "malformed")
         return parsed
-    event = parsed
+    event, body = parsed
     slog = log.bind(channel=channel.name, event_name=event.name, chat_id=event.chat_id)
     if event.widget_id is not None and event.widget_id != channel.widget_id:
         reason = f"widget_id {event.widget_id} is not the widget of channel {channel.name}"
@@ -91,7 +97,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     new = NewEvent(
         channel=channel.name,
         name=event.name,
-        dedup_key=dedup_key(channel, body),
+        dedup_key=dedup_key(channel, received),
         body=body,
         received_at=time.time(),
         status="accepted" if event.is_known else "ignored",
@@ -106,10 +112,10 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
         accepted = await daemon.store.accept(new)
     except StoreError as exc:
         slog.error("webhook_not_stored", error=str(exc))
-        daemon.metrics.events.labels(event.name, "store_failed").inc()
+        daemon.metrics.event(event.name, "store_failed")
         return web.json_response({"result": "error", "error": "cannot store the event"}, status=503)
     outcome = "duplicate" if accepted.duplicate else new.status
-    daemon.metrics.events.labels(event.name, outcome).inc()
+    daemon.metrics.event(event.name, outcome)
     slog.info(
         "webhook_received",
         event_id=accepted.event_id,
@@ -122,23 +128,46 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     reply = OK
     if event.name in REPLY_EVENTS:
         reply = await _reply(daemon, view, accepted.run_ids, accepted.duplicate, runs, slog)
-    daemon.metrics.reply_seconds.labels(event.name).observe(time.perf_counter() - started)
+    daemon.metrics.replied(event.name, time.perf_counter() - started)
     return web.json_response(reply)
 
 
-def _decode(body: bytes, region: str) -> JivoEvent | web.Response:
+class NotANumber(ValueError):
+    """NaN or Infinity in a body: Python's json reads them, JSON has no such numbers."""
+
+
+def _no_constant(name: str) -> float:
+    raise NotANumber(f"{name} is not a JSON number; send null or a finite number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotANumber(f"{text} is too large for a number; send it as text")
+    return value
+
+
+def _decode(body: bytes, region: str) -> tuple[JivoEvent, bytes] | web.Response:
+    """The event and the body to store, or the 400 that says why there is none."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return bad_request(f"the body is not UTF-8 (byte {exc.start})")
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except NotANumber as exc:
+        return bad_request(str(exc))
     except ValueError as exc:
         return bad_request(f"the body is not JSON: {exc}")
     except RecursionError:
         return bad_request("the body is nested too deeply")
+    if storable.may_hold_invalid(text):
+        cleaned = storable.clean(payload)
+        if cleaned is not payload:
+            payload = cleaned
+            body = json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
     try:
-        return parse_event(payload, region=region)
+        return parse_event(payload, region=region), body
     except EventError as exc:
         return bad_request(str(exc))
     except RecursionError:
@@ -146,7 +175,7 @@ def _decode(body: bytes, region: str) -> JivoEvent | web.Response:
 
 
 async def _reject(daemon: Daemon, channel: Channel, reason: str, body: bytes) -> None:
-    daemon.metrics.events.labels("-", "rejected").inc()
+    daemon.metrics.event(None, "rejected")
     try:
         await daemon.store.reject(channel.name, reason, body, time.time())
     except StoreError as exc:

@@ -3,6 +3,10 @@
 Counters move as things happen (events, finished runs, steps, CRM calls); the gauges of the
 queue are read from the store when ``/metrics`` is scraped, so they hold across restarts and, on
 PostgreSQL, across instances.
+
+Every label value comes from a known set: the catalogue's event names (else ``other``), a few
+content types (else ``other``), and names from the project (bundles, steps, connections). A
+request can never add a label of its own, so the registry stays the same size whatever arrives.
 """
 
 from __future__ import annotations
@@ -15,11 +19,38 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from jivocrm.connectors.base import Connector
 from jivocrm.connectors.http import Transport
+from jivocrm.engine import catalogue
 from jivocrm.engine.journal import StepRecord
 from jivocrm.engine.model import Bundle
 from jivocrm.store.base import Store
 
 LATENCY = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+CONTENT_TYPES = frozenset(
+    {
+        "application/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "application/octet-stream",
+    }
+)
+NO_EVENT = "-"  # a delivery refused before it was read as an event
+OTHER = "other"
+
+
+def event_label(name: str | None) -> str:
+    """A catalogue event name as it is; any other name is ``other``."""
+    if name is None:
+        return NO_EVENT
+    return name if name in catalogue.EVENTS else OTHER
+
+
+def content_type_label(header: str | None) -> str:
+    """The media type of a Content-Type header if it is a common one, else ``other``."""
+    if header is None:
+        return "none"
+    kind = header.split(";", 1)[0].strip().lower()
+    return kind if kind in CONTENT_TYPES else OTHER
 
 
 class Metrics:
@@ -77,6 +108,31 @@ class Metrics:
         self.alerts = Counter(
             "jivocrm_alerts", "Failure alerts sent to notify, by result", ["result"], registry=r
         )
+        self.content_types = Counter(
+            "jivocrm_webhook_content_types",
+            "Webhook deliveries by the media type of their Content-Type header",
+            ["content_type"],
+            registry=r,
+        )
+        self.lane_hold = Gauge(
+            "jivocrm_lane_hold_seconds",
+            "How long the unfinished run that began longest ago has held its lane",
+            registry=r,
+        )
+        self.lane_hold_limit = Gauge(
+            "jivocrm_lane_hold_limit_seconds",
+            "retry.max_lane_hold: a run still failing after holding its lane this long fails",
+            registry=r,
+        )
+
+    def event(self, name: str | None, outcome: str) -> None:
+        self.events.labels(event_label(name), outcome).inc()
+
+    def replied(self, name: str, seconds: float) -> None:
+        self.reply_seconds.labels(event_label(name)).observe(seconds)
+
+    def content_type(self, header: str | None) -> None:
+        self.content_types.labels(content_type_label(header)).inc()
 
     def step(self, bundle: Bundle, record: StepRecord) -> None:
         took = max(0.0, record.finished_at - record.started_at)
@@ -95,6 +151,7 @@ class Metrics:
             self.runs.labels(bundle, status).set(count)
         self.queue_depth.set(stats.queue_depth)
         self.oldest_age.set(now - stats.oldest_waiting if stats.oldest_waiting else 0)
+        self.lane_hold.set(max(0.0, now - stats.oldest_started) if stats.oldest_started else 0)
         for name, connector in connectors.items():
             waited = sum(t.rate_limit_wait for t in transports(connector))
             self.rate_limit_wait.labels(name).set(waited)
@@ -125,4 +182,4 @@ def unavailable(connector: Connector) -> bool:
     return any(getattr(t, "_unavailable", False) for t in transports(connector))
 
 
-__all__ = ["Metrics", "transports", "unavailable"]
+__all__ = ["Metrics", "content_type_label", "event_label", "transports", "unavailable"]

@@ -75,9 +75,9 @@ class Event:
     body: bytes
 
     def payload(self) -> Any:
-        import json
+        from jivocrm import storable
 
-        return json.loads(self.body)
+        return storable.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class Run:
     error: str | None = None
     reply: dict[str, Any] | None = None
     replay_of: int | None = None
+    started_at: float | None = None  # first claimed: since then the run holds its lane
     # Filled by list_runs for the journal's tables; not stored on the run itself.
     event_name: str | None = None
     channel: str | None = None
@@ -148,6 +149,7 @@ class StoreStats:
     runs: dict[tuple[str, str], int]  # (bundle, status) → count of unfinished runs
     queue_depth: int  # queued runs whose time has come
     oldest_waiting: float | None  # created_at of the oldest queued run
+    oldest_started: float | None = None  # started_at of the unfinished run that began first
 
 
 class Store(Protocol):
@@ -159,7 +161,8 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def ping(self) -> None:
-        """Raise ``StoreError`` when the store cannot answer (``/readyz``)."""
+        """Raise ``StoreError`` when the store cannot answer or cannot write (``/readyz``): it
+        writes a few KB and deletes them, so a full disk or a read-only database shows."""
 
     # ---- intake ------------------------------------------------------------------------------
     async def accept(self, event: NewEvent) -> Accepted: ...

@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 
+from jivocrm import storable
 from jivocrm.engine.journal import StepRecord
 from jivocrm.store.base import Event, Run, StepRow
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """JSON for a column: whatever the record holds (a CRM's answer with half an emoji, an
+    unexpected type), the store accepts it."""
+    return storable.dumps(value)
 
 
 class StatementWrites(ABC):
@@ -59,7 +62,7 @@ class StatementWrites(ABC):
             "owner": owner,
             "status": status,
             "ran_hash": ran_hash,
-            "error": error,
+            "error": storable.text(error) if error is not None else None,
             "reply": to_json(reply) if reply is not None else None,
         }
         return await self._update("finish_run", params) == 1
@@ -72,7 +75,7 @@ class StatementWrites(ABC):
             "owner": owner,
             "retry_at": retry_at,
             "ran_hash": ran_hash,
-            "error": error,
+            "error": storable.text(error),
         }
         return await self._update("retry_run", params) == 1
 
@@ -135,6 +138,7 @@ def run_from_row(row: Any) -> Run:
         error=row["error"],
         reply=json.loads(row["reply"]) if row["reply"] else None,
         replay_of=row["replay_of"],
+        started_at=row["started_at"],
         event_name=_optional(row, "event_name"),
         channel=_optional(row, "channel"),
         chat_id=_optional(row, "chat_id"),
