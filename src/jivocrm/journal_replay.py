@@ -19,16 +19,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
+import structlog
 
 from jivocrm.engine.connections import open_connections
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.runner import Runner
-from jivocrm.errors import JivoCRMError
+from jivocrm.errors import JivoCRMError, StoreError
 from jivocrm.server.execution import execute_stored, verdict
 from jivocrm.server.state import new_owner
 from jivocrm.store.base import UNFINISHED, Run, RunFilter, Store
 from jivocrm.store.journal import StoreJournal
+
+log = structlog.get_logger("jivocrm.replay")
 
 ConfigChoice = Literal["current", "original"]
 LEASE = 600.0  # seconds; a CLI replay that dies leaves its runs to the daemon after this
@@ -117,6 +120,14 @@ async def execute_claimed(
             run,
             journal=StoreJournal(store, run.id, run.attempt),
         )
+    except StoreError:
+        await store.release(owner, [run.id])
+        raise
+    except Exception as exc:  # as a daemon worker does: a crash fails the run, never retries it
+        log.exception("run_crashed", run_id=run.id)
+        error = f"jivocrm could not execute this run ({type(exc).__name__}: {exc})"
+        await store.finish_run(run.id, owner, status="failed", ran_hash=None, error=error)
+        return
     except BaseException:
         await store.release(owner, [run.id])
         raise
@@ -124,7 +135,7 @@ async def execute_claimed(
     if isinstance(outcome, str):
         await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=outcome)
         return
-    decided = verdict(project.retry, run, outcome)
+    decided = verdict(project.retry, run, outcome, time.time())
     if decided.status == "succeeded":
         await store.finish_run(run.id, owner, status="succeeded", ran_hash=ran, reply=outcome.reply)
     elif decided.status == "retry" and decided.delay is not None:

@@ -29,7 +29,7 @@ from jivocrm.engine.model import (
     ServerConfig,
     Step,
 )
-from jivocrm.engine.retry import RetryPolicy
+from jivocrm.engine.retry import DURABLE, RetryPolicy
 from jivocrm.engine.schema_errors import check, did_you_mean
 
 PROJECT_FILE = "jivocrm.yaml"
@@ -203,6 +203,7 @@ def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]
             initial=retry.get("initial", 5.0),
             multiplier=retry.get("multiplier", 3.0),
             max_delay=retry.get("max_delay", 14400.0),
+            max_lane_hold=retry.get("max_lane_hold", DURABLE.max_lane_hold),
         ),
         raw=data,
     )

@@ -17,6 +17,9 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_delay: float = 30.0
     jitter: bool = True  # "full jitter": a uniform delay in [0, computed]
+    # Seconds a run may hold its lane (from its first claim) while it keeps failing retriably;
+    # None = as long as the attempts last. Past it the run fails, so the chat's later events go on.
+    max_lane_hold: float | None = None
 
     def delay(
         self, attempt: int, retry_after: float | None = None, rand: random.Random | None = None
@@ -38,4 +41,6 @@ class RetryPolicy:
 # Inside one call: a few quick tries; the run's durable schedule takes over after that.
 IN_CALL = RetryPolicy(attempts=3, initial=0.5, max_delay=10.0)
 # The daemon's schedule for a run: from seconds to hours, about a day in all.
-DURABLE = RetryPolicy(attempts=12, initial=5.0, multiplier=3.0, max_delay=4 * 3600.0)
+DURABLE = RetryPolicy(
+    attempts=12, initial=5.0, multiplier=3.0, max_delay=4 * 3600.0, max_lane_hold=3600.0
+)

@@ -154,8 +154,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store answers. Connections are reported, not required: while a CRM is down
-    intake must keep accepting (runs wait in the queue), so a load balancer should keep us."""
+    """Ready when the store answers and can write (a full disk is not ready). Connections are
+    reported, not required: while a CRM is down intake must keep accepting (runs wait in the
+    queue), so a load balancer should keep us."""
     daemon = request.app[DAEMON]
     body: dict[str, object] = {
         "store": "ok",
@@ -176,6 +177,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
+    daemon.metrics.lane_hold_limit.set(daemon.project.retry.max_lane_hold or 0)
     try:
         text = await daemon.metrics.render(daemon.store, daemon.connections)
     except StoreError as exc:

@@ -2,11 +2,16 @@
 
 ``execute_stored`` reads the run's event and resume state back from the store and runs the
 bundle; ``verdict`` turns the outcome into what the store records next (a pure function of the
-project's retry policy, so its tests never sleep).
+project's retry policy and the time, so its tests never sleep).
+
+Only a retriable CRM failure is retried, and only while the run has held its lane for less than
+``retry.max_lane_hold``: the chat's later events wait behind it, so its last attempt is at that
+bound at the latest, and then it fails (replayable, alerted) and the lane moves on.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -40,22 +45,42 @@ class Verdict:
     status: Literal["succeeded", "retry", "failed"]
     delay: float | None = None  # seconds until the next attempt, for "retry"
     error: str | None = None
+    lane_held: bool = False  # failed because it held its lane past retry.max_lane_hold
 
 
-def verdict(policy: RetryPolicy, run: Run, outcome: RunOutcome) -> Verdict:
+def verdict(
+    policy: RetryPolicy, run: Run, outcome: RunOutcome, now: float | None = None
+) -> Verdict:
     if outcome.status == "succeeded":
         return Verdict("succeeded")
     if outcome.status == "retry":
-        return retry_verdict(policy, run, outcome.error or "retriable error", outcome.retry_after)
+        error = outcome.error or "retriable error"
+        return retry_verdict(policy, run, error, outcome.retry_after, now)
     return Verdict("failed", error=outcome.error or "the run failed")
 
 
-def retry_verdict(policy: RetryPolicy, run: Run, error: str, hint: float | None) -> Verdict:
-    """Retry on the durable schedule (the CRM's wait hint as a floor), or give up."""
+def retry_verdict(
+    policy: RetryPolicy, run: Run, error: str, hint: float | None, now: float | None = None
+) -> Verdict:
+    """Retry on the durable schedule (the CRM's wait hint as a floor) within the lane-hold
+    bound, or give up."""
     delay = policy.delay(run.attempt, hint)
     if delay is None:
         return Verdict("failed", error=f"gave up after {run.attempt} attempts: {error}")
-    return Verdict("retry", delay, error)
+    limit = policy.max_lane_hold
+    if limit is None or run.started_at is None:
+        return Verdict("retry", delay, error)
+    held = (time.time() if now is None else now) - run.started_at
+    if held >= limit:
+        return Verdict(
+            "failed",
+            error=f"held its lane for {held:.0f} s (retry.max_lane_hold is {limit:g} s) and "
+            f"still fails, so the chat's later events go ahead; replay it once the CRM "
+            f"answers: {error}",
+            lane_held=True,
+        )
+    # The last attempt comes at the bound, yet never sooner than the CRM asked.
+    return Verdict("retry", max(min(delay, limit - held), hint or 0.0), error)
 
 
 __all__ = ["Verdict", "execute_stored", "retry_verdict", "verdict"]

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("jivocrm.notify")
 
 
-def alert(run: Run, error: str) -> dict[str, Any]:
+def alert(run: Run, error: str, kind: str = "run_failed") -> dict[str, Any]:
+    """The alert's JSON; ``kind`` is ``run_failed``, or ``lane_held`` for a run that failed
+    because it kept its chat's later events waiting past ``retry.max_lane_hold``."""
     return {
-        "alert": "run_failed",
+        "alert": kind,
         "run_id": run.id,
         "event_id": run.event_id,
         "bundle": run.bundle,
@@ -34,13 +36,16 @@ def alert(run: Run, error: str) -> dict[str, Any]:
     }
 
 
-async def send_alert(daemon: Daemon, view: ProjectView, run: Run, error: str) -> bool:
+async def send_alert(
+    daemon: Daemon, view: ProjectView, run: Run, error: str, kind: str = "run_failed"
+) -> bool:
     url = view.notify_url
     if not url:
         return False
     timeout = aiohttp.ClientTimeout(total=view.project.notify.timeout)
+    body = alert(run, error, kind)
     try:
-        async with daemon.session.post(url, json=alert(run, error), timeout=timeout) as resp:
+        async with daemon.session.post(url, json=body, timeout=timeout) as resp:
             ok = resp.status < 300
             if not ok:
                 log.warning("alert_refused", run_id=run.id, status=resp.status)

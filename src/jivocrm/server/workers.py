@@ -150,9 +150,30 @@ class WorkerPool:
         except asyncio.CancelledError:
             rlog.info("run_cancelled")
             raise
-        except Exception as exc:  # a bug, not a CRM answer: retried on the durable schedule
+        except StoreError as exc:  # the journal could not be written: not the run's fault
+            rlog.error("run_not_recorded", error=str(exc))
+            await self._settle_crash(view, run, f"the store could not record the run: {exc}", True)
+        except Exception as exc:
+            # A bug or data no step expected: retrying cannot help, and every attempt would keep
+            # the chat's later events waiting. Fail now; the run stays replayable.
             rlog.exception("run_crashed")
-            await self._retry(view, run, None, f"{type(exc).__name__}: {exc}", None, rlog)
+            error = (
+                f"jivocrm could not execute this run ({type(exc).__name__}: {exc}); "
+                f"the chat's later events go ahead; `jivocrm runs replay {run.id}` once fixed"
+            )
+            await self._settle_crash(view, run, error, False)
+
+    async def _settle_crash(self, view: ProjectView, run: Run, error: str, retry: bool) -> None:
+        """Record a run that ended outside the runner; if even that fails, the lease runs out
+        and the janitor gives the run back."""
+        rlog = log.bind(run_id=run.id, bundle=run.bundle, lane=run.lane, attempt=run.attempt)
+        try:
+            if retry:
+                await self._retry(view, run, None, error, None, rlog)
+            else:
+                await self._fail(view, run, None, error, rlog)
+        except Exception as exc:
+            rlog.error("run_end_not_recorded", error=f"{type(exc).__name__}: {exc}")
 
     async def _execute_in(
         self, view: ProjectView, run: Run, rlog: structlog.stdlib.BoundLogger
@@ -185,7 +206,7 @@ class WorkerPool:
         outcome: RunOutcome,
         rlog: structlog.stdlib.BoundLogger,
     ) -> None:
-        decided = verdict(view.project.retry, run, outcome)
+        decided = verdict(view.project.retry, run, outcome, time.time())
         if decided.status == "succeeded":
             await self.daemon.store.finish_run(
                 run.id,
@@ -209,9 +230,8 @@ class WorkerPool:
         hint: float | None,
         rlog: structlog.stdlib.BoundLogger,
     ) -> None:
-        await self._record(
-            view, run, bundle, retry_verdict(view.project.retry, run, error, hint), rlog
-        )
+        decided = retry_verdict(view.project.retry, run, error, hint, time.time())
+        await self._record(view, run, bundle, decided, rlog)
 
     async def _record(
         self,
@@ -223,7 +243,10 @@ class WorkerPool:
     ) -> None:
         error = decided.error or "the run failed"
         if decided.status == "failed" or decided.delay is None:
-            await self._fail(view, run, bundle, error, rlog)
+            if decided.lane_held:
+                rlog.warning("lane_hold_exceeded", limit=view.project.retry.max_lane_hold)
+            kind = "lane_held" if decided.lane_held else "run_failed"
+            await self._fail(view, run, bundle, error, rlog, kind)
             return
         await self.daemon.store.retry_run(
             run.id,
@@ -243,6 +266,7 @@ class WorkerPool:
         bundle: Bundle | None,
         error: str,
         rlog: structlog.stdlib.BoundLogger,
+        kind: str = "run_failed",
     ) -> None:
         await self.daemon.store.finish_run(
             run.id,
@@ -255,7 +279,7 @@ class WorkerPool:
         self.daemon.waiters.resolve(run.id, None)
         rlog.warning("run_failed", error=error)
         if view.notify_url:
-            await send_alert(self.daemon, view, run, error)
+            await send_alert(self.daemon, view, run, error, kind)
 
 
 def _alive(pid: int) -> bool:

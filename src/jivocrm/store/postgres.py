@@ -82,8 +82,9 @@ class PostgresStore(StatementWrites):
         await self.db.close()
 
     async def ping(self) -> None:
-        async with self.db.connection() as conn:
-            await conn.execute(b"SELECT 1")
+        async with self.db.transaction() as conn:
+            await conn.execute(Q["probe_write"])
+            await conn.execute(Q["probe_delete"])
 
     # ---- shared connection state -------------------------------------------------------------
     def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> PostgresRateLimiter:
@@ -258,8 +259,10 @@ class PostgresStore(StatementWrites):
         rows = await self.db.fetchall("stats_runs")
         runs = {(r["bundle"], r["status"]): int(r["n"]) for r in rows}
         queue = await self.db.fetchone("stats_queue", {"now": now})
+        held = await self.db.fetchone("stats_lane_hold")
         assert queue is not None
-        return StoreStats(runs, int(queue["n"]), queue["oldest"])
+        assert held is not None
+        return StoreStats(runs, int(queue["n"]), queue["oldest"], held["started"])
 
     async def counts(self) -> DictRow:
         """Rows per table and the database size: what ``jivocrm store check`` prints."""

@@ -54,6 +54,12 @@ class SQLiteStore(StatementWrites):
     async def ping(self) -> None:
         await self.db.read(lambda c: c.execute("SELECT 1").fetchone())
 
+        def probe(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["probe_write"])
+            conn.execute(Q["probe_delete"])
+
+        await self.db.write(probe)
+
     # ---- intake ------------------------------------------------------------------------------
     async def accept(self, event: NewEvent) -> Accepted:
         def op(conn: sqlite3.Connection) -> Accepted:
@@ -210,7 +216,8 @@ class SQLiteStore(StatementWrites):
         def op(conn: sqlite3.Connection) -> StoreStats:
             runs = {(r["bundle"], r["status"]): r["n"] for r in conn.execute(Q["stats_runs"])}
             queue = conn.execute(Q["stats_queue"], {"now": now}).fetchone()
-            return StoreStats(runs, queue["n"], queue["oldest"])
+            held = conn.execute(Q["stats_lane_hold"]).fetchone()
+            return StoreStats(runs, queue["n"], queue["oldest"], held["started"])
 
         return await self.db.read(op)
 

@@ -49,7 +49,8 @@ WITH picked AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE runs
-SET status = 'running', lease_owner = %(owner)s, lease_expires = %(until)s, updated_at = %(now)s
+SET status = 'running', lease_owner = %(owner)s, lease_expires = %(until)s, updated_at = %(now)s,
+    started_at = coalesce(runs.started_at, %(now)s)
 FROM picked
 WHERE runs.id = picked.id AND runs.status = 'queued'
 RETURNING runs.*;
@@ -202,6 +203,17 @@ WHERE status IN ('queued', 'running', 'paused') GROUP BY bundle, status;
 -- name: stats_queue
 SELECT count(*) AS n, min(created_at) AS oldest FROM runs
 WHERE status = 'queued' AND retry_at <= %(now)s;
+
+-- name: stats_lane_hold
+-- The unfinished run that began longest ago: it holds its lane (running, or queued for a retry).
+SELECT min(started_at) AS started FROM runs
+WHERE status IN ('queued', 'running') AND started_at IS NOT NULL;
+
+-- name: probe_write
+INSERT INTO write_probe (data) VALUES (decode(repeat('00', 8192), 'hex')) RETURNING id;
+
+-- name: probe_delete
+DELETE FROM write_probe;
 
 -- name: limiter_ensure
 INSERT INTO rate_limits (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING;

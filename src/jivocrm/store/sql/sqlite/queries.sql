@@ -29,7 +29,8 @@ SELECT id FROM runs WHERE event_id = :event_id ORDER BY id;
 -- The lane predicate: no other running run in my lane, no earlier queued run in my lane.
 -- A queued run waiting for its retry_at therefore holds its lane (head-of-line, on purpose).
 UPDATE runs
-SET status = 'running', lease_owner = :owner, lease_expires = :until, updated_at = :now
+SET status = 'running', lease_owner = :owner, lease_expires = :until, updated_at = :now,
+    started_at = coalesce(started_at, :now)
 WHERE id IN (
     SELECT r.id FROM runs AS r
     WHERE r.status = 'queued' AND r.retry_at <= :now
@@ -191,3 +192,14 @@ WHERE status IN ('queued', 'running', 'paused') GROUP BY bundle, status;
 -- name: stats_queue
 SELECT count(*) AS n, min(created_at) AS oldest FROM runs
 WHERE status = 'queued' AND retry_at <= :now;
+
+-- name: stats_lane_hold
+-- The unfinished run that began longest ago: it holds its lane (running, or queued for a retry).
+SELECT min(started_at) AS started FROM runs
+WHERE status IN ('queued', 'running') AND started_at IS NOT NULL;
+
+-- name: probe_write
+INSERT INTO write_probe (data) VALUES (zeroblob(8192)) RETURNING id;
+
+-- name: probe_delete
+DELETE FROM write_probe;
