@@ -16,6 +16,13 @@ import click
 from jivocrm.connectors import CONNECTORS
 from jivocrm.engine import bundle_tests, catalogue
 from jivocrm.engine.filters_ops import OPS
+from jivocrm.engine.template_budget import (
+    INTERNAL_FILTERS,
+    MAX_ITEMS,
+    MAX_OPERATIONS,
+    MAX_SECONDS,
+    MAX_TEXT,
+)
 from jivocrm.engine.templates import environment
 from jivocrm.steps import STEPS
 
@@ -109,9 +116,16 @@ def bundle_reference() -> str:
         "keeps its type. Filters besides Jinja's own:\n"
     )
     out.append("| Filter | Does |\n|---|---|")
-    builtin = set(environment().filters) - set(TEMPLATE_FILTERS)
+    builtin = set(environment().filters) - set(TEMPLATE_FILTERS) - set(INTERNAL_FILTERS)
     out.extend(f"| `{k}` | {v} |" for k, v in TEMPLATE_FILTERS.items())
     out.append(f"\nJinja's built-in filters are available too ({len(builtin)} of them).\n")
+    out.append(
+        f"Every render has a budget: {MAX_OPERATIONS:,} operations (loop iterations, calls, "
+        f"filters, lookups), {MAX_SECONDS:g} s of CPU, {MAX_TEXT:,} characters for any text it "
+        f"builds and {MAX_ITEMS:,} items for any list. A render that would exceed it fails its "
+        "step with a message naming the limit; `validate` refuses what it can see in constants "
+        "(`center(10**8)`, a `%100000000d` format, nested loops over large ranges).\n"
+    )
     out.append("## Steps\n")
     out.append(
         "Every step has `id`, `type`, and may have `connection`, `when` (a template; the step "

@@ -21,6 +21,7 @@ import structlog
 from jivocrm.engine.events import JivoEvent
 from jivocrm.engine.filters import evaluate_filter
 from jivocrm.engine.model import Bundle, Channel, Project
+from jivocrm.engine.template_budget import MoveToThread
 from jivocrm.engine.templates import render
 from jivocrm.errors import TemplateError
 
@@ -50,10 +51,12 @@ def lane_for(bundle: Bundle, event: JivoEvent) -> str:
         return default_lane(event)
     context = {"event": dict(event), "bundle": {"name": bundle.name}}
     try:
-        value = render(bundle.lane, context)
-    except TemplateError as exc:
+        # Intake renders on the event loop: a lane template gets the inline share of it only.
+        value = render(bundle.lane, context, inline=True)
+    except (TemplateError, MoveToThread) as exc:
         # A lane is about ordering, not about whether the run happens: fall back, say so.
-        log.warning("lane_template_failed", bundle=bundle.name, error=str(exc))
+        error = str(exc) or "the lane template takes too long to render"
+        log.warning("lane_template_failed", bundle=bundle.name, error=error)
         return default_lane(event)
     text = "" if value is None else str(value).strip()
     return f"custom:{text}" if text else default_lane(event)

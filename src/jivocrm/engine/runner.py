@@ -34,7 +34,7 @@ from jivocrm.engine.deferral import Deferral, plan_deferrals
 from jivocrm.engine.journal import ErrorKind, RunJournal, RunOutcome, StepRecord
 from jivocrm.engine.model import Bundle, Project, Step
 from jivocrm.engine.reply import merge_replies
-from jivocrm.engine.templates import TIMEZONE_KEY, render, render_tree, truthy
+from jivocrm.engine.templates import TIMEZONE_KEY, render_async, render_tree_async, truthy
 from jivocrm.errors import (
     AuthError,
     ConnectorError,
@@ -199,12 +199,12 @@ class _Run:
         record.started_at = time.time()
         slog = self.log.bind(step=step.id)
         try:
-            if step.when is not None and not truthy(render(step.when, self.context)):
+            if step.when is not None and not truthy(await render_async(step.when, self.context)):
                 record.status, record.message = "skipped", f"when: {step.when!r} is false"
                 record.output = dict.fromkeys(spec.outputs)
                 await self.finish(step, record)
                 return
-            params = render_tree(step.params, self.context)
+            params = await render_tree_async(step.params, self.context)
             record.input = jsonable(params)
             ctx = self.step_context(step)
             if spec.writes and not self.dry_run:

@@ -5,29 +5,41 @@
   to text.
 * Event data is data: values from a chat are passed as context, never compiled, so a visitor who
   types ``{{ 7*7 }}`` gets those characters written to the CRM.
-* The sandbox blocks attribute escapes but not resource abuse (``'a' * 50000000``), so ``*``,
-  ``**`` and ``+`` are intercepted and bounded, and rendered output is capped.
+* The sandbox blocks attribute escapes but not resource abuse: every render runs within the
+  budget of ``engine.template_budget`` (operations, CPU time, the size of every string and list
+  it builds), and a render that would exceed it fails its step with a ``TemplateError``.
+* ``render_async`` / ``render_tree_async`` keep the event loop free: a render that takes longer
+  than a few milliseconds goes on in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
+from jinja2 import (
+    StrictUndefined,
+    TemplateSyntaxError,
+    Undefined,
+    UndefinedError,
+    nodes,
+    pass_context,
+)
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
+from jivocrm.engine import template_budget as spend
 from jivocrm.engine import transcript
 from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.engine.transcript import AGENT_LABEL, VISITOR_LABEL
 from jivocrm.errors import TemplateError
 
-MAX_OUTPUT = 256 * 1024
-MAX_SEQUENCE = 100_000
+MAX_OUTPUT = spend.MAX_TEXT
+MAX_SEQUENCE = spend.MAX_ITEMS
 MAX_EXPONENT = 64
 WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.DOTALL)
 ROOTS = ("event", "steps", "bundle", "run", "now")
@@ -38,14 +50,12 @@ def _size(value: Any) -> int:
 
 
 class Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = spend.BudgetCodeGenerator
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            count = right if isinstance(right, int) else left if isinstance(left, int) else 1
-            if max(_size(left), _size(right)) * abs(count) > MAX_SEQUENCE:
-                raise SecurityError(f"'*' would build more than {MAX_SEQUENCE} items")
-        elif operator == "**":
+        spend.check_binop(operator, left, right)
+        if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"'**' with an exponent above {MAX_EXPONENT} is not allowed")
             if (
@@ -54,9 +64,35 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 and left.bit_length() * right > 4096
             ):
                 raise SecurityError("'**' would build a number of more than 4096 bits")
-        elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
-            raise SecurityError(f"'+' would build more than {MAX_OUTPUT} characters")
-        return super().call_binop(context, operator, left, right)
+        return spend.check_result(
+            super().call_binop(context, operator, left, right), f"'{operator}'"
+        )
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        spend.check_method(__obj, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return spend.check_result(result, "a call's result")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        spend.tick()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        spend.tick()
+        return super().getitem(obj, argument)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            spend.check_format_spec(text)
+            spend.check_text(len(text) + spend.weight([args, kwargs]), "format()")
+            return str(wrapped(*args, **kwargs))
+
+        return checked
 
 
 def _phone(value: Any, region: str = "RU") -> str | None:
@@ -113,7 +149,12 @@ class ChainedUndefined(StrictUndefined):
 
 @functools.cache
 def environment() -> Sandbox:
-    env = Sandbox(undefined=ChainedUndefined, autoescape=False, keep_trailing_newline=True)
+    env = Sandbox(
+        undefined=ChainedUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=spend.finalize,
+    )
     env.filters.update(
         phone=_phone,
         digits=_digits,
@@ -121,6 +162,12 @@ def environment() -> Sandbox:
         date=_date,
         transcript=_transcript,
     )
+    env.filters = {name: spend.guard_filter(name, f) for name, f in env.filters.items()}
+    env.filters[spend.LOOP] = spend.counted
+    env.filters[spend.CONCAT] = spend.concat
+    # Only what a bundle may name (validate refuses the rest): lipsum, cycler, joiner and
+    # namespace are gone, range is the sandbox's bounded one.
+    env.globals = {"range": safe_range, "dict": dict}
     return env
 
 
@@ -155,24 +202,61 @@ def _explain(exc: Exception) -> str:
     return text
 
 
-def render(source: Any, context: Mapping[str, Any]) -> Any:
-    """Render one value: literals as they are, one ``{{ … }}`` with its type, else text."""
+def _undefined_inside(value: Any) -> Undefined | None:
+    """An undefined value inside a list or dict a template built (``map(attribute=…)`` of a
+    missing field): the journal could not store it, so it is the template's error."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Undefined):
+            return item
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return None
+
+
+def _evaluate(kind: str, compiled: Any, context: Mapping[str, Any]) -> Any:
+    if kind == "expr":
+        value = compiled(**context)
+        missing = _undefined_inside(value)
+        if missing is not None:
+            str(missing)  # raises UndefinedError naming the field
+        spend.check_text(spend.weight(value), "the value")
+        return value
+    pieces: list[str] = []
+    size = 0
+    for piece in compiled.generate(**context):
+        size += len(piece)
+        spend.check_text(size, "the output")
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+def render(source: Any, context: Mapping[str, Any], *, inline: bool = False) -> Any:
+    """Render one value: literals as they are, one ``{{ … }}`` with its type, else text.
+
+    ``inline``: the caller is the event loop; past ``INLINE_SECONDS`` of CPU this raises
+    ``MoveToThread`` (``render_async`` handles it)."""
     if not is_template(source):
         return source
     try:
-        kind, compiled = _compiled(source)
-        if kind == "expr":
-            value = compiled(**context)
-            if isinstance(value, StrictUndefined):
-                str(value)  # raises UndefinedError naming the field
-        else:
-            value = compiled.render(**context)
+        with spend.budget(inline=inline):
+            kind, compiled = _compiled(source)
+            value = _evaluate(kind, compiled, context)
+    except spend.MoveToThread:
+        raise
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax: {exc.message}") from None
     except UndefinedError as exc:
         raise TemplateError(_explain(exc)) from None
+    except spend.OverBudget as exc:
+        raise TemplateError(f"template stopped, over its budget: {exc}") from None
     except SecurityError as exc:
         raise TemplateError(f"not allowed in a template: {exc}") from None
+    except RecursionError:
+        raise TemplateError("template failed: calls nested too deeply") from None
     except (TypeError, ValueError, ArithmeticError, OverflowError, LookupError) as exc:
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
     if _size(value) > MAX_OUTPUT:
@@ -180,13 +264,33 @@ def render(source: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def render_tree(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render every string inside dicts and lists."""
+def render_tree(value: Any, context: Mapping[str, Any], *, inline: bool = False) -> Any:
+    """Render every string inside dicts and lists, within one budget."""
+    with spend.budget(inline=inline):
+        return _tree(value, context, inline)
+
+
+def _tree(value: Any, context: Mapping[str, Any], inline: bool) -> Any:
     if isinstance(value, dict):
-        return {k: render_tree(v, context) for k, v in value.items()}
+        return {k: _tree(v, context, inline) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_tree(v, context) for v in value]
-    return render(value, context)
+        return [_tree(v, context, inline) for v in value]
+    return render(value, context, inline=inline)
+
+
+async def render_async(source: Any, context: Mapping[str, Any]) -> Any:
+    """``render`` without holding the event loop: a slow render finishes in a thread."""
+    try:
+        return render(source, context, inline=True)
+    except spend.MoveToThread:
+        return await asyncio.to_thread(render, source, context)
+
+
+async def render_tree_async(value: Any, context: Mapping[str, Any]) -> Any:
+    try:
+        return render_tree(value, context, inline=True)
+    except spend.MoveToThread:
+        return await asyncio.to_thread(render_tree, value, context)
 
 
 def truthy(value: Any) -> bool:
@@ -308,4 +412,5 @@ def unsafe(source: str) -> list[str]:
             and any((_const_number(a) or 0) > MAX_SEQUENCE for a in node.args)
         ):
             problems.append(f"range() above {MAX_SEQUENCE} is not allowed")
+    problems += spend.static_problems(tree)
     return list(dict.fromkeys(problems))
