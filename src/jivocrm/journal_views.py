@@ -67,6 +67,20 @@ def event_json(event: Event) -> dict[str, Any]:
     return data
 
 
+def visitor_of(event: dict[str, Any] | None) -> dict[str, str | None] | None:
+    """The visitor's name, phone and e-mail as text (None where absent), whatever the payload
+    holds; None when it has no visitor object at all."""
+    payload = event.get("payload") if event else None
+    visitor = payload.get("visitor") if isinstance(payload, dict) else None
+    if not isinstance(visitor, dict):
+        return None
+    out: dict[str, str | None] = {}
+    for key in ("name", "phone", "email"):
+        value = visitor.get(key)
+        out[key] = None if value is None or value == "" else str(value)
+    return out
+
+
 def step_json(row: StepRow) -> dict[str, Any]:
     record = asdict(row.record)
     record["status"] = row.status
@@ -85,9 +99,11 @@ async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any
     steps: list[StepRow] = await store.steps(run.id)
     later = await store.list_runs(RunFilter(bundle=run.bundle, limit=ALL))
     bundle = project.bundle(run.bundle)
+    shown = event_json(event) if event else None
     return {
         "run": run_json(run),
-        "event": event_json(event) if event else None,
+        "event": shown,
+        "visitor": visitor_of(shown),
         "bundle": {
             "name": run.bundle,
             "version": run.version_hash,
@@ -113,13 +129,13 @@ def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]
     """What the project as it is now decides for this event, per bundle."""
     try:
         event = project.parse(detail.event.payload())
-    except (ValueError, JivoCRMError) as exc:
+        channel = project.channels.get(detail.event.channel)
+        found = match(project, event, channel)
+    except Exception as exc:  # whatever the journal holds, the page shows it
         verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
         return {b.name: verdict for b in project.bundles}
-    channel = project.channels.get(detail.event.channel)
     return {
-        m.bundle.name: {"matched": m.matched, "paused": m.paused, "reason": m.reason}
-        for m in match(project, event, channel)
+        m.bundle.name: {"matched": m.matched, "paused": m.paused, "reason": m.reason} for m in found
     }
 
 
@@ -173,4 +189,5 @@ __all__ = [
     "run_data",
     "run_json",
     "step_json",
+    "visitor_of",
 ]

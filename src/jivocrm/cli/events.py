@@ -112,7 +112,7 @@ def command() -> None:
 
 
 @command.command("explain")
-@click.argument("event_id", metavar="EVENT", type=int)
+@click.argument("event_id", metavar="EVENT", type=click.IntRange(1, 2**63 - 1))
 @fmt_.PROJECT
 @FORMAT
 def explain_command(event_id: int, project: Path, fmt: str) -> None:

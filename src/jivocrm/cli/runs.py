@@ -17,7 +17,7 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.cli.runs_replay import replay_command
-from jivocrm.journal_views import run_data, run_json
+from jivocrm.journal_views import run_data, run_json, visitor_of
 from jivocrm.logs import Redactor
 from jivocrm.redaction import journal_redactor
 from jivocrm.store.base import Run, RunFilter
@@ -70,9 +70,8 @@ def _version_line(bundle: dict[str, Any]) -> str:
 def _event_lines(event: dict[str, Any] | None) -> list[str]:
     if event is None:
         return ["event: pruned from the journal"]
-    payload = event["payload"] if isinstance(event["payload"], dict) else {}
-    visitor = payload.get("visitor") or {}
-    who = ", ".join(str(visitor[k]) for k in ("name", "phone", "email") if visitor.get(k))
+    visitor = visitor_of(event) or {}
+    who = ", ".join(v for v in visitor.values() if v)
     return [
         f"event {event['id']}: {event['name']} · channel {event['channel']} · "
         f"chat {event['chat_id'] or '—'} · received {fmt_.when(event['received_at'])}",
@@ -183,7 +182,7 @@ def list_command(
 
 
 @command.command("show")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=click.IntRange(1, 2**63 - 1))
 @fmt_.PROJECT
 @click.option("--full", is_flag=True, help="Print CRM requests and answers whole.")
 @FORMAT

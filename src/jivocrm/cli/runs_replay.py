@@ -194,7 +194,7 @@ def run_replay(
 
 
 @click.command("replay")
-@click.argument("run_ids", metavar="[RUN]...", nargs=-1, type=int)
+@click.argument("run_ids", metavar="[RUN]...", nargs=-1, type=click.IntRange(1, 2**63 - 1))
 @fmt_.PROJECT
 @click.option("--failed", is_flag=True, help="Every failed run not replayed yet.")
 @click.option("--bundle", help="With --failed: only this bundle.")

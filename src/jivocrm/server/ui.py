@@ -4,21 +4,17 @@ Server-rendered Jinja2, no JavaScript: forms and links only, a page refreshes it
 refresh) while its run is unfinished. The data and redaction are the CLI's (``journal_views``,
 ``redaction``), so both always show the same thing.
 
-Access: loopback clients, or anyone presenting ``JIVOCRM_ADMIN_TOKEN`` (``Authorization: Bearer``,
-or the cookie the login form sets). A request carrying proxy headers is not treated as local: a
-reverse proxy on this host would otherwise make every internet client look like loopback. Replay
-is a POST with a CSRF token, so another site cannot make a logged-in browser replay runs.
+Access (host names, loopback trust, the admin token, sessions, CSRF, login limits) is one
+middleware for every path under ``/ui``, in ``ui_access``: a page added here gets it for free.
+Every malformed input (an id past 64 bits, a token in any alphabet, an odd payload) is a 4xx or a
+page that shows what the journal holds, never a 500.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import ipaddress
 import json
 import os
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,18 +23,18 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
-from jivocrm.engine.model import Project
+from jivocrm.engine.model import Project, ServerConfig
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_replay import plan_replay
 from jivocrm.journal_views import explanation, parse_when, run_data, run_json
 from jivocrm.redaction import journal_redactor
+from jivocrm.server.ui_access import COOKIE, SESSION, Access
 from jivocrm.store.base import UNFINISHED, RunFilter, Store
 
-COOKIE = "jivocrm_admin"
-TOKEN_ENV = "JIVOCRM_ADMIN_TOKEN"
-PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 FILTERS = ("bundle", "status", "chat", "channel", "event", "since", "until")
 PAGE = 50
+MAX_ID = 2**63 - 1  # the stores' integer ids
+MAX_OFFSET = 10**9
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -65,8 +61,7 @@ class UI:
     ) -> None:
         self.source = source
         self.environ = environ
-        self.secret = secrets.token_bytes(32)  # per process: CSRF tokens die with it
-        self.csrf = hmac.new(self.secret, b"csrf", hashlib.sha256).hexdigest()
+        self.access = Access(environ)
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("jivocrm.server", "templates"),
             autoescape=True,
@@ -74,48 +69,19 @@ class UI:
         )
         self.templates.filters.update(when=_when, ms=_ms, pretty=_pretty)
 
-    # ---- access ----------------------------------------------------------------------------
-    def admin_token(self) -> str | None:
-        return self.environ.get(TOKEN_ENV) or None
-
-    def session_value(self, token: str) -> str:
-        # The cookie carries a MAC of the token, never the token itself.
-        return hmac.new(token.encode(), b"jivocrm-ui-session", hashlib.sha256).hexdigest()
-
-    def allowed(self, request: web.Request) -> bool:
-        if _loopback(request):
-            return True
-        token = self.admin_token()
-        if token is None:
-            return False
-        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if offered and hmac.compare_digest(offered, token):
-            return True
-        cookie = request.cookies.get(COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, self.session_value(token))
-
-    def guarded(self, handler: Handler) -> Handler:
-        async def check(request: web.Request) -> web.StreamResponse:
-            if not self.allowed(request):
-                if self.admin_token() is None:
-                    return self.page("denied.html", {"reason": "loopback"}, request, status=403)
-                target = "/ui/login?" + urlencode({"next": request.path_qs})
-                raise web.HTTPSeeOther(target)
-            return await handler(request)
-
-        return check
-
-    def csrf_ok(self, form: Mapping[str, Any], request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
-        if origin and origin not in (f"{request.scheme}://{request.host}", "null"):
-            return False
-        return hmac.compare_digest(str(form.get("csrf", "")), self.csrf)
+    def denied(self, request: web.Request, reason: str) -> web.StreamResponse:
+        return self.page("denied.html", {"reason": reason}, request, status=403)
 
     # ---- rendering -------------------------------------------------------------------------
     def page(
         self, name: str, data: dict[str, Any], request: web.Request, *, status: int = 200
     ) -> web.Response:
-        html = self.templates.get_template(name).render(csrf=self.csrf, path=request.path, **data)
+        session = request.get(SESSION)
+        csrf = session.csrf if session is not None else ""
+        signed_in = session is not None and session.admin and not session.bearer
+        html = self.templates.get_template(name).render(
+            csrf=csrf, path=request.path, signed_in=signed_in, **data
+        )
         return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
     def journal(self, request: web.Request) -> Journal:
@@ -128,7 +94,7 @@ class UI:
     async def runs(self, request: web.Request) -> web.Response:
         journal = self.journal(request)
         query = {k: request.query.get(k, "").strip() for k in FILTERS}
-        offset = _int(request.query.get("offset"), 0)
+        offset = min(MAX_OFFSET, max(0, _int(request.query.get("offset"), 0)))
         error, runs = None, []
         try:
             flt = RunFilter(
@@ -159,7 +125,7 @@ class UI:
 
     async def run(self, request: web.Request, message: str | None = None) -> web.Response:
         journal = self.journal(request)
-        run_id = _int(request.match_info["run_id"], -1)
+        run_id = _id(request.match_info["run_id"])
         try:
             data = await run_data(journal.store, journal.project, run_id)
         except JivoCRMError as exc:
@@ -173,7 +139,7 @@ class UI:
 
     async def event(self, request: web.Request) -> web.Response:
         journal = self.journal(request)
-        event_id = _int(request.match_info["event_id"], -1)
+        event_id = _id(request.match_info["event_id"])
         try:
             data = await explanation(journal.store, journal.project, event_id)
         except JivoCRMError as exc:
@@ -181,11 +147,9 @@ class UI:
         return self.page("event.html", self.redact(journal, data), request)
 
     async def replay(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        if not self.csrf_ok(form, request):
-            raise web.HTTPForbidden(text="stale or missing form token: reload the page")
+        form = await request.post()  # read (and its CSRF token checked) by the access rules
         journal = self.journal(request)
-        run = await journal.store.get_run(_int(request.match_info["run_id"], -1))
+        run = await journal.store.get_run(_id(request.match_info["run_id"]))
         if run is None:
             raise web.HTTPNotFound(text="no such run")
         plan = plan_replay(
@@ -205,26 +169,37 @@ class UI:
         raise web.HTTPSeeOther(f"/ui/runs/{new_id}")
 
     async def login_form(self, request: web.Request) -> web.Response:
-        data = {"next": _local_path(request.query.get("next")), "failed": False}
+        data = {"next": _local_path(request.query.get("next")), "failed": False, "wait": None}
         return self.page("login.html", data, request)
 
     async def login(self, request: web.Request) -> web.StreamResponse:
+        config = self.journal(request).project.server
+        client = self.access.client(request, config)
         form = await request.post()
-        token = self.admin_token()
-        offered = str(form.get("token", ""))
         target = _local_path(str(form.get("next", "")))
-        if token is None or not hmac.compare_digest(offered, token):
-            data = {"next": target, "failed": True}
+        wait = self.access.login_blocked(client.address)
+        if wait is not None:
+            data = {"next": target, "failed": False, "wait": int(wait)}
+            answer = self.page("login.html", data, request, status=429)
+            answer.headers["Retry-After"] = str(int(wait))
+            return answer
+        if self.access.admin_token() is None or not self.access.token_matches(
+            str(form.get("token", ""))
+        ):
+            self.access.login_failed(client.address)
+            data = {"next": target, "failed": True, "wait": None}
             return self.page("login.html", data, request, status=401)
+        self.access.login_succeeded(client.address)
         answer = web.HTTPSeeOther(target)
-        answer.set_cookie(
-            COOKIE,
-            self.session_value(token),
-            httponly=True,
-            samesite="Strict",
-            secure=request.secure,
-            path="/ui",
-        )
+        self.access.set_cookie(answer, self.access.issue(admin=True), client.secure)
+        raise answer
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        session = request.get(SESSION)
+        if session is not None and not session.bearer:
+            self.access.revoke(session)
+        answer = web.HTTPSeeOther("/ui/login" if self.access.admin_token() else "/ui/runs")
+        answer.del_cookie(COOKIE, path="/ui")
         raise answer
 
 
@@ -237,25 +212,22 @@ def setup_ui(
     """Add the journal pages under ``/ui`` to ``app`` (by default, reading the daemon's state)."""
     ui = UI(source, os.environ if environ is None else environ)
 
+    def config_of(request: web.Request) -> ServerConfig:
+        return ui.journal(request).project.server  # the project of the moment (reloads)
+
+    app.middlewares.append(ui.access.middleware(config_of, ui.denied))
+
     async def index(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/ui/runs")
 
-    app.router.add_get("/ui", ui.guarded(index))
-    app.router.add_get("/ui/runs", ui.guarded(ui.runs))
-    app.router.add_get("/ui/runs/{run_id}", ui.guarded(ui.run))
-    app.router.add_post("/ui/runs/{run_id}/replay", ui.guarded(ui.replay))
-    app.router.add_get("/ui/events/{event_id}", ui.guarded(ui.event))
+    app.router.add_get("/ui", index)
+    app.router.add_get("/ui/runs", ui.runs)
+    app.router.add_get("/ui/runs/{run_id}", ui.run)
+    app.router.add_post("/ui/runs/{run_id}/replay", ui.replay)
+    app.router.add_get("/ui/events/{event_id}", ui.event)
     app.router.add_get("/ui/login", ui.login_form)
     app.router.add_post("/ui/login", ui.login)
-
-
-def _loopback(request: web.Request) -> bool:
-    if any(h in request.headers for h in PROXY_HEADERS):
-        return False
-    try:
-        return ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        return False
+    app.router.add_post("/ui/logout", ui.logout)
 
 
 def _local_path(target: str | None) -> str:
@@ -267,9 +239,17 @@ def _local_path(target: str | None) -> str:
 
 def _int(text: str | None, default: int) -> int:
     try:
-        return int(text) if text else default
+        return int(text) if text and len(text) <= 20 else default
     except ValueError:
         return default
+
+
+def _id(text: str) -> int:
+    """A run or event id from the path; anything else is a 404 (the stores' ids are 64-bit)."""
+    value = _int(text, -1)
+    if not 1 <= value <= MAX_ID:
+        raise web.HTTPNotFound(text="no such id in the journal")
+    return value
 
 
 def _when(ts: float | None) -> str:
