@@ -3,6 +3,11 @@ redaction processor that keeps secrets (and, on request, phones and e-mails) out
 
 The redactor knows secret *values*, not key names: channel tokens and connector secrets arrive
 resolved from the environment, and may show up anywhere (a URL in an error text, a header).
+It also replaces text no terminal or file can take (a lone surrogate) with U+FFFD.
+
+Repeated identical warnings and errors (``claim_failed`` while the disk is full, twice a
+second) are rate-limited by ``Repeats``: the first is logged, the same line again within
+``REPEAT_WINDOW`` is counted, and the first one after the window carries ``repeated=N``.
 """
 
 from __future__ import annotations
@@ -10,17 +15,23 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, WrappedLogger
+
+from jivocrm import storable
 
 MASK = "***"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # International or local numbers with separators: 10+ digits overall, as phones are written.
 PHONE = re.compile(r"(?<![\w.])\+?\d[\d\s().-]{8,}\d(?![\w.])")
 MIN_SECRET = 4  # shorter values would mask ordinary words
+REPEAT_WINDOW = 60.0  # seconds
+REPEAT_KEYS = 1000  # distinct lines remembered, at most
+LIMITED_LEVELS = frozenset({"warning", "warn", "error", "critical", "exception"})
 
 
 class Redactor:
@@ -38,6 +49,7 @@ class Redactor:
         self.personal = personal
 
     def text(self, value: str) -> str:
+        value = storable.text(value)
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
@@ -61,6 +73,34 @@ class Redactor:
         return {k: self.value(v) for k, v in event.items()}
 
 
+class Repeats:
+    """A structlog processor: the same warning or error (every field alike) at most once per
+    ``window`` seconds; the next one after that says how many were left out."""
+
+    def __init__(
+        self, window: float = REPEAT_WINDOW, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.window = window
+        self.clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}  # line → (when logged, left out since)
+
+    def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+        if method not in LIMITED_LEVELS:
+            return event
+        key = method + repr(sorted((str(k), repr(v)) for k, v in event.items()))
+        now = self.clock()
+        logged = self._seen.get(key)
+        if logged is not None and now - logged[0] < self.window:
+            self._seen[key] = (logged[0], logged[1] + 1)
+            raise structlog.DropEvent
+        if len(self._seen) >= REPEAT_KEYS and key not in self._seen:
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[key] = (now, 0)
+        if logged is not None and logged[1]:
+            return {**event, "repeated": logged[1]}
+        return event
+
+
 def configure(
     redactor: Redactor | None = None,
     *,
@@ -80,6 +120,7 @@ def configure(
     )
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        Repeats(),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         # Tracebacks become text before redaction, so a secret in an exception is masked too.
@@ -102,4 +143,4 @@ def _noop(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     return event
 
 
-__all__ = ["Redactor", "configure"]
+__all__ = ["Redactor", "Repeats", "configure"]

@@ -59,3 +59,21 @@ def test_positions_are_one_based_and_point_at_values() -> None:
     assert not problems
     assert doc.position(("x", "steps", 0, "type")) == (4, 13)
     assert doc.position(("x", "steps", 0, "type"), at_key=True) == (4, 7)
+
+
+def test_every_explicit_tag_is_rejected_wherever_it_stands() -> None:
+    for text, at in [
+        ("a: !!binary aGVsbG8=\n", "b.yaml:1:4: a: "),
+        ("a: !!set {x, y}\n", "b.yaml:1:4: a: "),
+        ("a: !!omap [{x: 1}]\n", "b.yaml:1:1: a: "),
+        ("a:\n  b: !!float 1\n", "b.yaml:2:6: "),
+        ("a: [1, !!timestamp 2024-05-01]\n", "b.yaml:1:8: "),
+        ("a: !local thing\n", "b.yaml:1:4: a: "),
+    ]:
+        [found] = messages(text)
+        assert found.startswith(at + "explicit YAML tags are not allowed"), (text, found)
+
+
+def test_plain_dates_and_quoted_bangs_are_no_tags() -> None:
+    doc, problems = load_text("a: '!!binary'\nb: 2024-05-01\n", "b.yaml")
+    assert (doc is not None, problems) == (True, [])

@@ -67,7 +67,10 @@ def write_crash_report(exc: BaseException) -> Path:
         folder = Path(tempfile.gettempdir())
     path = folder / f"crash-{stamp}.txt"
     text = "".join(traceback.format_exception(exc))
-    path.write_text(f"jivocrm crash at {stamp}\nargv: {sys.argv}\n\n{text}", "utf-8")
+    # A traceback may quote event data: readable by the owner only, like the store.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as out:
+        out.write(f"jivocrm crash at {stamp}\nargv: {sys.argv}\n\n{text}")
     return path
 
 

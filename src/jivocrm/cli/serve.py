@@ -53,7 +53,8 @@ async def run_daemon(
     started: Callable[[web.Application, str], None] | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT; ``started(app, base_url)`` is called once listening."""
-    from jivocrm.server.app import DAEMON, create_app
+    from jivocrm.server.app import DAEMON, LISTENER, create_app
+    from jivocrm.server.listener import KEEPALIVE, LINGER
     from jivocrm.server.reload import reload
     from jivocrm.server.reload import watch as watch_files
     from jivocrm.server.workers import LEASE
@@ -66,10 +67,18 @@ async def run_daemon(
     setup_ui(app, environ=project.environ)
     # Requests still open when the listener closes get until the reply deadline to finish.
     grace = project.server.reply_timeout + 1.0
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace, handle_signals=False)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=grace,
+        handle_signals=False,
+        keepalive_timeout=KEEPALIVE,
+        lingering_time=LINGER,
+    )
     try:
         await runner.setup()
-        site = web.TCPSite(runner, address[0], address[1])
+        # A connection gets server.header_timeout for its first request's headers.
+        site = app[LISTENER].site(runner, address[0], address[1])
         await site.start()
     except BaseException:
         await runner.cleanup()

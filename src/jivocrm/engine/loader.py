@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.comments import (
+    CommentedMap,
+    CommentedOrderedMap,
+    CommentedSeq,
+    CommentedSet,
+    TaggedScalar,
+)
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from jivocrm.engine import loader_libyaml
@@ -25,6 +31,7 @@ from jivocrm.engine.diagnostics import Diagnostic, json_path
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
+TAGS_REFUSED = "explicit YAML tags are not allowed; write plain values"
 
 
 @dataclass
@@ -96,10 +103,11 @@ def _walk(value: Any) -> Iterator[tuple[str, tuple[str | int, ...]]]:
                     where,
                 )
             continue
-        if isinstance(node, TaggedScalar) or (
+        if isinstance(node, (TaggedScalar, bytes, CommentedSet, CommentedOrderedMap)) or (
             isinstance(node, (CommentedMap, CommentedSeq)) and node.tag.value is not None
         ):
-            yield ("explicit YAML tags are not allowed; write plain values", where)
+            # bytes, sets and ordered maps are what ruamel makes of !!binary, !!set, !!omap.
+            yield (TAGS_REFUSED, where)
             continue
         if isinstance(node, CommentedMap):
             if node.merge:
@@ -116,20 +124,28 @@ def _walk(value: Any) -> Iterator[tuple[str, tuple[str | int, ...]]]:
             stack.extend(reversed([(item, (*where, i)) for i, item in enumerate(node)]))
 
 
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     return yaml
 
 
-def _parse(text: str) -> tuple[Any, bool]:
-    """(data, whether it still needs ``_walk``)."""
+def _parse(text: str) -> tuple[Any, bool, loader_libyaml.Tagged | None]:
+    """(data, whether it still needs ``_walk``, the first explicit tag if there is one)."""
     if loader_libyaml.available():
         try:
-            return loader_libyaml.load(text, MAX_DEPTH, MAX_NODES), False
+            return loader_libyaml.load(text, MAX_DEPTH, MAX_NODES), False, None
+        except loader_libyaml.Tagged as found:
+            tagged: loader_libyaml.Tagged | None = found
         except loader_libyaml.Unusual:
-            pass  # ruamel reads it: its data, refusals and messages
-    return _yaml().load(text), True
+            tagged = None  # ruamel reads it: its data, refusals and messages
+    else:
+        tagged = loader_libyaml.explicit_tag(list(_yaml().parse(text)))
+    return _yaml().load(text), True, tagged
 
 
 def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
@@ -139,7 +155,7 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
             Diagnostic(file, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
         ]
     try:
-        data, unchecked = _parse(text)
+        data, unchecked, tagged = _parse(text)
     except loader_libyaml.TooBig as exc:
         return None, [Diagnostic(file, exc.line, exc.column, "", str(exc))]
     except MarkedYAMLError as exc:
@@ -154,11 +170,16 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     except YAMLError as exc:
         return None, [Diagnostic(file, 1, 1, "", f"YAML: {exc}")]
     problems = list(_walk(data)) if unchecked else []
-    if problems:
-        diags = []
-        for message, where in problems:
-            line, col = position(data, where)
-            diags.append(Diagnostic(file, line, col, json_path(where), message))
+    diags = [
+        Diagnostic(file, *position(data, where), json_path(where), message)
+        for message, where in problems
+    ]
+    if tagged is not None and not any(message == TAGS_REFUSED for message, _ in problems):
+        # A tag whose value ruamel builds without a trace of it (!!float 1, !!timestamp):
+        # reported where the tag stands.
+        message = f"{TAGS_REFUSED} ({_short_tag(tagged.tag)})"
+        diags.append(Diagnostic(file, tagged.line, tagged.column, "", message))
+    if diags:
         return None, diags
     return Document(file, data), []
 

@@ -62,6 +62,25 @@ class TooBig(Exception):
         self.line, self.column = line, column
 
 
+class Tagged(Exception):
+    """An explicit tag (``!!binary``, ``!!python/…``, ``!local``): refused wherever it is, since
+    ruamel.yaml would construct bytes, sets or dates from some of them without a trace."""
+
+    def __init__(self, tag: str, line: int, column: int) -> None:
+        super().__init__(tag)
+        self.tag, self.line, self.column = tag, line, column
+
+
+def explicit_tag(events: list[Any]) -> Tagged | None:
+    """The first explicitly tagged node of a parsed event stream (libyaml's or ruamel's)."""
+    for event in events:
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            mark = event.start_mark
+            return Tagged(str(tag), mark.line + 1, mark.column + 1)
+    return None
+
+
 def available() -> bool:
     return _YAML is not None
 
@@ -205,7 +224,10 @@ def load(text: str, max_depth: int, max_nodes: int) -> Any:
                 f"nested deeper than {max_depth} levels", mark.line + 1, mark.column + 1
             ) from None
         raise Unusual from None  # ruamel's message for the same error
+    tagged = explicit_tag(events)
+    if tagged is not None:
+        raise tagged
     return _build(events, max_depth, max_nodes)
 
 
-__all__ = ["TooBig", "Unusual", "available", "load"]
+__all__ = ["Tagged", "TooBig", "Unusual", "available", "explicit_tag", "load"]

@@ -25,6 +25,7 @@ from jivocrm.engine.model import Project
 from jivocrm.errors import StoreError
 from jivocrm.logs import Redactor
 from jivocrm.server.intake import receive
+from jivocrm.server.listener import Listener
 from jivocrm.server.metrics import unavailable
 from jivocrm.server.reload import sync_paused
 from jivocrm.server.state import Daemon, build_view
@@ -52,6 +53,7 @@ DAEMON = web.AppKey("daemon", Daemon)
 STORE = web.AppKey("store", Store)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CONNECTIONS = web.AppKey("connections", Connections)
+LISTENER = web.AppKey("listener", Listener)
 
 
 def create_app(
@@ -68,7 +70,11 @@ def create_app(
     ``environ`` (default: the project's, with its ``.env``) resolves the ``${VAR}`` references."""
     if environ is None:
         environ = project.environ
-    app = web.Application(client_max_size=project.server.body_limit)
+    listener = Listener(project.server.header_timeout)
+    app = web.Application(
+        client_max_size=project.server.body_limit, middlewares=[listener.middleware]
+    )
+    app[LISTENER] = listener
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         url = str(resolve(project.store, environ))
@@ -190,4 +196,12 @@ def emulator_urls(app: web.Application) -> dict[str, str]:
     return {name: e.url for name, e in app[CONNECTIONS].emulators.items()}
 
 
-__all__ = ["CONNECTIONS", "DAEMON", "SESSION", "STORE", "create_app", "emulator_urls"]
+__all__ = [
+    "CONNECTIONS",
+    "DAEMON",
+    "LISTENER",
+    "SESSION",
+    "STORE",
+    "create_app",
+    "emulator_urls",
+]

@@ -14,6 +14,7 @@ thread answer queries while the writer commits.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -33,7 +34,25 @@ Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 512
 
 
+PRIVATE = 0o600  # the store holds visitors' names, phones and messages
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only, or take access from others if it exists
+    (a store made by an older version). SQLite gives its -wal and -shm files the database
+    file's mode, so they follow."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, PRIVATE)
+        except FileNotFoundError:
+            continue
+
+
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
@@ -100,7 +119,6 @@ class Database:
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
         def setup() -> list[str]:
             self._writer = connect(self.path, self.synchronous)
@@ -111,6 +129,8 @@ class Database:
             self._reader = await loop.run_in_executor(
                 self._reader_pool, connect, self.path, self.synchronous
             )
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {self.path}: {exc.strerror}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
         if applied:
