@@ -1,5 +1,6 @@
 """SIGKILL at random moments while events stream in and runs execute: the emulator ends with
-exactly one contact and one deal per chat, a note for every acknowledged event, in chat order.
+exactly one contact and one deal per chat, exactly one note for every acknowledged event (a note
+step resumed after a kill finds the note it wrote), in chat order.
 
 The fast case (300 events, 3 kills) is part of ``make test``; the soak (10,000 events, repeated
 kills) of ``make soak``. Both print the checker's figures.
@@ -86,6 +87,7 @@ def assert_exact(verdict: Verdict, chats: int, per_chat: int, kills: int) -> Non
     assert (verdict.events, verdict.lost, verdict.unexpected) == (chats * per_chat, 0, 0)
     assert (verdict.contacts, verdict.deals, verdict.duplicated) == (chats, chats, 0)
     assert verdict.order_violations == 0
+    assert verdict.redone == 0  # no note written twice
     assert verdict.extra["runs"] == {"succeeded": chats * per_chat}
 
 

@@ -183,6 +183,14 @@ class Created:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A note on a record as a list of notes shows it."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """One line of ``jivocrm connections check``."""
 
@@ -274,6 +282,12 @@ class Connector(ABC):
 
     @abstractmethod
     async def add_note(self, kind: EntityKind, entity_id: str, text: str) -> Created: ...
+
+    async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
+        """The newest notes of a record (one page, newest first): what a resumed note step
+        searches for the note it may already have written. A CRM that cannot list notes
+        raises ``NotImplementedError``, and the note is written again."""
+        raise NotImplementedError(f"{self.type} cannot list notes")
 
     async def create_unsorted(self, data: UnsortedData) -> Created:
         raise NotImplementedError(f"{self.type} has no unsorted leads")

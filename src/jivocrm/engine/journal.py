@@ -50,6 +50,10 @@ class RunOutcome:
 
 
 class RunJournal(Protocol):
+    # True when the records outlive the process, so a run may resume after a crash: steps
+    # then mark what they write so a resumed step can find it (add_note's marker).
+    durable: bool
+
     async def step_started(self, step_id: str, input: dict[str, Any]) -> None: ...
 
     async def step_finished(self, record: StepRecord) -> None: ...
@@ -57,6 +61,8 @@ class RunJournal(Protocol):
 
 class MemoryJournal:
     """Keeps the records in memory: for `jivocrm run`, `jivocrm test` and tests."""
+
+    durable = False
 
     def __init__(self) -> None:
         self.started: list[str] = []

@@ -245,6 +245,7 @@ class _Run:
             now=self.now,
             run_id=str(self.info["id"]) if self.info.get("id") is not None else None,
             defer_contact=step.id in self.deferrals,
+            durable=bool(getattr(self.journal, "durable", False)),
         )
 
     def apply(self, record: StepRecord, result: StepResult) -> None:

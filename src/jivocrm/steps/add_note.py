@@ -1,14 +1,42 @@
-"""add_note: a note on a record (amoCRM note, Bitrix24 timeline comment), e.g. the transcript."""
+"""add_note: a note on a record (amoCRM note, Bitrix24 timeline comment), e.g. the transcript.
+
+Exactly once across crashes: neither CRM takes an idempotency key, and a note step that the CRM
+carried out just before the process died has no result in the journal. So a note written by the
+daemon ends with a marker line naming its run and step (``— jivocrm run 42 · transcript``), and a
+resumed step first looks for that marker among the record's newest notes; only if it is not
+there is the note written (again). ``marker: false`` leaves the line out: a resumed step then
+writes again and says a duplicate may exist.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.base import Connector, EntityKind
 from jivocrm.errors import StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import TEXT, StepContext, StepResult, StepSpec
 from jivocrm.steps.new_task import ENTITY, entity_of
+
+
+def marker(ctx: StepContext) -> str | None:
+    """The line that names the note's run and step, for runs the daemon may resume."""
+    if not ctx.durable or not ctx.run_id:
+        return None
+    return f"— jivocrm run {ctx.run_id} · {ctx.step_id}"
+
+
+async def written_before(
+    crm: Connector, kind: EntityKind, entity_id: str, mark: str
+) -> str | bool | None:
+    """The id of the record's note that ends with ``mark``; None when there is none; False
+    when the CRM cannot list notes."""
+    try:
+        notes = await crm.recent_notes(kind, entity_id)
+    except NotImplementedError:
+        return False
+    return next((n.id for n in notes if n.text.rstrip().endswith(mark)), None)
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
@@ -19,20 +47,45 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     text = str(params.get("text") or "")
     if not text.strip():
         return StepResult("skipped", {"id": None}, "the note's text is empty: nothing to add")
+    mark = marker(ctx) if params.get("marker", True) else None
+    uncertain = False
+    if ctx.resumed and not ctx.dry_run:
+        found = await written_before(crm, kind, entity_id, mark) if mark else False
+        if isinstance(found, str):
+            return StepResult(
+                "ok",
+                {"id": found},
+                f"note {found} on {kind} {entity_id} was written before the interruption; "
+                "not written again",
+            )
+        uncertain = found is False  # no way to look: a duplicate note may exist
+    body = f"{text}\n\n{mark}" if mark else text
     made = await writing.write(
         ctx,
         "add_note",
-        {"entity": kind, "id": entity_id, "text": text},
-        lambda: crm.add_note(kind, entity_id, text),
+        {"entity": kind, "id": entity_id, "text": body},
+        lambda: crm.add_note(kind, entity_id, body),
         "note",
     )
-    return StepResult("ok", {"id": made.id}, f"note {made.id} added to {kind} {entity_id}")
+    message = f"note {made.id} added to {kind} {entity_id}"
+    if uncertain:
+        message += " (resumed: the interrupted try may have added it too)"
+    return StepResult("ok", {"id": made.id}, message, uncertain=uncertain)
 
 
 SPEC = StepSpec(
     type="add_note",
     description="Add a text note to a contact, deal or lead.",
-    params={"entity": ENTITY, "text": TEXT},
+    params={
+        "entity": ENTITY,
+        "text": TEXT,
+        "marker": {
+            "type": "boolean",
+            "default": True,
+            "description": "End the note the daemon writes with a line naming its run and "
+            "step, so a run resumed after a crash finds the note instead of writing it twice.",
+        },
+    },
     required=("entity", "text"),
     outputs={"id": "the note's id"},
     example={

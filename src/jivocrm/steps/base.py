@@ -111,6 +111,9 @@ class StepContext:
     run_id: str | None = None
     # new_contact may leave a creation to the new_deal step that links to it (PendingContact).
     defer_contact: bool = False
+    # The run's journal outlives the process (the daemon's store): the run may resume after a
+    # crash, so a write is marked to be found again (add_note).
+    durable: bool = False
 
 
 StepFn = Callable[[StepContext, Mapping[str, Any]], Awaitable[StepResult]]

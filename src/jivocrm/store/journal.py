@@ -13,6 +13,8 @@ class StoreJournal:
     """Records one attempt of one run. ``before_write`` runs before a step starts writing to the
     CRM: the daemon uses it to stop a run at a step boundary when it shuts down."""
 
+    durable = True
+
     def __init__(
         self,
         store: Store,
@@ -38,11 +40,26 @@ class StoreJournal:
         await self.store.step_finished(self.run_id, self.attempt, record)
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def may_have_written(record: StepRecord) -> bool:
+    """A step that failed retriably after sending a write without a clear answer (a timeout, a
+    dropped connection, a 5xx): the CRM may have carried it out, as in a crash."""
+    return record.error_kind == "retriable" and any(
+        str(call.get("method", "")).upper() in WRITES
+        and (call.get("status") is None or int(call["status"]) >= 500)
+        for call in record.calls
+    )
+
+
 def resume_state(rows: list[StepRow]) -> tuple[dict[str, StepRecord], set[str]]:
-    """(finished steps, steps started without a result) from a run's step rows.
+    """(finished steps, steps that may have written without a result) from a run's step rows.
 
     The latest attempt of a step decides; a finished result of an earlier attempt still counts
-    (a finished step is never executed again).
+    (a finished step is never executed again). A step counts as resumed when it started
+    writing and has no result (the process died), or failed retriably after a write that may
+    have gone through (``may_have_written``).
     """
     done: dict[str, StepRecord] = {}
     latest: dict[str, StepRow] = {}
@@ -53,9 +70,9 @@ def resume_state(rows: list[StepRow]) -> tuple[dict[str, StepRecord], set[str]]:
     resumed = {
         step_id
         for step_id, row in latest.items()
-        if row.status == "started" and step_id not in done
+        if step_id not in done and (row.status == "started" or may_have_written(row.record))
     }
     return done, resumed
 
 
-__all__ = ["StoreJournal", "resume_state"]
+__all__ = ["StoreJournal", "may_have_written", "resume_state"]

@@ -251,6 +251,23 @@ class ConnectorContract:
         assert on_contact.id != on_deal.id
         assert await probe.count("notes") == before + 2
 
+    async def test_recent_notes_list_a_records_notes_newest_first(
+        self, contract_target: ContractTarget
+    ) -> None:
+        connector = contract_target.connector
+        pipeline = await _pipeline(connector)
+        deal = await connector.create_deal(DealData(name="Заметки", pipeline_id=pipeline.id))
+        other = await connector.create_deal(DealData(name="Другая", pipeline_id=pipeline.id))
+        assert await connector.recent_notes("deal", deal.id) == []
+        first = await connector.add_note("deal", deal.id, "первая\n— метка 1")
+        second = await connector.add_note("deal", deal.id, "вторая\n— метка 2")
+        await connector.add_note("deal", other.id, "чужая")
+        notes = await connector.recent_notes("deal", deal.id)
+        assert [(n.id, n.text) for n in notes] == [
+            (second.id, "вторая\n— метка 2"),
+            (first.id, "первая\n— метка 1"),
+        ]
+
     async def test_create_task(self, contract_target: ContractTarget) -> None:
         connector, probe = contract_target.connector, contract_target.probe
         contact = await connector.create_contact(ContactData(name="Перезвонить"))

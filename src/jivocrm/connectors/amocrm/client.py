@@ -23,6 +23,7 @@ from jivocrm.connectors.base import (
     DealData,
     EntityKind,
     Metadata,
+    Note,
     TaskData,
     UnsortedData,
 )
@@ -34,6 +35,7 @@ log = structlog.get_logger("jivocrm.amocrm")
 
 PAGE_LIMIT = 250  # amoCRM's maximum page size
 IDS_PER_FILTER = 50  # ids per filter[id][] request, keeping URLs short
+RECENT_NOTES = 50  # one page of an entity's newest notes: enough to find one just written
 
 
 class AmoCRMConnector(Connector):
@@ -243,6 +245,21 @@ class AmoCRMConnector(Connector):
         }
         made = await self._create(f"/api/v4/{mapping.plural(kind)}/notes", "notes", body)
         return Created(str(made["id"]))
+
+    async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
+        eid = mapping.amo_id(entity_id, kind)
+        params = {"limit": str(RECENT_NOTES), "order[id]": "desc", "filter[note_type][]": "common"}
+        response = await self._call(
+            "GET", f"/api/v4/{mapping.plural(kind)}/{eid}/notes", params=params
+        )
+        # amoCRM answers 204 with an empty body when a record has no notes.
+        data = response.data if response.status != 204 else None
+        items = (data.get("_embedded") or {}).get("notes") if isinstance(data, dict) else None
+        return [
+            Note(str(item["id"]), str((item.get("params") or {}).get("text") or ""))
+            for item in items or []
+            if isinstance(item, dict) and "id" in item
+        ]
 
     async def create_unsorted(self, data: UnsortedData) -> Created:
         item = mapping.unsorted_body(data, int(time.time()))

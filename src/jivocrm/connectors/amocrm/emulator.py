@@ -27,6 +27,7 @@ from aiohttp import web
 
 from jivocrm.connectors.amocrm import emulator_entities as ent
 from jivocrm.connectors.amocrm import emulator_leads as leads
+from jivocrm.connectors.amocrm import emulator_notes as notes
 from jivocrm.connectors.amocrm.emulator_routes import STATE, access_token, guarded, problem
 from jivocrm.connectors.amocrm.emulator_state import AccountState, Faults, load_seed
 
@@ -166,6 +167,7 @@ def _add_api_routes(app: web.Application) -> None:
     entity = "{entity:leads|contacts|companies}"
     r.add_get(f"/api/v4/{entity}/custom_fields", guarded(ent.fields))
     r.add_post(f"/api/v4/{entity}/notes", guarded(ent.create_notes))
+    r.add_get(f"/api/v4/{entity}/{{entity_id:\\d+}}/notes", guarded(notes.list_entity_notes))
     r.add_post("/api/v4/tasks", guarded(ent.create_tasks))
 
 

@@ -20,6 +20,7 @@ from jivocrm.connectors.base import (
     EntityKind,
     LeadData,
     Metadata,
+    Note,
     TaskData,
 )
 from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
@@ -391,6 +392,20 @@ class Bitrix24Connector(Connector):
     async def add_note(self, kind: EntityKind, entity_id: str, text: str) -> Created:
         fields = {"ENTITY_TYPE": kind, "ENTITY_ID": entity_id, "COMMENT": text}
         return Created(_id(await self.rest.result("crm.timeline.comment.add", {"fields": fields})))
+
+    async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
+        # One page (50, the method's page size) of the record's comments, newest first.
+        params = {
+            "filter": {"ENTITY_ID": entity_id, "ENTITY_TYPE": kind},
+            "order": {"ID": "DESC"},
+            "select": ["ID", "COMMENT"],
+        }
+        found = await self.rest.result("crm.timeline.comment.list", params)
+        return [
+            Note(str(item["ID"]), str(item.get("COMMENT") or ""))
+            for item in as_items(found)
+            if isinstance(item, dict) and "ID" in item
+        ]
 
     # ---- links, metadata, diagnosis ----------------------------------------------------------
     def entity_url(self, kind: EntityKind, entity_id: str) -> str:

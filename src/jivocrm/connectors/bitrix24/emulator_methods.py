@@ -213,8 +213,41 @@ def comment_add(state: PortalState, params: dict[str, Any], caller: Caller) -> i
         "ENTITY_ID": entity_id,
         "COMMENT": fields["COMMENT"],
         "AUTHOR_ID": caller.user_id,
+        "CREATED": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return comment_id
+
+
+def comment_list(state: PortalState, params: dict[str, Any], caller: Caller) -> Listing:
+    """crm.timeline.comment.list: the comments of one record (the filter must name it)."""
+    flt = param(params, "filter")
+    flt = flt if isinstance(flt, dict) else {}
+    kind = str(param(flt, "ENTITY_TYPE", "") or "").lower()
+    if not kind or param(flt, "ENTITY_ID") in (None, ""):
+        raise invalid("filter: ENTITY_ID and ENTITY_TYPE are required.")
+    entity_id = as_int(param(flt, "ENTITY_ID"), "ENTITY_ID")
+    order = param(params, "order") or {}
+    descending = isinstance(order, dict) and str(param(order, "ID", "ASC")).upper() == "DESC"
+    found = [
+        c
+        for c in state.comments.values()
+        if (c["ENTITY_TYPE"], c["ENTITY_ID"]) == (kind, entity_id)
+    ]
+    found.sort(key=lambda c: int(c["ID"]), reverse=descending)
+    select = [str(s).upper() for s in as_list(param(params, "select"))]
+    shown = []
+    for comment in found:
+        item = {
+            "ID": str(comment["ID"]),
+            "ENTITY_ID": str(comment["ENTITY_ID"]),
+            "ENTITY_TYPE": comment["ENTITY_TYPE"],
+            "CREATED": comment.get("CREATED", ""),
+            "COMMENT": comment["COMMENT"],
+            "AUTHOR_ID": str(comment["AUTHOR_ID"]),
+            "FILES": {},
+        }
+        shown.append({k: v for k, v in item.items() if not select or k in select})
+    return Listing(shown)
 
 
 def task_add(state: PortalState, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -278,5 +311,6 @@ METHODS: dict[str, tuple[str | None, Handler]] = {
     "crm.category.list": ("crm", category_list),
     "crm.status.list": ("crm", status_list),
     "crm.timeline.comment.add": ("crm", comment_add),
+    "crm.timeline.comment.list": ("crm", comment_list),
     "tasks.task.add": ("task", task_add),
 }
