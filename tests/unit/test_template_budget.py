@@ -150,3 +150,11 @@ def test_an_inline_render_hands_over_past_its_share() -> None:
     source = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     with pytest.raises(template_budget.MoveToThread):
         render(source, CONTEXT, inline=True)
+
+
+def test_a_method_is_no_value() -> None:
+    # A `page` that came as text has no field `title`, only str.title: that is an error, not
+    # "<built-in method title of str object at 0x…>" written to the CRM.
+    for source in ("{{ event.page.title }}", "Страница: {{ event.page.title }}"):
+        with pytest.raises(TemplateError, match="'title' names a method"):
+            render(source, {"event": {"page": "https://shop.example/"}})

@@ -336,8 +336,19 @@ def finalize(environment: Any, value: Any) -> Any:
     """Every ``{{ … }}`` of a text template, before it becomes text."""
     tick()
     if not isinstance(value, str):
+        check_method_value(value)
         check_text(weight(value), "an output")
     return value
+
+
+def check_method_value(value: Any) -> None:
+    """A method is no value: ``{{ event.page.title }}`` with a ``page`` that came as text would
+    otherwise write "<built-in method title of str object at 0x…>" to the CRM."""
+    if callable(value) and not isinstance(value, type):
+        name = getattr(value, "__name__", "?")
+        raise TypeError(
+            f"'{name}' names a method here, not a field: is its object of another type?"
+        )
 
 
 class BudgetCodeGenerator(CodeGenerator):

@@ -223,6 +223,7 @@ def _evaluate(kind: str, compiled: Any, context: Mapping[str, Any]) -> Any:
         missing = _undefined_inside(value)
         if missing is not None:
             str(missing)  # raises UndefinedError naming the field
+        spend.check_method_value(value)
         spend.check_text(spend.weight(value), "the value")
         return value
     pieces: list[str] = []
