@@ -52,14 +52,14 @@ def store_url(path: Path, url: str | None) -> tuple[str, Path]:
 
 # ---- SQLite ------------------------------------------------------------------------------------
 def _sqlite(url: str, root: Path, apply: bool) -> Report:
-    from jivocrm.store.sqlite_db import connect, migrate
+    from jivocrm.store.sqlite_db import connect, migrate, private_file
 
     path = store_path(url, root)
     report = Report(str(path), "sqlite", latest=len(migrations("sqlite")))
     if not apply and not path.exists():
         raise StoreError(f"no store at {path}: `jivocrm store migrate` or `jivocrm serve` makes it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        private_file(path)
         conn = connect(path, "FULL")
         try:
             if apply:
@@ -69,7 +69,7 @@ def _sqlite(url: str, root: Path, apply: bool) -> Report:
                 report.counts = _sqlite_counts(conn)
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot use the store {path}: {exc}") from exc
     return report
 

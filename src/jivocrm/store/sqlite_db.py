@@ -14,6 +14,7 @@ thread answer queries while the writer commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -40,9 +41,14 @@ PRIVATE = 0o600  # the store holds visitors' names, phones and messages
 def private_file(path: Path) -> None:
     """Create ``path`` readable by its owner only, or take access from others if it exists
     (a store made by an older version). SQLite gives its -wal and -shm files the database
-    file's mode, so they follow."""
+    file's mode, so they follow.
+
+    An existing file is only chmod-ed, never opened: closing a descriptor of a file drops every
+    POSIX lock the process holds on it, SQLite's included (another process could then delete
+    the WAL under a live writer)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE))
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             if file.stat().st_mode & 0o077:
@@ -52,7 +58,6 @@ def private_file(path: Path) -> None:
 
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    private_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
@@ -121,6 +126,7 @@ class Database:
         loop = asyncio.get_running_loop()
 
         def setup() -> list[str]:
+            private_file(self.path)
             self._writer = connect(self.path, self.synchronous)
             return migrate(self._writer)
 
