@@ -179,7 +179,9 @@ async def test_an_invalid_reload_keeps_the_old_project_serving(
 BAD_INPUT = [
     # (what, path suffix, content type, body, expected status)
     ("wrong token", "/jivo/not-the-token", "application/json", b'{"event_name": "x"}', 404),
-    ("wrong content type", None, "text/plain", b'{"event_name": "chat_finished"}', 415),
+    # The label is not checked (a JSON body is taken as any type); what is not JSON is refused.
+    ("not JSON", None, "text/plain", b"event_name=chat_finished", 400),
+    ("NaN", None, "application/json", b'{"event_name": "chat_finished", "chat_id": NaN}', 400),
     ("malformed JSON", None, "application/json", b'{"event_name": "chat_', 400),
     ("oversized body", None, "application/json", b'{"pad": "' + b"x" * 70000 + b'"}', 413),
     ("deep nesting", None, "application/json", b"[" * 20000 + b"]" * 20000, 400),

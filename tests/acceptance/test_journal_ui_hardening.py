@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from test_journal_ui_access import BUNDLE, PROXIED, TOKEN
 
 from jivocrm.engine.project import load_project
 from jivocrm.server.ui import Journal, setup_ui
@@ -20,19 +21,6 @@ from jivocrm.server.ui_access import COOKIE, SESSION_LIFETIME, Access
 from jivocrm.store.base import NewEvent, NewRun
 from jivocrm.store.sqlite import SQLiteStore
 
-TOKEN = "admin-token-0123456789"
-PROXIED = {"X-Forwarded-For": "203.0.113.7"}
-BUNDLE = """\
-version: 1
-name: Заявка
-trigger: {event: chat_finished}
-steps:
-  - id: source
-    type: table_replace
-    value: "{{ event.widget_id }}"
-    table: {a: Сайт}
-    default: Другой
-"""
 BODIES = [
     b'{"event_name": "chat_finished", "visitor": {"phone": "+79030000001"}}',  # no name
     '{"event_name": "chat_finished", "visitor": "Ира"}'.encode(),  # a visitor as text

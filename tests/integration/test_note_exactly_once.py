@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from engine_project import bundle, opened, write_project
+from test_engine_emulators import NOTE
 
 from jivocrm import samples
 from jivocrm.engine.connections import Connections
@@ -21,14 +22,6 @@ from jivocrm.server.execution import execute_stored
 from jivocrm.store.base import NewEvent, NewRun, Run
 from jivocrm.store.journal import StoreJournal
 from jivocrm.store.sqlite import SQLiteStore
-
-NOTE = """\
-  - id: note
-    type: add_note
-    connection: {conn}
-    entity: {{type: deal, id: "{{{{ steps.deal.id }}}}"}}
-    text: "Чат {{{{ event.chat_id }}}}: {{{{ event.page.title }}}}"
-"""
 
 
 def notes(project: Project, conns: Connections, conn: str) -> list[str]:
