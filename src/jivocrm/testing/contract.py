@@ -77,6 +77,7 @@ class ContractTarget:
     probe: EmulatorProbe
     user_login: str
     page_size: int
+    # "unsorted", "lead", "deal_with_contact_in_one_call", "note_listing" (recent_notes works)
     capabilities: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -258,6 +259,11 @@ class ConnectorContract:
         pipeline = await _pipeline(connector)
         deal = await connector.create_deal(DealData(name="Заметки", pipeline_id=pipeline.id))
         other = await connector.create_deal(DealData(name="Другая", pipeline_id=pipeline.id))
+        if "note_listing" not in contract_target.capabilities:
+            # Then a resumed note step writes again and marks its result uncertain.
+            with pytest.raises(NotImplementedError):
+                await connector.recent_notes("deal", deal.id)
+            return
         assert await connector.recent_notes("deal", deal.id) == []
         first = await connector.add_note("deal", deal.id, "первая\n— метка 1")
         second = await connector.add_note("deal", deal.id, "вторая\n— метка 2")

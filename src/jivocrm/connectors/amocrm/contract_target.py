@@ -66,7 +66,7 @@ async def amocrm_target(
             probe=AmoCRMProbe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
-            capabilities=frozenset({"unsorted", "deal_with_contact_in_one_call"}),
+            capabilities=frozenset({"unsorted", "deal_with_contact_in_one_call", "note_listing"}),
         )
 
 

@@ -75,5 +75,5 @@ async def bitrix24_target(
             probe=Bitrix24Probe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
-            capabilities=frozenset({"lead", "deal_with_contact_in_one_call"}),
+            capabilities=frozenset({"lead", "deal_with_contact_in_one_call", "note_listing"}),
         )
