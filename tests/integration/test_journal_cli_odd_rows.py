@@ -53,9 +53,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(project: Path, *args: str, after: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*jivocrm(), *args, "--project", str(project)],
+        [*jivocrm(), *args, "--project", str(project), *after],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -80,5 +80,6 @@ def test_the_replaced_half_emoji_is_visible(project: Path) -> None:
 
 @pytest.mark.parametrize("number", [str(2**64), "0", "-5"])
 def test_an_id_no_store_holds_is_a_usage_error(project: Path, number: str) -> None:
-    shown = cli(project, "runs", "show", "--", number)
+    shown = cli(project, "runs", "show", after=("--", number))
     assert shown.returncode == 2, shown.stderr
+    assert "RUN" in shown.stderr  # click names the argument that is out of range
