@@ -43,6 +43,23 @@ HOSTILE = {
     "output": (f"{{{{ {BIG} }}}}", "longer than"),
     "text output": (f"x{{{{ {BIG} }}}}", "longer than"),
     "batch": ("{{ [1] | batch(10**8, 'x') | list }}", "batch size"),
+    # 100,000 filter calls: the operations or CPU bound may come first (tracemalloc is slow).
+    "str.join of a generator": (f"{{{{ ','.join({BIG} | map('string')) }}}}", "over its budget"),
+    "captured block": (
+        "{% set big = 'x' * 200000 %}{% filter upper %}"
+        "{% for i in range(100000) %}{{ big }}{% endfor %}{% endfilter %}",
+        "the text a block builds",
+    ),
+    "block set": (
+        "{% set big = 'x' * 200000 %}{% set all %}"
+        "{% for i in range(100000) %}{{ big }}{% endfor %}{% endset %}{{ all | length }}",
+        "the text a block builds",
+    ),
+    "macro body": (
+        "{% macro m(s) %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}"
+        "{{ m('x' * 200000) | length }}",
+        "the text a block builds",
+    ),
     "indent": ("{{ ('\\n' * 100000) | indent(100) }}", "indent"),
     "nested loops": (
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
@@ -85,6 +102,12 @@ def test_int_products_are_bounded() -> None:
         ("{{ [1, 2] + [3] }}", [1, 2, 3]),
         ("{{ range(3) | list }}", [0, 1, 2]),
         ("{% for i in range(1000) %}{{ i % 10 }}{% endfor %}", "0123456789" * 100),
+        ("{% filter upper %}{{ event.visitor.name }}{% endfilter %}", "ИРА"),
+        (
+            "{% macro hi(n) %}Привет, {{ n }}{% endmacro %}{{ hi(event.visitor.name) }}",
+            "Привет, Ира",
+        ),
+        ("{{ ','.join(event.tags | map(attribute='title')) }}", "VIP,опт"),
     ],
 )
 def test_ordinary_templates_render_as_before(source: str, expected: Any) -> None:

@@ -284,6 +284,7 @@ PRECHECKS: dict[str, Callable[[tuple[Any, ...], Mapping[str, Any]], None]] = {
     "string": lambda a, k: check_text(weight(a[0]), "string"),
     "sum": _sum,
     "urlize": lambda a, k: check_text(weight(a[0]) * 4, "urlize"),
+    "xmlattr": lambda a, k: check_text(weight(a[0]) * 2, "xmlattr"),
 }
 # Filters whose first argument may be an iterator: materialised (bounded) so it can be weighed.
 MATERIALISE = frozenset({"join", "sum"})
@@ -322,6 +323,34 @@ def counted(values: Iterable[Any]) -> Iterator[Any]:
         if current is not None:
             current.tick()
         yield value
+
+
+def join_text(parts: Iterable[str]) -> str:
+    """What Jinja joins a captured block with (``{% filter %}``, ``{% set %}…{% endset %}``, a
+    macro's body): a loop inside may emit the same large string thousands of times."""
+    pieces = parts if isinstance(parts, list) else list(parts)
+    check_text(sum(len(p) for p in pieces), "the text a block builds")
+    return "".join(pieces)
+
+
+def join_argument(obj: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``str.join`` of an iterator (``','.join(items | map('string'))``): materialised here,
+    bounded, so its size is checked before the join allocates it."""
+    if not (
+        isinstance(obj, types.BuiltinMethodType)
+        and obj.__name__ == "join"
+        and isinstance(getattr(obj, "__self__", None), str)
+        and args
+        and not isinstance(args[0], (str, list, tuple))
+    ):
+        return args
+    items = []
+    for item in args[0]:
+        tick()
+        items.append(item)
+        if len(items) > MAX_ITEMS:
+            raise OverBudget(f"join() of more than {MAX_ITEMS} items")
+    return (items, *args[1:])
 
 
 def concat(values: list[Any]) -> str:
@@ -502,6 +531,8 @@ __all__ = [
     "counted",
     "finalize",
     "guard_filter",
+    "join_argument",
+    "join_text",
     "static_problems",
     "tick",
     "weight",

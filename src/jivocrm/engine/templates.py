@@ -52,6 +52,7 @@ def _size(value: Any) -> int:
 class Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = spend.BudgetCodeGenerator
+    concat = staticmethod(spend.join_text)  # captured blocks and macro bodies
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         spend.check_binop(operator, left, right)
@@ -69,6 +70,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         )
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        args = spend.join_argument(__obj, args)
         spend.check_method(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         return spend.check_result(result, "a call's result")
