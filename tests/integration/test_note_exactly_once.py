@@ -39,7 +39,7 @@ async def run_once(store: SQLiteStore, project: Project, conns: Connections, run
     bundle_ = project.bundles[0]
     runner = Runner(project, conns, conns.caches)
     journal = StoreJournal(store, run.id, run.attempt)
-    return await execute_stored(store, runner, bundle_, run, region="RU", journal=journal)
+    return await execute_stored(store, runner, bundle_, run, journal=journal)
 
 
 async def crashed_after_the_note(

@@ -175,6 +175,11 @@ def test_an_inline_render_hands_over_past_its_share() -> None:
         render(source, CONTEXT, inline=True)
 
 
+def test_a_missing_field_in_text_is_named_as_missing() -> None:
+    with pytest.raises(TemplateError, match="field 'nope' is missing"):
+        render("Привет, {{ event.nope }}", CONTEXT)
+
+
 def test_a_method_is_no_value() -> None:
     # A `page` that came as text has no field `title`, only str.title: that is an error, not
     # "<built-in method title of str object at 0x…>" written to the CRM.

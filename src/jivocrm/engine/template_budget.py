@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.utils import pass_environment
 
@@ -373,7 +373,7 @@ def finalize(environment: Any, value: Any) -> Any:
 def check_method_value(value: Any) -> None:
     """A method is no value: ``{{ event.page.title }}`` with a ``page`` that came as text would
     otherwise write "<built-in method title of str object at 0x…>" to the CRM."""
-    if callable(value) and not isinstance(value, type):
+    if callable(value) and not isinstance(value, (type, Undefined)):
         name = getattr(value, "__name__", "?")
         raise TypeError(
             f"'{name}' names a method here, not a field: is its object of another type?"
