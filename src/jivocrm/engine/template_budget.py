@@ -290,6 +290,17 @@ PRECHECKS: dict[str, Callable[[tuple[Any, ...], Mapping[str, Any]], None]] = {
 MATERIALISE = frozenset({"join", "sum"})
 
 
+def materialise(values: Iterable[Any], what: str) -> list[Any]:
+    """An iterator as a list, each item counted, at most ``MAX_ITEMS`` of them."""
+    items = []
+    for item in values:
+        tick()
+        items.append(item)
+        if len(items) > MAX_ITEMS:
+            raise OverBudget(f"{what} of more than {MAX_ITEMS} items")
+    return items
+
+
 def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """``func`` (a filter) with its arguments checked first and its result after."""
     passes = getattr(func, "jinja_pass_arg", None) is not None
@@ -299,13 +310,7 @@ def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         tick()
         lead, rest = (args[:1], args[1:]) if passes else ((), args)
         if rest and name in MATERIALISE and not isinstance(rest[0], (str, list, tuple, dict)):
-            items = []
-            for item in rest[0]:
-                tick()
-                items.append(item)
-                if len(items) > MAX_ITEMS:
-                    raise OverBudget(f"{name} of more than {MAX_ITEMS} items")
-            rest = (items, *rest[1:])
+            rest = (materialise(rest[0], name), *rest[1:])
         if precheck is not None and rest:
             precheck(rest, kwargs)
         return check_result(func(*lead, *rest, **kwargs), f"the {name} filter's result")
@@ -344,13 +349,7 @@ def join_argument(obj: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         and not isinstance(args[0], (str, list, tuple))
     ):
         return args
-    items = []
-    for item in args[0]:
-        tick()
-        items.append(item)
-        if len(items) > MAX_ITEMS:
-            raise OverBudget(f"join() of more than {MAX_ITEMS} items")
-    return (items, *args[1:])
+    return (materialise(args[0], "join()"), *args[1:])
 
 
 def concat(values: list[Any]) -> str:
