@@ -24,6 +24,7 @@ from jivocrm.connectors.base import (
     DealData,
     EntityKind,
     Metadata,
+    Note,
     TaskData,
 )
 from jivocrm.connectors.http import Response, Transport
@@ -45,6 +46,7 @@ SCOPES = (
     "reference_read",
 )
 TASK_TIME = "%Y-%m-%d %H:%M"  # RetailCRM's task datetime: minutes, no seconds
+RECENT_NOTES = 20  # the notes a resumed note step looks through (one page)
 
 
 class RetailCRMConnector(Connector):
@@ -224,23 +226,37 @@ class RetailCRMConnector(Connector):
         raise StepError("RetailCRM: a task needs a performer and the account has no active user")
 
     async def add_note(self, kind: EntityKind, entity_id: str, text: str) -> Created:
-        if kind == "contact":
-            customer = mapping.numeric(entity_id, "customer")
-        elif kind == "deal":
-            # RetailCRM keeps notes on customers: an order's note goes to its customer, saying
-            # which order it is about.
-            oid = mapping.numeric(entity_id, "order")
-            order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
-            owner = order.get("customer") or {}
-            if not isinstance(owner, dict) or owner.get("id") is None:
-                raise StepError(f"RetailCRM: order {oid} has no customer to keep the note on")
-            customer = int(owner["id"])
-            text = f"Заказ {order.get('number') or oid}: {text}"
-        else:
-            raise StepError(f"RetailCRM keeps notes on customers and orders, not on a {kind}")
-        note = {"text": text, "customer": {"id": customer}}
+        customer, prefix = await self._note_owner(kind, entity_id)
+        note = {"text": prefix + text, "customer": {"id": customer}}
         made = await self._post("/api/v5/customers/notes/create", {"note": mapping.dumps(note)})
         return Created(str(_id(made, "POST /api/v5/customers/notes/create")))
+
+    async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
+        customer, prefix = await self._note_owner(kind, entity_id)
+        query = [("filter[customerIds][]", str(customer)), ("limit", str(RECENT_NOTES))]
+        data = await self._get("/api/v5/customers/notes", query)
+        notes = [n for n in data.get("notes") or [] if isinstance(n, dict) and "id" in n]
+        return [
+            Note(str(n["id"]), str(n.get("text") or "").removeprefix(prefix))
+            for n in sorted(notes, key=lambda n: int(n["id"]), reverse=True)
+            if str(n.get("text") or "").startswith(prefix)
+        ]
+
+    async def _note_owner(self, kind: EntityKind, entity_id: str) -> tuple[int, str]:
+        """The customer a note of ``kind`` ``entity_id`` is kept on, and the text it starts with.
+
+        RetailCRM keeps notes on customers: an order's note goes to its customer, opening with
+        the order it is about (``Заказ 7001A: …``)."""
+        if kind == "contact":
+            return mapping.numeric(entity_id, "customer"), ""
+        if kind != "deal":
+            raise StepError(f"RetailCRM keeps notes on customers and orders, not on a {kind}")
+        oid = mapping.numeric(entity_id, "order")
+        order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
+        owner = order.get("customer") or {}
+        if not isinstance(owner, dict) or owner.get("id") is None:
+            raise StepError(f"RetailCRM: order {oid} has no customer to keep the note on")
+        return int(owner["id"]), f"Заказ {order.get('number') or oid}: "
 
     # ---- links, metadata, diagnosis ----------------------------------------------------------
     def entity_url(self, kind: EntityKind, entity_id: str) -> str:

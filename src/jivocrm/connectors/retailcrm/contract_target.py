@@ -58,6 +58,7 @@ async def retailcrm_target(
             probe=RetailCRMProbe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
+            capabilities=frozenset({"note_listing"}),
         )
 
 
