@@ -11,9 +11,10 @@ import pytest
 from jivocrm.store import open_store
 from jivocrm.store.base import Store
 from jivocrm.testing.store_contract import StoreContract, pg_dsn, scratch_schema
+from jivocrm.testing.store_contract_operations import OperationsContract
 
 
-class TestStoreContract(StoreContract):
+class TestStoreContract(StoreContract, OperationsContract):
     @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
     async def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
         if request.param == "sqlite":

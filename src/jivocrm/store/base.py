@@ -11,6 +11,10 @@ PostgreSQL (several daemons on one database). What the protocol promises:
   ``queued`` run. Arrival order is the id order. Head-of-line: a queued run waiting for its retry
   keeps the later runs of its lane waiting — order matters more than throughput within one chat;
   when the run finally fails, the lane moves on.
+* A bundle held at run time (``hold_bundle``) gets its new runs ``paused`` at ``accept`` and its
+  queued runs paused at once; ``release_bundle`` queues them again (they run in lane order).
+* ``accept`` and ``replay`` keep the bundle version each run was created with (``versions``,
+  by hash, stored once); ``prune`` drops the versions no run refers to any more.
 * A lease has an owner and an expiry; ``heartbeat`` extends it; ``requeue_expired`` and
   ``release`` put runs back to ``queued``. Every write that ends a run names the owner, so a run
   whose lease was taken over is not finished twice by its old owner.
@@ -40,6 +44,26 @@ class NewRun:
 
 
 @dataclass(frozen=True)
+class BundleVersion:
+    """One version of a bundle file as a run was created with it."""
+
+    hash: str
+    bundle: str
+    file: str
+    source: str
+
+
+@dataclass(frozen=True)
+class BundleHold:
+    """A bundle paused at run time, on top of its file's ``enabled``."""
+
+    bundle: str
+    held_at: float
+    held_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """What intake hands to ``accept``: the event as received and what matching decided."""
 
@@ -53,6 +77,7 @@ class NewEvent:
     widget_id: str | None = None
     runs: tuple[NewRun, ...] = ()
     not_matched: tuple[tuple[str, str], ...] = ()  # (bundle, reason)
+    versions: tuple[BundleVersion, ...] = ()  # of the runs' bundles, kept for replays
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,7 @@ class Accepted:
     event_id: int
     run_ids: tuple[int, ...]
     duplicate: bool = False
+    paused: tuple[int, ...] = ()  # runs created paused (file or runtime hold)
 
 
 @dataclass(frozen=True)
@@ -99,6 +125,7 @@ class Run:
     reply: dict[str, Any] | None = None
     replay_of: int | None = None
     started_at: float | None = None  # first claimed: since then the run holds its lane
+    pinned: bool = False  # runs with the version it recorded, not the project's current one
     # Filled by list_runs for the journal's tables; not stored on the run itself.
     event_name: str | None = None
     channel: str | None = None
@@ -116,11 +143,42 @@ class StepRow:
 
 @dataclass(frozen=True)
 class Rejection:
+    """A refused delivery; ``body`` is a bounded, redacted excerpt of what was sent."""
+
     id: int
     channel: str
     reason: str
     received_at: float
     body: bytes
+    status: int = 403
+    remote: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused delivery to record in detail (``Store.record_refusals``)."""
+
+    channel: str
+    status: int
+    reason: str
+    received_at: float
+    excerpt: bytes = b""
+    remote: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class RefusalCount:
+    """Refused requests counted per channel and status; unknown tokens (channel ``""``) per
+    remote address."""
+
+    channel: str
+    status: int
+    count: int
+    first_at: float
+    last_at: float
+    remote: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +228,25 @@ class Store(Protocol):
     async def reject(self, channel: str, reason: str, body: bytes, received_at: float) -> None:
         """Record a refused delivery apart from events: it creates no event and no run."""
 
+    async def record_refusals(
+        self, detailed: Sequence[Refusal], counts: Sequence[RefusalCount], *, keep: int
+    ) -> None:
+        """Store refused deliveries and add to their counts in one write; only the newest
+        ``keep`` detailed records stay, and only the ``keep`` remotes seen last per channel."""
+
+    async def refusals(
+        self, *, channel: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Rejection]:
+        """Refused deliveries recorded in detail, newest first."""
+
+    async def get_refusal(self, refusal_id: int) -> Rejection | None: ...
+
+    async def refusal_counts(self) -> list[RefusalCount]:
+        """Every refused request counted, by channel, status and (unknown tokens) remote."""
+
+    async def last_refusals(self) -> dict[str, Rejection]:
+        """Channel → its newest refused delivery recorded in detail."""
+
     # ---- queue -------------------------------------------------------------------------------
     async def claim(self, owner: str, *, now: float, lease: float, limit: int = 1) -> list[Run]: ...
 
@@ -205,7 +282,23 @@ class Store(Protocol):
         """Back to ``paused``: the bundle was paused after the run was queued."""
 
     async def set_paused(self, bundles: Sequence[str], *, paused: bool) -> int:
-        """Queued runs of ``bundles`` → paused (True), or paused runs → queued (False)."""
+        """Queued runs of ``bundles`` → paused (True), or paused runs → queued (False); runs of a
+        bundle held at run time stay paused."""
+
+    # ---- runtime holds -----------------------------------------------------------------------
+    async def hold_bundle(self, bundle: str, *, by: str, reason: str = "", at: float) -> int:
+        """Hold ``bundle`` (idempotent); its queued runs become paused. Returns how many."""
+
+    async def release_bundle(self, bundle: str, *, requeue: bool) -> int:
+        """Drop the hold; with ``requeue`` its paused runs queue again. Returns how many."""
+
+    async def holds(self) -> list[BundleHold]: ...
+
+    # ---- bundle versions ---------------------------------------------------------------------
+    async def keep_versions(self, versions: Sequence[BundleVersion]) -> None:
+        """Store versions not stored yet (a version is stored once, by hash)."""
+
+    async def bundle_version(self, version_hash: str) -> BundleVersion | None: ...
 
     # ---- journal -----------------------------------------------------------------------------
     async def step_started(
@@ -230,22 +323,39 @@ class Store(Protocol):
         """Newest first."""
 
     async def list_events(
-        self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
+        self,
+        *,
+        chat_id: str | None = None,
+        channel: str | None = None,
+        matched: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Event]:
-        """Newest first."""
+        """Newest first; ``matched`` True = events that started a run, False = none."""
 
     async def rejections(self, limit: int = 100) -> list[Rejection]: ...
 
     async def last_event_at(self) -> dict[str, float]:
         """Channel → when its last event arrived."""
 
-    async def replay(self, run_id: int, *, from_start: bool, version_hash: str) -> int:
-        """A new queued run linked to ``run_id``; unless ``from_start`` it keeps the finished
-        steps of the original (never executed again)."""
+    async def replay(
+        self,
+        run_id: int,
+        *,
+        from_start: bool,
+        version_hash: str,
+        version: BundleVersion | None = None,
+        pinned: bool = False,
+    ) -> int:
+        """A new queued run linked to ``run_id`` (paused when its bundle is held); unless
+        ``from_start`` it keeps the finished steps of the original (never executed again).
+        ``version`` is stored with it; ``pinned`` runs it with that version whatever the
+        project holds by then."""
 
     async def prune(self, *, older_than: float | None, keep: int | None) -> int:
         """Delete finished events (with runs and steps) older than a time or beyond the newest
-        ``keep``, then give the space back; returns the number of events deleted."""
+        ``keep``, the refused deliveries older than that time and the bundle versions no run
+        refers to, then give the space back; returns the number of events deleted."""
 
     async def stats(self, *, now: float) -> StoreStats: ...
 
@@ -253,11 +363,15 @@ class Store(Protocol):
 __all__ = [
     "UNFINISHED",
     "Accepted",
+    "BundleHold",
+    "BundleVersion",
     "Event",
     "EventDetail",
     "EventStatus",
     "NewEvent",
     "NewRun",
+    "Refusal",
+    "RefusalCount",
     "Rejection",
     "Run",
     "RunFilter",

@@ -27,23 +27,32 @@ import structlog
 
 from jivocrm.store.base import (
     Accepted,
+    BundleHold,
+    BundleVersion,
     Event,
     EventDetail,
     NewEvent,
+    Refusal,
+    RefusalCount,
     Rejection,
     Run,
     RunFilter,
     StepRow,
     StoreStats,
 )
-from jivocrm.store.postgres_db import Database, Q, migrate
+from jivocrm.store.postgres_db import BUNDLES_LOCK, LOCK_NAMESPACE, Conn, Database, Q, migrate
 from jivocrm.store.postgres_limits import PostgresRateLimiter, limiters_for
 from jivocrm.store.postgres_tokens import PostgresTokenStore
 from jivocrm.store.statements import (
     StatementWrites,
+    count_from_row,
     event_from_row,
+    refusal_from_row,
+    refusal_params,
     run_from_row,
     step_from_row,
+    version_from_row,
+    version_params,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +66,12 @@ log = structlog.get_logger("jivocrm.store")
 # How often a claim is tried again after losing a lane head to another instance. Each retry reads
 # a newer snapshot in which the winner's run is visible, so one retry nearly always suffices.
 CLAIM_ATTEMPTS = 5
+REFUSALS_KEPT = 1000
+LOCK_KEY = {"namespace": LOCK_NAMESPACE, "key": BUNDLES_LOCK}
+
+
+async def _bundles_lock(conn: Conn, *, shared: bool) -> None:
+    await conn.execute(Q["bundles_lock_shared" if shared else "bundles_lock"], LOCK_KEY)
 
 
 class PostgresStore(StatementWrites):
@@ -124,7 +139,11 @@ class PostgresStore(StatementWrites):
                 ids = tuple(r["id"] for r in await cur.fetchall())
                 return Accepted(found["id"], ids, duplicate=True)
             event_id = row["id"]
-            run_ids = []
+            run_ids, paused = [], []
+            if event.runs or event.versions:
+                await _bundles_lock(conn, shared=True)
+            for version in event.versions:
+                await conn.execute(Q["insert_version"], version_params(version, event.received_at))
             for run in event.runs:
                 params = {
                     "event_id": event_id,
@@ -137,16 +156,50 @@ class PostgresStore(StatementWrites):
                 created = await (await conn.execute(Q["insert_run"], params)).fetchone()
                 assert created is not None
                 run_ids.append(created["id"])
+                if created["status"] == "paused":
+                    paused.append(created["id"])
             for bundle, reason in event.not_matched:
                 await conn.execute(
                     Q["insert_not_matched"],
                     {"event_id": event_id, "bundle": bundle, "reason": reason},
                 )
-        return Accepted(event_id, tuple(run_ids))
+        return Accepted(event_id, tuple(run_ids), paused=tuple(paused))
 
     async def reject(self, channel: str, reason: str, body: bytes, received_at: float) -> None:
-        params = {"channel": channel, "reason": reason, "received_at": received_at, "body": body}
-        await self.db.execute("insert_rejection", params)
+        refusal = Refusal(channel, 403, reason, received_at, body)
+        count = RefusalCount(channel, 403, 1, received_at, received_at)
+        await self.record_refusals([refusal], [count], keep=REFUSALS_KEPT)
+
+    async def record_refusals(
+        self, detailed: Sequence[Refusal], counts: Sequence[RefusalCount], *, keep: int
+    ) -> None:
+        async with self.db.transaction() as conn:
+            for refusal in detailed:
+                await conn.execute(Q["insert_rejection"], refusal_params(refusal))
+            # Sorted: two instances adding to the same counts lock the rows in one order.
+            for count in sorted(counts, key=lambda c: (c.channel, c.status, c.remote)):
+                await conn.execute(Q["count_refusals"], asdict(count))
+            if detailed:
+                await conn.execute(Q["cap_rejections"], {"keep": keep})
+            if any(c.remote for c in counts):
+                await conn.execute(Q["cap_remotes"], {"keep": keep})
+
+    async def refusals(
+        self, *, channel: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Rejection]:
+        params = {"channel": channel, "limit": limit, "offset": offset}
+        return [refusal_from_row(r) for r in await self.db.fetchall("refusals", params)]
+
+    async def get_refusal(self, refusal_id: int) -> Rejection | None:
+        row = await self.db.fetchone("get_refusal", {"id": refusal_id})
+        return refusal_from_row(row) if row else None
+
+    async def refusal_counts(self) -> list[RefusalCount]:
+        return [count_from_row(r) for r in await self.db.fetchall("refusal_counts")]
+
+    async def last_refusals(self) -> dict[str, Rejection]:
+        rows = await self.db.fetchall("last_refusals")
+        return {r["channel"]: refusal_from_row(r) for r in rows}
 
     # ---- queue -------------------------------------------------------------------------------
     async def claim(self, owner: str, *, now: float, lease: float, limit: int = 1) -> list[Run]:
@@ -174,6 +227,41 @@ class PostgresStore(StatementWrites):
     @staticmethod
     def _ids(values: Sequence[Any]) -> Any:
         return list(values)
+
+    # ---- runtime holds -----------------------------------------------------------------------
+    async def hold_bundle(self, bundle: str, *, by: str, reason: str = "", at: float) -> int:
+        params = {"bundle": bundle, "by": by, "reason": reason, "at": at, "now": at}
+        async with self.db.transaction() as conn:
+            await _bundles_lock(conn, shared=False)
+            await conn.execute(Q["hold_bundle"], params)
+            return (await conn.execute(Q["pause_one"], params)).rowcount
+
+    async def release_bundle(self, bundle: str, *, requeue: bool) -> int:
+        params = {"bundle": bundle, "now": time.time()}
+        async with self.db.transaction() as conn:
+            await _bundles_lock(conn, shared=False)
+            await conn.execute(Q["release_bundle"], params)
+            return (await conn.execute(Q["resume_one"], params)).rowcount if requeue else 0
+
+    async def holds(self) -> list[BundleHold]:
+        return [
+            BundleHold(r["bundle"], r["held_at"], r["held_by"], r["reason"])
+            for r in await self.db.fetchall("holds")
+        ]
+
+    # ---- bundle versions ---------------------------------------------------------------------
+    async def keep_versions(self, versions: Sequence[BundleVersion]) -> None:
+        if not versions:
+            return
+        now = time.time()
+        async with self.db.transaction() as conn:
+            await _bundles_lock(conn, shared=True)
+            for version in versions:
+                await conn.execute(Q["insert_version"], version_params(version, now))
+
+    async def bundle_version(self, version_hash: str) -> BundleVersion | None:
+        row = await self.db.fetchone("get_version", {"hash": version_hash})
+        return version_from_row(row) if row else None
 
     async def running_owners(self) -> list[str]:
         return [r["lease_owner"] for r in await self.db.fetchall("running_owners")]
@@ -213,24 +301,44 @@ class PostgresStore(StatementWrites):
         return [run_from_row(r) for r in await self.db.fetchall("list_runs", asdict(flt))]
 
     async def list_events(
-        self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
+        self,
+        *,
+        chat_id: str | None = None,
+        channel: str | None = None,
+        matched: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Event]:
-        params = {"chat_id": chat_id, "channel": channel, "limit": limit}
+        params = {
+            "chat_id": chat_id,
+            "channel": channel,
+            "matched": matched,
+            "limit": limit,
+            "offset": offset,
+        }
         return [event_from_row(r) for r in await self.db.fetchall("list_events", params)]
 
     async def rejections(self, limit: int = 100) -> list[Rejection]:
-        rows = await self.db.fetchall("rejections", {"limit": limit})
-        return [
-            Rejection(r["id"], r["channel"], r["reason"], r["received_at"], bytes(r["body"]))
-            for r in rows
-        ]
+        return await self.refusals(limit=limit)
 
     async def last_event_at(self) -> dict[str, float]:
         return {r["channel"]: r["at"] for r in await self.db.fetchall("last_event_at")}
 
-    async def replay(self, run_id: int, *, from_start: bool, version_hash: str) -> int:
+    async def replay(
+        self,
+        run_id: int,
+        *,
+        from_start: bool,
+        version_hash: str,
+        version: BundleVersion | None = None,
+        pinned: bool = False,
+    ) -> int:
         async with self.db.transaction() as conn:
-            params = {"id": run_id, "now": time.time(), "version_hash": version_hash}
+            now = time.time()
+            await _bundles_lock(conn, shared=True)
+            if version is not None:
+                await conn.execute(Q["insert_version"], version_params(version, now))
+            params = {"id": run_id, "now": now, "version_hash": version_hash, "pinned": pinned}
             row = await (await conn.execute(Q["replay_run"], params)).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id}")
@@ -245,14 +353,20 @@ class PostgresStore(StatementWrites):
                 cur = await conn.execute(Q["prune_older"], {"cutoff": older_than})
                 deleted += cur.rowcount
                 await conn.execute(Q["prune_rejections"], {"cutoff": older_than})
+                await conn.execute(Q["prune_refusal_counts"], {"cutoff": older_than})
             if keep is not None:
                 deleted += (await conn.execute(Q["prune_beyond"], {"keep": keep})).rowcount
+            await _bundles_lock(conn, shared=False)
+            await conn.execute(Q["prune_versions"])
         if deleted:
             # Plain VACUUM (outside a transaction: the connection is autocommit) makes the space
             # reusable for new rows without locking the tables the other instances are writing;
             # VACUUM FULL would shrink the files but lock every instance out while it copies.
             async with self.db.connection() as conn:
-                await conn.execute(b"VACUUM (ANALYZE) events, runs, steps, not_matched, rejections")
+                await conn.execute(
+                    b"VACUUM (ANALYZE) events, runs, steps, not_matched, rejections,"
+                    b" bundle_versions"
+                )
         return deleted
 
     async def stats(self, *, now: float) -> StoreStats:

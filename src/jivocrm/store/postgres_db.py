@@ -42,6 +42,7 @@ Q: dict[str, bytes] = {name: sql.encode() for name, sql in load_queries("postgre
 # collide with ours.
 LOCK_NAMESPACE = 0x6A69  # "ji"
 MIGRATION_LOCK = 1
+BUNDLES_LOCK = 2  # runtime holds and bundle versions against the runs created meanwhile
 TOKEN_LOCK_NAMESPACE = 0x6A6A  # "jj": second key is hashtext(connection name)
 
 # Options of ours in the store URL; libpq rejects query parameters it does not know.
@@ -193,6 +194,7 @@ async def connect(url: str) -> Conn:
 
 
 __all__ = [
+    "BUNDLES_LOCK",
     "LOCK_NAMESPACE",
     "TOKEN_LOCK_NAMESPACE",
     "Conn",

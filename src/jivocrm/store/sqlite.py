@@ -15,9 +15,13 @@ from typing import Any
 
 from jivocrm.store.base import (
     Accepted,
+    BundleHold,
+    BundleVersion,
     Event,
     EventDetail,
     NewEvent,
+    Refusal,
+    RefusalCount,
     Rejection,
     Run,
     RunFilter,
@@ -28,13 +32,19 @@ from jivocrm.store.queries import load_queries
 from jivocrm.store.sqlite_db import Database
 from jivocrm.store.statements import (
     StatementWrites,
+    count_from_row,
     event_from_row,
+    refusal_from_row,
+    refusal_params,
     run_from_row,
     step_from_row,
     to_json,
+    version_from_row,
+    version_params,
 )
 
 Q = load_queries("sqlite")
+REFUSALS_KEPT = 1000
 
 
 class SQLiteStore(StatementWrites):
@@ -79,7 +89,9 @@ class SQLiteStore(StatementWrites):
                 ids = conn.execute(Q["run_ids_of_event"], {"event_id": event_id}).fetchall()
                 return Accepted(event_id, tuple(r[0] for r in ids), duplicate=True)
             event_id = row[0]
-            run_ids = []
+            run_ids, paused = [], []
+            for version in event.versions:
+                conn.execute(Q["insert_version"], version_params(version, event.received_at))
             for run in event.runs:
                 params = {
                     "event_id": event_id,
@@ -89,19 +101,58 @@ class SQLiteStore(StatementWrites):
                     "now": event.received_at,
                     "version_hash": run.version_hash,
                 }
-                run_ids.append(conn.execute(Q["insert_run"], params).fetchone()[0])
+                created = conn.execute(Q["insert_run"], params).fetchone()
+                run_ids.append(created[0])
+                if created[1] == "paused":
+                    paused.append(created[0])
             for bundle, reason in event.not_matched:
                 conn.execute(
                     Q["insert_not_matched"],
                     {"event_id": event_id, "bundle": bundle, "reason": reason},
                 )
-            return Accepted(event_id, tuple(run_ids))
+            return Accepted(event_id, tuple(run_ids), paused=tuple(paused))
 
         return await self.db.write(op)
 
     async def reject(self, channel: str, reason: str, body: bytes, received_at: float) -> None:
-        params = {"channel": channel, "reason": reason, "received_at": received_at, "body": body}
-        await self.db.write(lambda c: c.execute(Q["insert_rejection"], params))
+        refusal = Refusal(channel, 403, reason, received_at, body)
+        count = RefusalCount(channel, 403, 1, received_at, received_at)
+        await self.record_refusals([refusal], [count], keep=REFUSALS_KEPT)
+
+    async def record_refusals(
+        self, detailed: Sequence[Refusal], counts: Sequence[RefusalCount], *, keep: int
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            for refusal in detailed:
+                conn.execute(Q["insert_rejection"], refusal_params(refusal))
+            for count in counts:
+                conn.execute(Q["count_refusals"], asdict(count))
+            if detailed:
+                conn.execute(Q["cap_rejections"], {"keep": keep})
+            if any(c.remote for c in counts):
+                conn.execute(Q["cap_remotes"], {"keep": keep})
+
+        await self.db.write(op)
+
+    async def refusals(
+        self, *, channel: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Rejection]:
+        params = {"channel": channel, "limit": limit, "offset": offset}
+        rows = await self.db.read(lambda c: c.execute(Q["refusals"], params).fetchall())
+        return [refusal_from_row(r) for r in rows]
+
+    async def get_refusal(self, refusal_id: int) -> Rejection | None:
+        params = {"id": refusal_id}
+        row = await self.db.read(lambda c: c.execute(Q["get_refusal"], params).fetchone())
+        return refusal_from_row(row) if row else None
+
+    async def refusal_counts(self) -> list[RefusalCount]:
+        rows = await self.db.read(lambda c: c.execute(Q["refusal_counts"]).fetchall())
+        return [count_from_row(r) for r in rows]
+
+    async def last_refusals(self) -> dict[str, Rejection]:
+        rows = await self.db.read(lambda c: c.execute(Q["last_refusals"]).fetchall())
+        return {r["channel"]: refusal_from_row(r) for r in rows}
 
     # ---- queue -------------------------------------------------------------------------------
     async def claim(self, owner: str, *, now: float, lease: float, limit: int = 1) -> list[Run]:
@@ -120,6 +171,45 @@ class SQLiteStore(StatementWrites):
     @staticmethod
     def _ids(values: Sequence[Any]) -> Any:
         return to_json(list(values))
+
+    # ---- runtime holds -----------------------------------------------------------------------
+    async def hold_bundle(self, bundle: str, *, by: str, reason: str = "", at: float) -> int:
+        params = {"bundle": bundle, "by": by, "reason": reason, "at": at, "now": at}
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute(Q["hold_bundle"], params)
+            return int(conn.execute(Q["pause_one"], params).rowcount)
+
+        return await self.db.write(op)
+
+    async def release_bundle(self, bundle: str, *, requeue: bool) -> int:
+        params = {"bundle": bundle, "now": time.time()}
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute(Q["release_bundle"], params)
+            return int(conn.execute(Q["resume_one"], params).rowcount) if requeue else 0
+
+        return await self.db.write(op)
+
+    async def holds(self) -> list[BundleHold]:
+        rows = await self.db.read(lambda c: c.execute(Q["holds"]).fetchall())
+        return [BundleHold(r["bundle"], r["held_at"], r["held_by"], r["reason"]) for r in rows]
+
+    # ---- bundle versions ---------------------------------------------------------------------
+    async def keep_versions(self, versions: Sequence[BundleVersion]) -> None:
+        now = time.time()
+
+        def op(conn: sqlite3.Connection) -> None:
+            for version in versions:
+                conn.execute(Q["insert_version"], version_params(version, now))
+
+        if versions:
+            await self.db.write(op)
+
+    async def bundle_version(self, version_hash: str) -> BundleVersion | None:
+        params = {"hash": version_hash}
+        row = await self.db.read(lambda c: c.execute(Q["get_version"], params).fetchone())
+        return version_from_row(row) if row else None
 
     async def running_owners(self) -> list[str]:
         rows = await self.db.read(lambda c: c.execute(Q["running_owners"]).fetchall())
@@ -164,26 +254,45 @@ class SQLiteStore(StatementWrites):
         return [run_from_row(r) for r in rows]
 
     async def list_events(
-        self, *, chat_id: str | None = None, channel: str | None = None, limit: int = 100
+        self,
+        *,
+        chat_id: str | None = None,
+        channel: str | None = None,
+        matched: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Event]:
-        params = {"chat_id": chat_id, "channel": channel, "limit": limit}
+        params = {
+            "chat_id": chat_id,
+            "channel": channel,
+            "matched": matched,
+            "limit": limit,
+            "offset": offset,
+        }
         rows = await self.db.read(lambda c: c.execute(Q["list_events"], params).fetchall())
         return [event_from_row(r) for r in rows]
 
     async def rejections(self, limit: int = 100) -> list[Rejection]:
-        rows = await self.db.read(lambda c: c.execute(Q["rejections"], {"limit": limit}))
-        return [
-            Rejection(r["id"], r["channel"], r["reason"], r["received_at"], bytes(r["body"]))
-            for r in rows
-        ]
+        return await self.refusals(limit=limit)
 
     async def last_event_at(self) -> dict[str, float]:
         rows = await self.db.read(lambda c: c.execute(Q["last_event_at"]).fetchall())
         return {r["channel"]: r["at"] for r in rows}
 
-    async def replay(self, run_id: int, *, from_start: bool, version_hash: str) -> int:
+    async def replay(
+        self,
+        run_id: int,
+        *,
+        from_start: bool,
+        version_hash: str,
+        version: BundleVersion | None = None,
+        pinned: bool = False,
+    ) -> int:
         def op(conn: sqlite3.Connection) -> int:
-            params = {"id": run_id, "now": time.time(), "version_hash": version_hash}
+            now = time.time()
+            if version is not None:
+                conn.execute(Q["insert_version"], version_params(version, now))
+            params = {"id": run_id, "now": now, "version_hash": version_hash, "pinned": pinned}
             row = conn.execute(Q["replay_run"], params).fetchone()
             if row is None:
                 raise KeyError(f"no run {run_id}")
@@ -199,8 +308,10 @@ class SQLiteStore(StatementWrites):
             if older_than is not None:
                 deleted += conn.execute(Q["prune_older"], {"cutoff": older_than}).rowcount
                 conn.execute(Q["prune_rejections"], {"cutoff": older_than})
+                conn.execute(Q["prune_refusal_counts"], {"cutoff": older_than})
             if keep is not None:
                 deleted += conn.execute(Q["prune_beyond"], {"keep": keep}).rowcount
+            conn.execute(Q["prune_versions"])
             return deleted
 
         deleted = await self.db.write(op)

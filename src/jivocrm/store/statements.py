@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from jivocrm import storable
 from jivocrm.engine.journal import StepRecord
-from jivocrm.store.base import Event, Run, StepRow
+from jivocrm.store.base import (
+    BundleVersion,
+    Event,
+    Refusal,
+    RefusalCount,
+    Rejection,
+    Run,
+    StepRow,
+)
 
 
 def to_json(value: Any) -> str:
@@ -139,6 +147,7 @@ def run_from_row(row: Any) -> Run:
         reply=json.loads(row["reply"]) if row["reply"] else None,
         replay_of=row["replay_of"],
         started_at=row["started_at"],
+        pinned=bool(row["pinned"]),
         event_name=_optional(row, "event_name"),
         channel=_optional(row, "channel"),
         chat_id=_optional(row, "chat_id"),
@@ -162,3 +171,53 @@ def event_from_row(row: Any) -> Event:
 def step_from_row(row: Any) -> StepRow:
     data = json.loads(row["record"])
     return StepRow(row["run_id"], row["step_id"], row["attempt"], row["status"], StepRecord(**data))
+
+
+def refusal_from_row(row: Any) -> Rejection:
+    return Rejection(
+        id=row["id"],
+        channel=row["channel"],
+        reason=row["reason"],
+        received_at=row["received_at"],
+        body=bytes(row["body"]),
+        status=row["status"],
+        remote=row["remote"],
+        content_type=row["content_type"],
+    )
+
+
+def count_from_row(row: Any) -> RefusalCount:
+    return RefusalCount(
+        channel=row["channel"],
+        status=row["status"],
+        count=row["requests"],
+        first_at=row["first_at"],
+        last_at=row["last_at"],
+        remote=row["remote"],
+    )
+
+
+def refusal_params(refusal: Refusal) -> dict[str, Any]:
+    return {
+        "channel": refusal.channel,
+        "reason": refusal.reason,
+        "received_at": refusal.received_at,
+        "body": refusal.excerpt,
+        "status": refusal.status,
+        "remote": refusal.remote,
+        "content_type": refusal.content_type,
+    }
+
+
+def version_params(version: BundleVersion, now: float) -> dict[str, Any]:
+    return {
+        "hash": version.hash,
+        "bundle": version.bundle,
+        "file": version.file,
+        "source": version.source,
+        "now": now,
+    }
+
+
+def version_from_row(row: Any) -> BundleVersion:
+    return BundleVersion(row["hash"], row["bundle"], row["file"], row["source"])

@@ -13,18 +13,94 @@ RETURNING id;
 SELECT id FROM events WHERE dedup_key = %(dedup_key)s;
 
 -- name: insert_run
+-- A bundle held at run time gets its new runs paused. The hold and this insert are serialised by
+-- the bundles lock (shared here, exclusive in hold_bundle), so no run slips past a new hold.
 INSERT INTO runs (event_id, bundle, lane, status, retry_at, created_at, updated_at, version_hash)
-VALUES (%(event_id)s, %(bundle)s, %(lane)s, %(status)s, %(now)s, %(now)s, %(now)s,
-        %(version_hash)s)
-RETURNING id;
+VALUES (%(event_id)s, %(bundle)s, %(lane)s,
+        CASE WHEN EXISTS (SELECT 1 FROM bundle_holds WHERE bundle = %(bundle)s) THEN 'paused'
+             ELSE %(status)s END,
+        %(now)s, %(now)s, %(now)s, %(version_hash)s)
+RETURNING id, status;
+
+-- name: bundles_lock_shared
+-- Held by every transaction that creates runs or versions; hold_bundle, release_bundle and the
+-- pruning of versions take it exclusively, so each sees the others' work committed.
+SELECT pg_advisory_xact_lock_shared(%(namespace)s, %(key)s);
+
+-- name: bundles_lock
+SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s);
+
+-- name: insert_version
+INSERT INTO bundle_versions (hash, bundle, file, source, stored_at)
+VALUES (%(hash)s, %(bundle)s, %(file)s, %(source)s, %(now)s)
+ON CONFLICT (hash) DO NOTHING;
+
+-- name: get_version
+SELECT * FROM bundle_versions WHERE hash = %(hash)s;
+
+-- name: prune_versions
+DELETE FROM bundle_versions
+WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.version_hash = bundle_versions.hash);
+
+-- name: hold_bundle
+INSERT INTO bundle_holds (bundle, held_at, held_by, reason)
+VALUES (%(bundle)s, %(at)s, %(by)s, %(reason)s)
+ON CONFLICT (bundle) DO NOTHING;
+
+-- name: release_bundle
+DELETE FROM bundle_holds WHERE bundle = %(bundle)s;
+
+-- name: holds
+SELECT * FROM bundle_holds ORDER BY bundle;
+
+-- name: pause_one
+UPDATE runs SET status = 'paused', updated_at = %(now)s
+WHERE status = 'queued' AND bundle = %(bundle)s;
+
+-- name: resume_one
+UPDATE runs SET status = 'queued', updated_at = %(now)s
+WHERE status = 'paused' AND bundle = %(bundle)s;
 
 -- name: insert_not_matched
 INSERT INTO not_matched (event_id, bundle, reason) VALUES (%(event_id)s, %(bundle)s, %(reason)s)
 ON CONFLICT (event_id, bundle) DO UPDATE SET reason = excluded.reason;
 
 -- name: insert_rejection
-INSERT INTO rejections (channel, reason, received_at, body)
-VALUES (%(channel)s, %(reason)s, %(received_at)s, %(body)s);
+INSERT INTO rejections (channel, reason, received_at, body, status, remote, content_type)
+VALUES (%(channel)s, %(reason)s, %(received_at)s, %(body)s, %(status)s, %(remote)s,
+        %(content_type)s);
+
+-- name: count_refusals
+INSERT INTO refusal_counts AS c (channel, status, remote, requests, first_at, last_at)
+VALUES (%(channel)s, %(status)s, %(remote)s, %(count)s, %(first_at)s, %(last_at)s)
+ON CONFLICT (channel, status, remote) DO UPDATE
+SET requests = c.requests + excluded.requests, last_at = greatest(c.last_at, excluded.last_at);
+
+-- name: cap_rejections
+DELETE FROM rejections WHERE id <= (SELECT max(id) FROM rejections) - %(keep)s;
+
+-- name: cap_remotes
+-- Unknown-token remotes: only the ones seen last are kept (a spray from many addresses cannot
+-- grow the table).
+DELETE FROM refusal_counts AS c
+WHERE c.remote <> '' AND (c.channel, c.status, c.remote) NOT IN (
+    SELECT channel, status, remote FROM refusal_counts WHERE remote <> ''
+    ORDER BY last_at DESC LIMIT %(keep)s
+);
+
+-- name: refusals
+SELECT * FROM rejections
+WHERE (%(channel)s::text IS NULL OR channel = %(channel)s::text)
+ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: get_refusal
+SELECT * FROM rejections WHERE id = %(id)s;
+
+-- name: refusal_counts
+SELECT * FROM refusal_counts ORDER BY channel, status, last_at DESC;
+
+-- name: prune_refusal_counts
+DELETE FROM refusal_counts WHERE last_at < %(cutoff)s;
 
 -- name: run_ids_of_event
 SELECT id FROM runs WHERE event_id = %(event_id)s ORDER BY id;
@@ -96,7 +172,8 @@ WHERE status = 'queued' AND bundle = ANY(%(bundles)s);
 
 -- name: resume_bundles
 UPDATE runs SET status = 'queued', updated_at = %(now)s
-WHERE status = 'paused' AND bundle = ANY(%(bundles)s);
+WHERE status = 'paused' AND bundle = ANY(%(bundles)s)
+  AND NOT EXISTS (SELECT 1 FROM bundle_holds AS h WHERE h.bundle = runs.bundle);
 
 -- name: step_started
 INSERT INTO steps (run_id, step_id, attempt, status, record)
@@ -153,8 +230,10 @@ LIMIT %(limit)s OFFSET %(offset)s;
 SELECT * FROM events
 WHERE (%(chat_id)s::text IS NULL OR chat_id = %(chat_id)s::text)
   AND (%(channel)s::text IS NULL OR channel = %(channel)s::text)
+  AND (%(matched)s::boolean IS NULL
+       OR %(matched)s::boolean = EXISTS (SELECT 1 FROM runs AS r WHERE r.event_id = events.id))
 ORDER BY id DESC
-LIMIT %(limit)s;
+LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: rejections
 SELECT * FROM rejections ORDER BY id DESC LIMIT %(limit)s;
@@ -162,10 +241,16 @@ SELECT * FROM rejections ORDER BY id DESC LIMIT %(limit)s;
 -- name: last_event_at
 SELECT channel, max(received_at) AS at FROM events GROUP BY channel;
 
+-- name: last_refusals
+SELECT DISTINCT ON (channel) * FROM rejections ORDER BY channel, id DESC;
+
 -- name: replay_run
 INSERT INTO runs (event_id, bundle, lane, status, retry_at, created_at, updated_at, version_hash,
-                  replay_of)
-SELECT event_id, bundle, lane, 'queued', %(now)s, %(now)s, %(now)s, %(version_hash)s, id
+                  replay_of, pinned)
+SELECT event_id, bundle, lane,
+       CASE WHEN EXISTS (SELECT 1 FROM bundle_holds AS h WHERE h.bundle = runs.bundle)
+            THEN 'paused' ELSE 'queued' END,
+       %(now)s, %(now)s, %(now)s, %(version_hash)s, id, %(pinned)s
 FROM runs WHERE id = %(id)s
 RETURNING id;
 

@@ -11,16 +11,79 @@ RETURNING id;
 SELECT id FROM events WHERE dedup_key = :dedup_key;
 
 -- name: insert_run
+-- A bundle held at run time gets its new runs paused, whatever the caller saw of the hold.
 INSERT INTO runs (event_id, bundle, lane, status, retry_at, created_at, updated_at, version_hash)
-VALUES (:event_id, :bundle, :lane, :status, :now, :now, :now, :version_hash)
-RETURNING id;
+VALUES (:event_id, :bundle, :lane,
+        CASE WHEN EXISTS (SELECT 1 FROM bundle_holds WHERE bundle = :bundle) THEN 'paused'
+             ELSE :status END,
+        :now, :now, :now, :version_hash)
+RETURNING id, status;
+
+-- name: insert_version
+INSERT INTO bundle_versions (hash, bundle, file, source, stored_at)
+VALUES (:hash, :bundle, :file, :source, :now)
+ON CONFLICT (hash) DO NOTHING;
+
+-- name: get_version
+SELECT * FROM bundle_versions WHERE hash = :hash;
+
+-- name: prune_versions
+DELETE FROM bundle_versions
+WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.version_hash = bundle_versions.hash);
+
+-- name: hold_bundle
+INSERT INTO bundle_holds (bundle, held_at, held_by, reason) VALUES (:bundle, :at, :by, :reason)
+ON CONFLICT (bundle) DO NOTHING;
+
+-- name: release_bundle
+DELETE FROM bundle_holds WHERE bundle = :bundle;
+
+-- name: holds
+SELECT * FROM bundle_holds ORDER BY bundle;
+
+-- name: pause_one
+UPDATE runs SET status = 'paused', updated_at = :now WHERE status = 'queued' AND bundle = :bundle;
+
+-- name: resume_one
+UPDATE runs SET status = 'queued', updated_at = :now WHERE status = 'paused' AND bundle = :bundle;
 
 -- name: insert_not_matched
 INSERT OR REPLACE INTO not_matched (event_id, bundle, reason) VALUES (:event_id, :bundle, :reason);
 
 -- name: insert_rejection
-INSERT INTO rejections (channel, reason, received_at, body)
-VALUES (:channel, :reason, :received_at, :body);
+INSERT INTO rejections (channel, reason, received_at, body, status, remote, content_type)
+VALUES (:channel, :reason, :received_at, :body, :status, :remote, :content_type);
+
+-- name: count_refusals
+INSERT INTO refusal_counts (channel, status, remote, requests, first_at, last_at)
+VALUES (:channel, :status, :remote, :count, :first_at, :last_at)
+ON CONFLICT (channel, status, remote) DO UPDATE
+SET requests = requests + excluded.requests, last_at = max(last_at, excluded.last_at);
+
+-- name: cap_rejections
+DELETE FROM rejections WHERE id <= (SELECT max(id) FROM rejections) - :keep;
+
+-- name: cap_remotes
+-- Unknown-token remotes: only the ones seen last are kept (a spray from many addresses cannot
+-- grow the table).
+DELETE FROM refusal_counts
+WHERE remote <> '' AND rowid NOT IN (
+    SELECT rowid FROM refusal_counts WHERE remote <> '' ORDER BY last_at DESC LIMIT :keep
+);
+
+-- name: refusals
+SELECT * FROM rejections
+WHERE (:channel IS NULL OR channel = :channel)
+ORDER BY id DESC LIMIT :limit OFFSET :offset;
+
+-- name: get_refusal
+SELECT * FROM rejections WHERE id = :id;
+
+-- name: refusal_counts
+SELECT * FROM refusal_counts ORDER BY channel, status, last_at DESC;
+
+-- name: prune_refusal_counts
+DELETE FROM refusal_counts WHERE last_at < :cutoff;
 
 -- name: run_ids_of_event
 SELECT id FROM runs WHERE event_id = :event_id ORDER BY id;
@@ -87,7 +150,8 @@ WHERE status = 'queued' AND bundle IN (SELECT value FROM json_each(:bundles));
 
 -- name: resume_bundles
 UPDATE runs SET status = 'queued', updated_at = :now
-WHERE status = 'paused' AND bundle IN (SELECT value FROM json_each(:bundles));
+WHERE status = 'paused' AND bundle IN (SELECT value FROM json_each(:bundles))
+  AND NOT EXISTS (SELECT 1 FROM bundle_holds AS h WHERE h.bundle = runs.bundle);
 
 -- name: step_started
 INSERT INTO steps (run_id, step_id, attempt, status, record)
@@ -143,8 +207,10 @@ LIMIT :limit OFFSET :offset;
 SELECT * FROM events
 WHERE (:chat_id IS NULL OR chat_id = :chat_id)
   AND (:channel IS NULL OR channel = :channel)
+  AND (:matched IS NULL
+       OR :matched = EXISTS (SELECT 1 FROM runs AS r WHERE r.event_id = events.id))
 ORDER BY id DESC
-LIMIT :limit;
+LIMIT :limit OFFSET :offset;
 
 -- name: rejections
 SELECT * FROM rejections ORDER BY id DESC LIMIT :limit;
@@ -152,10 +218,17 @@ SELECT * FROM rejections ORDER BY id DESC LIMIT :limit;
 -- name: last_event_at
 SELECT channel, max(received_at) AS at FROM events GROUP BY channel;
 
+-- name: last_refusals
+SELECT r.* FROM rejections AS r
+WHERE r.id = (SELECT max(id) FROM rejections AS o WHERE o.channel = r.channel);
+
 -- name: replay_run
 INSERT INTO runs (event_id, bundle, lane, status, retry_at, created_at, updated_at, version_hash,
-                  replay_of)
-SELECT event_id, bundle, lane, 'queued', :now, :now, :now, :version_hash, id
+                  replay_of, pinned)
+SELECT event_id, bundle, lane,
+       CASE WHEN EXISTS (SELECT 1 FROM bundle_holds AS h WHERE h.bundle = runs.bundle)
+            THEN 'paused' ELSE 'queued' END,
+       :now, :now, :now, :version_hash, id, :pinned
 FROM runs WHERE id = :id
 RETURNING id;
 
