@@ -25,8 +25,9 @@ from jivocrm.engine.connections import open_connections
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.runner import Runner
+from jivocrm.engine.versions import bundle_at
 from jivocrm.errors import JivoCRMError, StoreError
-from jivocrm.server.execution import execute_stored, verdict
+from jivocrm.server.execution import Versions, execute_stored, verdict
 from jivocrm.server.state import new_owner
 from jivocrm.store.base import UNFINISHED, Run, RunFilter, Store
 from jivocrm.store.journal import StoreJournal
@@ -45,12 +46,22 @@ class Plan:
     bundle: Bundle | None
     refused: str | None = None
     note: str | None = None
+    pinned: bool = False  # runs with the version the original recorded
 
 
 def plan_replay(
-    project: Project, run: Run, *, from_start: bool, config: ConfigChoice, force: bool
+    project: Project,
+    run: Run,
+    *,
+    from_start: bool,
+    config: ConfigChoice,
+    force: bool,
+    original: Bundle | str | None = None,
 ) -> Plan:
-    """Whether and how ``run`` may be replayed against the project as it is now."""
+    """Whether and how ``run`` may be replayed against the project as it is now.
+
+    ``original`` is the run's own bundle version loaded from the store (or why it cannot be),
+    for ``config="original"`` when the bundle changed since."""
     bundle = project.bundle(run.bundle)
     if bundle is None:
         return Plan(run, from_start, None, f"bundle {run.bundle!r} is no longer in the project")
@@ -60,13 +71,16 @@ def plan_replay(
         why = f"bundle {bundle.name!r} is paused (enabled: false); enable it, then replay"
         return Plan(run, from_start, bundle, why)
     changed = bundle.version_hash != run.version_hash
-    if config == "original" and changed:
-        why = (
-            f"bundle {bundle.name!r} changed since run {run.id} (run version {run.version_hash},"
-            f" now {bundle.version_hash}); only the current version is available:"
-            " use --config current"
-        )
-        return Plan(run, from_start, bundle, why)
+    pinned = config == "original"
+    if pinned and changed:
+        if not isinstance(original, Bundle):
+            why = (
+                f"bundle {bundle.name!r} changed since run {run.id} (run version"
+                f" {run.version_hash}, now {bundle.version_hash}) and the run's version cannot"
+                f" run: {original or 'it is not in the store'}; use --config current"
+            )
+            return Plan(run, from_start, bundle, why)
+        bundle, changed = original, False
     note = None
     if run.status == "succeeded":
         if not force:
@@ -76,7 +90,13 @@ def plan_replay(
         from_start, note = True, "succeeded before: runs again from the start"
     elif changed and not from_start:
         note = "the bundle changed since: finished steps are kept by step id"
-    return Plan(run, from_start, bundle, None, note)
+    current = project.bundle(run.bundle)
+    if pinned and current is not None and current.version_hash != bundle.version_hash:
+        note = (
+            f"with version {bundle.version_hash}, the run's (the project now has"
+            f" {current.version_hash})"
+        )
+    return Plan(run, from_start, bundle, None, note, pinned)
 
 
 async def failed_runs(
@@ -102,6 +122,17 @@ async def claim(store: Store, run_id: int, owner: str) -> Run | None:
     return ours[0] if ours else None
 
 
+async def original_bundle(store: Store, project: Project, run: Run) -> Bundle | str:
+    """The bundle version ``run`` was created with, from the store, or why it cannot run."""
+    version = await store.bundle_version(run.version_hash)
+    if version is None:
+        return f"version {run.version_hash} is not in the store"
+    try:
+        return bundle_at(project, version)
+    except JivoCRMError as exc:
+        return str(exc)
+
+
 async def execute_claimed(
     store: Store, project: Project, runner: Runner, run: Run, owner: str
 ) -> None:
@@ -111,6 +142,14 @@ async def execute_claimed(
         await store.finish_run(
             run.id, owner, status="failed", ran_hash=None, error="bundle no longer in the project"
         )
+        return
+    try:
+        bundle = await Versions().bundle(store, project, run, bundle)
+    except StoreError:
+        await store.release(owner, [run.id])
+        raise
+    except JivoCRMError as exc:
+        await store.finish_run(run.id, owner, status="failed", ran_hash=None, error=str(exc))
         return
     try:
         outcome = await execute_stored(
@@ -221,6 +260,7 @@ __all__ = [
     "execute_claimed",
     "execute_here",
     "failed_runs",
+    "original_bundle",
     "plan_replay",
     "wait_ended",
 ]

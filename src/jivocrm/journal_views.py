@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from jivocrm.engine import versions
 from jivocrm.engine.matching import match
 from jivocrm.engine.model import Project
 from jivocrm.errors import JivoCRMError
@@ -90,8 +91,11 @@ def step_json(row: StepRow) -> dict[str, Any]:
     return record
 
 
-async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any]:
-    """One run as ``--format json`` prints it (and the text view reads it), unredacted."""
+async def run_data(
+    store: Store, project: Project, run_id: int, *, with_diff: bool = False
+) -> dict[str, Any]:
+    """One run as ``--format json`` prints it (and the text view reads it), unredacted.
+    ``with_diff`` adds the diff from the run's bundle version to the current one."""
     run = await store.get_run(run_id)
     if run is None:
         raise JivoCRMError(f"no run {run_id} in the journal (pruned, or a wrong number?)")
@@ -100,7 +104,8 @@ async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any
     later = await store.list_runs(RunFilter(bundle=run.bundle, limit=ALL))
     bundle = project.bundle(run.bundle)
     shown = event_json(event) if event else None
-    return {
+    version = await store.bundle_version(run.version_hash)
+    data: dict[str, Any] = {
         "run": run_json(run),
         "event": shown,
         "visitor": visitor_of(shown),
@@ -109,10 +114,14 @@ async def run_data(store: Store, project: Project, run_id: int) -> dict[str, Any
             "version": run.version_hash,
             "ran_version": run.ran_hash,
             "current_version": bundle.version_hash if bundle else None,
+            "version_kept": version is not None,
         },
         "replays": [r.id for r in later if r.replay_of == run.id],
         "steps": [step_json(row) for row in steps],
     }
+    if with_diff:
+        data["diff"] = versions.diff(version, bundle) if version is not None else None
+    return data
 
 
 def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:

@@ -5,6 +5,8 @@ created again."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,12 +103,69 @@ def test_a_forced_replay_of_a_succeeded_run_creates_no_duplicate(
     assert len(w.emulators.contacts("b24")) == b24 + 1
 
 
-def test_original_config_is_refused_when_the_bundle_changed(
+def change_the_bitrix24_name(w: World) -> None:
+    """The bundle changes after the run: the Bitrix24 contact's name gets a prefix."""
+    path = w.root / "bundles" / "both.yaml"
+    text = path.read_text("utf-8")
+    old = '      name: "{{ event.visitor.name }}"\n      phone: "{{ event.visitor.phone }}"\n'
+    old += "    duplicates: {mode: skip"
+    assert text.count(old) == 1
+    new = old.replace('name: "{{ event', 'name: "Изменено {{ event')
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+def new_bitrix24_names(w: World, before: int) -> list[str]:
+    return [c.get("NAME") for c in w.emulators.contacts("b24")[before:]]
+
+
+@pytest.mark.parametrize("config", ["original", "current"])
+def test_a_replay_runs_the_bundle_version_its_config_names(
+    failed: tuple[World, int, int, int], config: str
+) -> None:
+    w, run, _, b24 = failed
+    change_the_bitrix24_name(w)
+    w.stop()
+    w.start()  # the daemon now runs the changed bundle
+    done = w.json("runs", "replay", str(run), "--config", config, "--wait")["replays"]
+    assert [r["status"] for r in done] == ["succeeded"]
+    expected = {"original": ["Вера"], "current": ["Изменено Вера"]}[config]
+    assert new_bitrix24_names(w, b24) == expected
+
+
+def test_a_pinned_replay_records_the_original_version(failed: tuple[World, int, int, int]) -> None:
+    w, run, _, _ = failed
+    original = w.json("runs", "show", str(run))["bundle"]["version"]
+    change_the_bitrix24_name(w)
+    w.stop()  # no daemon: the replay runs here, with the project's changed bundle at hand
+    (done,) = w.json("runs", "replay", str(run), "--config", "original")["replays"]
+    shown = w.json("runs", "show", str(done["replay"]))
+    assert (done["status"], shown["run"]["pinned"], shown["bundle"]["ran_version"]) == (
+        "succeeded",
+        True,
+        original,
+    )
+
+
+def test_runs_show_prints_the_diff_to_the_current_version(
     failed: tuple[World, int, int, int],
 ) -> None:
     w, run, _, _ = failed
-    path = w.root / "bundles" / "both.yaml"
-    path.write_text(path.read_text("utf-8") + "description: changed\n", "utf-8")
+    change_the_bitrix24_name(w)
+    before = w.cli("runs", "show", str(run)).stdout
+    text = w.cli("runs", "show", str(run), "--diff").stdout
+    assert f"runs show {run} --diff" in before
+    assert '-      name: "{{ event.visitor.name }}"' in text
+    assert '+      name: "Изменено {{ event.visitor.name }}"' in text
+
+
+def test_original_config_is_refused_when_the_version_is_gone(
+    failed: tuple[World, int, int, int],
+) -> None:
+    w, run, _, _ = failed
+    change_the_bitrix24_name(w)
+    w.stop()
+    with contextlib.closing(sqlite3.connect(w.db)) as conn, conn:
+        conn.execute("DELETE FROM bundle_versions")
     (refused,) = w.json("runs", "replay", str(run), "--config", "original", ok=False)["replays"]
     assert refused["status"] == "refused"
-    assert "only the current version is available: use --config current" in refused["reason"]
+    assert "not in the store; use --config current" in refused["reason"]

@@ -79,12 +79,30 @@ def _event_lines(event: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _diff_lines(data: dict[str, Any]) -> list[str]:
+    bundle = data["bundle"]
+    if "diff" not in data:
+        changed = bundle["current_version"] not in (None, bundle["version"])
+        if changed and bundle["version_kept"]:
+            return [f"`jivocrm runs show {data['run']['id']} --diff` prints what changed since"]
+        return []
+    if data["diff"] is None:
+        return [f"version {bundle['version']} is not kept in the store: no diff to show"]
+    if not data["diff"]:
+        return ["the bundle has not changed since this run"]
+    text: str = data["diff"]
+    return text.rstrip("\n").split("\n")
+
+
 def show_text(data: dict[str, Any], full: bool) -> list[str]:
     run = data["run"]
     head = f"run {run['id']}: {run['status']}, attempt {run['attempt']}"
     if run["replay_of"]:
         head += f", replay of run {run['replay_of']}"
+    if run.get("pinned"):
+        head += f", with its recorded bundle version {run['version_hash']}"
     lines = [head, *_event_lines(data["event"]), _version_line(data["bundle"])]
+    lines.extend(_diff_lines(data))
     lines.append(f"created {fmt_.when(run['created_at'])}, updated {fmt_.when(run['updated_at'])}")
     if data["replays"]:
         lines.append("replayed as run " + ", ".join(str(i) for i in data["replays"]))
@@ -116,12 +134,12 @@ def show_text(data: dict[str, Any], full: bool) -> list[str]:
     return lines
 
 
-def show_run(project_path: Path, run_id: int, full: bool, fmt: str) -> int:
+def show_run(project_path: Path, run_id: int, full: bool, fmt: str, diff: bool = False) -> int:
     project = fmt_.load(project_path)
 
     async def query() -> dict[str, Any]:
         async with fmt_.opened_store(project) as store:
-            return await run_data(store, project, run_id)
+            return await run_data(store, project, run_id, with_diff=diff)
 
     redactor: Redactor = journal_redactor(project)
     data = redactor.value(asyncio.run(query()))
@@ -185,10 +203,13 @@ def list_command(
 @click.argument("run_id", metavar="RUN", type=click.IntRange(1, 2**63 - 1))
 @fmt_.PROJECT
 @click.option("--full", is_flag=True, help="Print CRM requests and answers whole.")
+@click.option(
+    "--diff", is_flag=True, help="Print the changes from the run's bundle version to the current."
+)
 @FORMAT
-def show_command(run_id: int, project: Path, full: bool, fmt: str) -> None:
+def show_command(run_id: int, project: Path, full: bool, diff: bool, fmt: str) -> None:
     """One run: its event, bundle version, and every step with its CRM calls."""
-    finish(guarded(lambda: show_run(project, run_id, full, fmt)))
+    finish(guarded(lambda: show_run(project, run_id, full, fmt, diff)))
 
 
 command.add_command(replay_command)

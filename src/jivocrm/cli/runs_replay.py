@@ -16,12 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, USAGE, USER_ERROR, echo_json, finish, guarded
 from jivocrm.engine.model import Project
+from jivocrm.engine.versions import version_of
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_replay import (
     Plan,
     daemon_listening,
     execute_here,
     failed_runs,
+    original_bundle,
     plan_replay,
     wait_ended,
 )
@@ -51,16 +53,22 @@ async def _plans(
         if run_id not in found:
             raise JivoCRMError(f"no run {run_id} in the journal (pruned, or a wrong number?)")
         runs.append(found[run_id])
-    plans = [
-        plan_replay(
-            project,
-            run,
-            from_start=options["from_start"],
-            config=options["config"],
-            force=options["force"],
+    plans = []
+    for run in runs:
+        original = None
+        current = project.bundle(run.bundle)
+        if options["config"] == "original" and current and current.version_hash != run.version_hash:
+            original = await original_bundle(store, project, run)
+        plans.append(
+            plan_replay(
+                project,
+                run,
+                from_start=options["from_start"],
+                config=options["config"],
+                force=options["force"],
+                original=original,
+            )
         )
-        for run in runs
-    ]
     return plans, notes
 
 
@@ -112,7 +120,11 @@ async def replay(
                 continue
             assert plan.bundle is not None
             new_id = await store.replay(
-                plan.run.id, from_start=plan.from_start, version_hash=plan.bundle.version_hash
+                plan.run.id,
+                from_start=plan.from_start,
+                version_hash=plan.bundle.version_hash,
+                version=version_of(plan.bundle),
+                pinned=plan.pinned,
             )
             entry.update(replay=new_id, status="queued")
             todo.append((plan, new_id))
@@ -205,7 +217,8 @@ def run_replay(
     type=click.Choice(["current", "original"]),
     default="current",
     show_default=True,
-    help="Bundle version: the project's now, or the one the run recorded (refused if changed).",
+    help="Bundle version: the project's now, or the one the run was accepted under (kept in the"
+    " store).",
 )
 @click.option("--force", is_flag=True, help="Also replay runs that succeeded.")
 @click.option("--dry-run", is_flag=True, help="Show what would be replayed; change nothing.")

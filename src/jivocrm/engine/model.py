@@ -47,6 +47,7 @@ class Bundle:
     # sha256 of the bundle's content; each run records the version it ran with
     version_hash: str = ""
     source: dict[str, Any] = field(default_factory=dict, compare=False)
+    text: str = field(default="", compare=False, repr=False)  # the file as hashed
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

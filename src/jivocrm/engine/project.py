@@ -73,7 +73,7 @@ def _conditions(raw: Any) -> tuple[tuple[Condition, ...], ...]:
     )
 
 
-def _bundle(doc: Document, path: Path, content: bytes) -> Bundle:
+def build_bundle(doc: Document, path: Path, content: bytes) -> Bundle:
     data = plain(doc.data)
     steps = []
     for index, raw in enumerate(data["steps"]):
@@ -102,6 +102,7 @@ def _bundle(doc: Document, path: Path, content: bytes) -> Bundle:
         lane=data.get("lane"),
         version_hash=hashlib.sha256(content).hexdigest()[:16],
         source=data,
+        text=content.decode("utf-8", "replace"),
     )
 
 
@@ -252,9 +253,16 @@ def load_project(
     if any(p.severity == "error" for p in problems):
         return None, problems
 
-    bundles = [_bundle(doc, p, content) for doc, p, content in bundle_docs]
+    bundles = [build_bundle(doc, p, content) for doc, p, content in bundle_docs]
     project = _project(root, file, plain(project_doc.data), bundles)
     return project, problems
 
 
-__all__ = ["PROJECT_FILE", "did_you_mean", "find_project_file", "load_project"]
+__all__ = [
+    "PROJECT_FILE",
+    "build_bundle",
+    "check_bundle_schema",
+    "did_you_mean",
+    "find_project_file",
+    "load_project",
+]

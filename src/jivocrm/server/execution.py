@@ -2,7 +2,9 @@
 
 ``execute_stored`` reads the run's event and resume state back from the store and runs the
 bundle; ``verdict`` turns the outcome into what the store records next (a pure function of the
-project's retry policy and the time, so its tests never sleep).
+project's retry policy and the time, so its tests never sleep). ``Versions`` gives a pinned run (a
+replay with ``--config original``) the bundle version it recorded instead of the project's
+current one.
 
 Only a retriable CRM failure is retried, and only while the run has held its lane for less than
 ``retry.max_lane_hold``: the chat's later events wait behind it, so its last attempt is at that
@@ -16,13 +18,39 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from jivocrm.engine.journal import RunJournal, RunOutcome
+from jivocrm.engine.versions import bundle_at
+from jivocrm.errors import JivoCRMError
 from jivocrm.store.journal import resume_state
 
 if TYPE_CHECKING:
-    from jivocrm.engine.model import Bundle
+    from jivocrm.engine.model import Bundle, Project
     from jivocrm.engine.retry import RetryPolicy
     from jivocrm.engine.runner import Runner
     from jivocrm.store.base import Run, Store
+
+
+class Versions:
+    """Stored bundle versions loaded for pinned runs, kept per project (a reload starts anew)."""
+
+    def __init__(self) -> None:
+        self._project: Project | None = None
+        self._loaded: dict[str, Bundle] = {}
+
+    async def bundle(self, store: Store, project: Project, run: Run, current: Bundle) -> Bundle:
+        """The bundle ``run`` executes with; ``JivoCRMError`` when its version cannot run."""
+        if not run.pinned or run.version_hash == current.version_hash:
+            return current
+        if self._project is not project:
+            self._project, self._loaded = project, {}
+        if run.version_hash not in self._loaded:
+            version = await store.bundle_version(run.version_hash)
+            if version is None:
+                raise JivoCRMError(
+                    f"version {run.version_hash} of bundle {run.bundle!r} is not in the store; "
+                    "replay with --config current"
+                )
+            self._loaded[run.version_hash] = bundle_at(project, version)
+        return self._loaded[run.version_hash]
 
 
 async def execute_stored(
@@ -83,4 +111,4 @@ def retry_verdict(
     return Verdict("retry", max(min(delay, limit - held), hint or 0.0), error)
 
 
-__all__ = ["Verdict", "execute_stored", "retry_verdict", "verdict"]
+__all__ = ["Verdict", "Versions", "execute_stored", "retry_verdict", "verdict"]

@@ -33,6 +33,7 @@ from jivocrm import storable
 from jivocrm.engine.events import EventError, JivoEvent, parse_event
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel
+from jivocrm.engine.versions import versions_of
 from jivocrm.errors import StoreError
 from jivocrm.server.reply import REPLY_EVENTS, wait_replies
 from jivocrm.server.state import Daemon, ProjectView
@@ -107,6 +108,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
             NewRun(m.bundle.name, m.lane or "", m.bundle.version_hash, m.paused) for m in runs
         ),
         not_matched=tuple((m.bundle.name, m.reason) for m in matches if not m.matched),
+        versions=versions_of([m.bundle for m in runs]),
     )
     try:
         accepted = await daemon.store.accept(new)

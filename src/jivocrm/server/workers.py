@@ -20,8 +20,8 @@ import structlog
 
 from jivocrm.engine.journal import RunOutcome
 from jivocrm.engine.model import Bundle
-from jivocrm.errors import StoreError
-from jivocrm.server.execution import Verdict, execute_stored, retry_verdict, verdict
+from jivocrm.errors import JivoCRMError, StoreError
+from jivocrm.server.execution import Verdict, Versions, execute_stored, retry_verdict, verdict
 from jivocrm.server.notify import send_alert
 from jivocrm.server.state import Daemon, ProjectView
 from jivocrm.store.base import Run
@@ -46,6 +46,7 @@ class WorkerPool:
         self.lease = lease
         self.stopping = False
         self.inflight: dict[int, asyncio.Task[None]] = {}
+        self.versions = Versions()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -187,6 +188,13 @@ class WorkerPool:
         if not bundle.enabled:
             await store.hold_run(run.id, self.daemon.owner)
             rlog.info("run_paused")
+            return
+        try:
+            bundle = await self.versions.bundle(store, view.project, run, bundle)
+        except StoreError:
+            raise  # not the run's fault: retried on the durable schedule
+        except JivoCRMError as exc:
+            await self._fail(view, run, None, str(exc), rlog)
             return
         rlog.info("run_started")
         journal = StoreJournal(store, run.id, run.attempt, self._check_stopping)
