@@ -16,7 +16,7 @@ from typing import Any
 
 from jivocrm.engine import versions
 from jivocrm.engine.matching import match
-from jivocrm.engine.model import Project
+from jivocrm.engine.model import Bundle, Project
 from jivocrm.errors import JivoCRMError
 from jivocrm.store.base import Event, EventDetail, Run, RunFilter, StepRow, Store
 
@@ -124,18 +124,50 @@ async def run_data(
     return data
 
 
+async def bundle_rows(store: Store, project: Project) -> list[dict[str, Any]]:
+    """Every bundle with what holds it (its file, a runtime hold) and its waiting runs; runtime
+    holds of bundles no longer in the project come last."""
+    holds = {h.bundle: h for h in await store.holds()}
+    stats = await store.stats(now=time.time())
+    rows = []
+
+    def row(name: str, bundle: Bundle | None) -> dict[str, Any]:
+        hold = holds.pop(name, None)
+        by_file = bundle is not None and not bundle.enabled
+        return {
+            "bundle": name,
+            "file": bundle.file if bundle else None,
+            "event": bundle.event if bundle else None,
+            "channels": list(bundle.channels) if bundle else [],
+            "version": bundle.version_hash if bundle else None,
+            "held": by_file or hold is not None,
+            "held_by_file": by_file,
+            "hold": asdict(hold) if hold else None,
+            "paused_runs": stats.runs.get((name, "paused"), 0),
+            "queued_runs": stats.runs.get((name, "queued"), 0),
+        }
+
+    rows = [row(b.name, b) for b in project.bundles]
+    rows += [row(name, None) for name in sorted(holds)]
+    return rows
+
+
 def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:
     if run.status == "failed":
         failed = next((s for s in reversed(steps) if s["status"] == "failed"), None)
         where = f" at step {failed['step_id']}" if failed else ""
         return f"ran: run {run.id} failed{where}: {run.error or 'no error recorded'}"
     if run.status == "paused":
-        return f"held: run {run.id} waits until the bundle is enabled"
+        return (
+            f"held: run {run.id} waits until the bundle is resumed (enabled: true in its file,"
+            f" or `jivocrm bundles resume {run.bundle}`)"
+        )
     return f"ran: run {run.id} {run.status}"
 
 
-def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]:
-    """What the project as it is now decides for this event, per bundle."""
+def _current(project: Project, detail: EventDetail, held: set[str]) -> dict[str, dict[str, Any]]:
+    """What the project as it is now decides for this event, per bundle (``held``: bundles
+    paused at run time)."""
     try:
         event = project.parse(detail.event.payload())
         channel = project.channels.get(detail.event.channel)
@@ -144,7 +176,12 @@ def _current(project: Project, detail: EventDetail) -> dict[str, dict[str, Any]]
         verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
         return {b.name: verdict for b in project.bundles}
     return {
-        m.bundle.name: {"matched": m.matched, "paused": m.paused, "reason": m.reason} for m in found
+        m.bundle.name: {
+            "matched": m.matched,
+            "paused": m.paused or (m.matched and m.bundle.name in held),
+            "reason": m.reason,
+        }
+        for m in found
     }
 
 
@@ -152,7 +189,7 @@ async def explanation(store: Store, project: Project, event_id: int) -> dict[str
     detail = await store.event_detail(event_id)
     if detail is None:
         raise JivoCRMError(f"no event {event_id} in the journal (pruned, or a wrong number?)")
-    now = _current(project, detail)
+    now = _current(project, detail, {h.bundle for h in await store.holds()})
     recorded: dict[str, dict[str, Any]] = {}
     for run in detail.runs:
         steps = [step_json(s) for s in detail.steps.get(run.id, [])]
@@ -191,6 +228,7 @@ def _summary(detail: EventDetail, bundles: list[dict[str, Any]]) -> str:
 
 
 __all__ = [
+    "bundle_rows",
     "event_json",
     "explanation",
     "parse_duration",

@@ -64,6 +64,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jivocrm.cli.events",
         "Received Jivo events and why each bundle ran on them or did not.",
     ),
+    "bundles": (
+        "jivocrm.cli.bundles",
+        "The project's bundles: which run and which are held; pause and resume without a commit.",
+    ),
     "channels": (
         "jivocrm.cli.channels",
         "Each Jivo channel: its webhook URL, the bundles serving it, its last event.",

@@ -25,6 +25,8 @@ from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.errors import JivoCRMError, ProjectError
 from jivocrm.journal_views import parse_duration, parse_when
+from jivocrm.logs import configure
+from jivocrm.redaction import journal_redactor
 from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
@@ -47,10 +49,14 @@ def load(path: Path) -> Project:
 
 
 @contextlib.asynccontextmanager
-async def opened_store(project: Project) -> AsyncIterator[Store]:
-    """The project's store, opened; a missing SQLite file is an error, not a new empty journal."""
+async def opened_store(project: Project, *, create: bool = False) -> AsyncIterator[Store]:
+    """The project's store, opened; a missing SQLite file is an error, not a new empty journal,
+    unless ``create`` (a command that writes, such as ``bundles pause``, may come first)."""
     url = str(resolve(project.store, project.environ))
-    if url.startswith("sqlite:///"):
+    if create:
+        # A new store logs its migrations: to stderr, so stdout stays the command's report.
+        configure(journal_redactor(project), level="warning", stream=sys.stderr)
+    if url.startswith("sqlite:///") and not create:
         path = store_path(url, project.root)
         if not path.exists():
             raise JivoCRMError(

@@ -37,7 +37,7 @@ from jivocrm.engine.versions import versions_of
 from jivocrm.errors import StoreError
 from jivocrm.server.reply import REPLY_EVENTS, wait_replies
 from jivocrm.server.state import Daemon, ProjectView
-from jivocrm.store.base import NewEvent, NewRun
+from jivocrm.store.base import Accepted, NewEvent, NewRun
 
 log = structlog.get_logger("jivocrm.intake")
 
@@ -129,7 +129,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
         daemon.wake.set()
     reply = OK
     if event.name in REPLY_EVENTS:
-        reply = await _reply(daemon, view, accepted.run_ids, accepted.duplicate, runs, slog)
+        reply = await _reply(daemon, view, accepted, runs, slog)
     daemon.metrics.replied(event.name, time.perf_counter() - started)
     return web.json_response(reply)
 
@@ -187,21 +187,25 @@ async def _reject(daemon: Daemon, channel: Channel, reason: str, body: bytes) ->
 async def _reply(
     daemon: Daemon,
     view: ProjectView,
-    run_ids: tuple[int, ...],
-    duplicate: bool,
+    accepted: Accepted,
     matched: list[Match],
     slog: structlog.stdlib.BoundLogger,
 ) -> dict[str, Any]:
-    if not duplicate:
+    if not accepted.duplicate:
+        # Runs created paused (the file's enabled, or a runtime hold) give no reply now.
         ids = [
-            i for i, m in zip(run_ids, matched, strict=True) if m.bundle.replies and not m.paused
+            i
+            for i, m in zip(accepted.run_ids, matched, strict=True)
+            if m.bundle.replies and i not in accepted.paused
         ]
     else:  # a redelivery: the stored runs of the first delivery, by their bundles now
-        stored = await daemon.store.get_runs(run_ids)
+        stored = await daemon.store.get_runs(accepted.run_ids)
         ids = [
             r.id
             for r in stored
-            if (b := view.project.bundle(r.bundle)) is not None and b.replies and b.enabled
+            if (b := view.project.bundle(r.bundle)) is not None
+            and b.replies
+            and r.status != "paused"
         ]
     if not ids:
         return OK

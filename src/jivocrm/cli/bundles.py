@@ -1,0 +1,161 @@
+"""``jivocrm bundles list|pause|resume``: pause a bundle without a commit, and see what holds it.
+
+A bundle is held by its file (``enabled: false``, kept in git) or at run time (``pause``, kept in
+the store and, on PostgreSQL, seen by every instance). Either way its events wait as paused runs;
+``resume`` queues them again and they run in lane order (one chat's events in arrival order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jivocrm.cli import journal_format as fmt_
+from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.engine.model import Bundle, Project
+from jivocrm.engine.schema_errors import did_you_mean
+from jivocrm.errors import JivoCRMError
+from jivocrm.journal_views import bundle_rows
+
+
+def operator() -> str:
+    """Who pauses: the user and host the command runs as (shown beside the hold)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "someone"
+    return f"{user}@{socket.gethostname()}"
+
+
+def named(project: Project, name: str) -> Bundle:
+    bundle = project.bundle(name)
+    if bundle is None:
+        names = [b.name for b in project.bundles]
+        hint = did_you_mean(name, names) or f"; the bundles are: {', '.join(names) or 'none'}"
+        raise JivoCRMError(f"no bundle {name!r} in the project{hint}")
+    return bundle
+
+
+def held_text(row: dict[str, Any]) -> str:
+    by = []
+    if row["held_by_file"]:
+        by.append("file (enabled: false)")
+    hold = row["hold"]
+    if hold:
+        why = f", {hold['reason']}" if hold["reason"] else ""
+        by.append(f"runtime: {hold['held_by']}, {fmt_.when(hold['held_at'])}{why}")
+    return "held by " + " and ".join(by) if by else "running"
+
+
+def list_bundles(project_path: Path, fmt: str) -> int:
+    project = fmt_.load(project_path)
+
+    async def query() -> list[dict[str, Any]]:
+        async with fmt_.opened_store(project, create=True) as store:
+            return await bundle_rows(store, project)
+
+    rows = asyncio.run(query())
+    if fmt == "json":
+        echo_json(rows)
+        return OK
+    out = fmt_.console()
+    grid = fmt_.table("bundle", "file", "event", "state", "paused runs", "queued runs")
+    for row in rows:
+        grid.add_row(
+            row["bundle"],
+            row["file"] or "—",
+            row["event"] or "—",
+            held_text(row),
+            str(row["paused_runs"]),
+            str(row["queued_runs"]),
+        )
+    out.print(grid)
+    if any(r["hold"] for r in rows):
+        out.print("`jivocrm bundles resume NAME` runs the held events, in order.")
+    return OK
+
+
+def pause(project_path: Path, name: str, reason: str, fmt: str) -> int:
+    project = fmt_.load(project_path)
+    bundle = named(project, name)
+
+    async def work() -> int:
+        async with fmt_.opened_store(project, create=True) as store:
+            who = operator()
+            return await store.hold_bundle(bundle.name, by=who, reason=reason, at=time.time())
+
+    paused = asyncio.run(work())
+    if fmt == "json":
+        echo_json({"bundle": bundle.name, "held": True, "runs_paused": paused})
+        return OK
+    click.echo(
+        f"Bundle {bundle.name!r} is paused: its events wait as paused runs"
+        f" ({paused} queued run(s) paused now; a run already executing finishes)."
+    )
+    click.echo(f"`jivocrm bundles resume {bundle.name}` runs them, in order.")
+    return OK
+
+
+def resume(project_path: Path, name: str, fmt: str) -> int:
+    project = fmt_.load(project_path)
+    bundle = named(project, name)
+
+    async def work() -> tuple[bool, int]:
+        async with fmt_.opened_store(project, create=True) as store:
+            held = any(h.bundle == bundle.name for h in await store.holds())
+            queued = await store.release_bundle(bundle.name, requeue=bundle.enabled)
+            return held, queued
+
+    held, queued = asyncio.run(work())
+    if fmt == "json":
+        data = {"bundle": bundle.name, "was_held": held, "runs_queued": queued}
+        echo_json({**data, "held_by_file": not bundle.enabled})
+        return OK
+    if held:
+        click.echo(f"Bundle {bundle.name!r} resumed: {queued} held run(s) queued, in order.")
+    else:
+        click.echo(f"Bundle {bundle.name!r} was not paused with `jivocrm bundles pause`.")
+    if not bundle.enabled:
+        click.echo(
+            f"It is still paused by its file ({bundle.file}: enabled: false): set enabled: true"
+            " and reload the daemon to run its events."
+        )
+    return OK
+
+
+@click.group("bundles")
+def command() -> None:
+    """The project's bundles: which run and which are held; pause and resume without a commit."""
+
+
+@command.command("list")
+@fmt_.PROJECT
+@FORMAT
+def list_command(project: Path, fmt: str) -> None:
+    """Every bundle, whether it is held (by its file or at run time) and its waiting runs."""
+    finish(guarded(lambda: list_bundles(project, fmt)))
+
+
+@command.command("pause")
+@click.argument("name")
+@fmt_.PROJECT
+@click.option("--reason", default="", help="Why, shown beside the hold.")
+@FORMAT
+def pause_command(name: str, project: Path, reason: str, fmt: str) -> None:
+    """Hold a bundle at run time: its events wait (durably) until `bundles resume`."""
+    finish(guarded(lambda: pause(project, name, reason, fmt)))
+
+
+@command.command("resume")
+@click.argument("name")
+@fmt_.PROJECT
+@FORMAT
+def resume_command(name: str, project: Path, fmt: str) -> None:
+    """Release a runtime hold: the bundle's held events run, in lane order."""
+    finish(guarded(lambda: resume(project, name, fmt)))
