@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +22,7 @@ import aiohttp
 import structlog
 
 from jivocrm.engine.connections import open_connections
-from jivocrm.engine.envvars import resolve
+from jivocrm.engine.envvars import resolve, resolve_text
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.runner import Runner
 from jivocrm.engine.versions import bundle_at
@@ -228,6 +228,17 @@ def local_address(project: Project) -> str | None:
     return f"http://{host}:{port}"
 
 
+def public_address(project: Project, environ: Mapping[str, str]) -> str:
+    """Where Jivo and people reach the daemon: ``server.public_url`` when it resolves, else the
+    local address (fine on this machine only)."""
+    if project.server.public_url:
+        missing: list[str] = []
+        url = resolve_text(project.server.public_url, environ, missing)
+        if not missing:
+            return url.rstrip("/")
+    return local_address(project) or f"http://{project.server.host}:{project.server.port}"
+
+
 async def daemon_listening(project: Project, patience: float = 1.0) -> str | None:
     """The address of a daemon answering there, or None."""
     url = local_address(project)
@@ -262,5 +273,6 @@ __all__ = [
     "failed_runs",
     "original_bundle",
     "plan_replay",
+    "public_address",
     "wait_ended",
 ]

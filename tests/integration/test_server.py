@@ -17,9 +17,11 @@ from jivocrm import samples
 from jivocrm.connectors.amocrm.emulator_routes import STATE
 from jivocrm.engine.bundle_tests import crm_state
 from jivocrm.engine.project import load_project
+from jivocrm.server import notify
 from jivocrm.server.app import CONNECTIONS, DAEMON, STORE, create_app
 from jivocrm.server.reload import reload
 from jivocrm.store.base import RunFilter
+from jivocrm.testing.alert_sinks import AlertSinks
 
 TOKEN = "test-channel-token-0001"
 WIDGET = "aB3dE5fGh7"
@@ -272,7 +274,7 @@ async def test_a_final_failure_is_reported_to_notify(
     write(
         tmp_path,
         {"accepted": bundle()},
-        extra=f"notify: {{webhook_url: '{server.make_url('/alert')}'}}\n",
+        extra=f"notify: {{webhook_url: '{server.make_url('/alert')}', group_wait: 0}}\n",
     )
     project, problems = load_project(tmp_path)
     assert project is not None, problems
@@ -287,7 +289,45 @@ async def test_a_final_failure_is_reported_to_notify(
         if alerts:
             break
         await asyncio.sleep(0.05)
-    assert (run.status, [a["run_id"] for a in alerts]) == ("failed", [run.id])
+    reported = [r["run_id"] for a in alerts for r in a["runs"]]
+    assert (run.status, reported) == ("failed", [run.id])
+
+
+async def test_alerts_reach_every_channel_and_a_recovery_is_told_once(
+    tmp_path: Path, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify, "WATCH_EVERY", 0.1)
+    with AlertSinks(bot_token="42:token") as sinks:
+        extra = (
+            "notify:\n  webhook_url: ${ALERT_URL}\n  group_wait: 0\n  group_interval: 0.2\n"
+            f"  email: {{host: 127.0.0.1, port: {sinks.smtp_port}, security: none,"
+            " from: jivocrm@shop.example, to: [ops@shop.example]}\n"
+            f"  telegram: {{bot_token: '${{TG_TOKEN}}', chat_id: '-100500',"
+            f" api_url: '{sinks.telegram_url}'}}\n"
+        )
+        write(tmp_path, {"accepted": bundle()}, extra=extra)
+        project, problems = load_project(tmp_path)
+        assert project is not None, problems
+        env = {"JIVO_SHOP_TOKEN": TOKEN, "ALERT_URL": sinks.webhook_url, "TG_TOKEN": "42:token"}
+        app = create_app(project, environ=env, workers=2)
+        client = await aiohttp_client(app)
+        emulator(app)[STATE].faults.status = 503  # never recovers: 3 attempts, then failed
+        await client.post(URL, json=sample(visitor={"phone": "+79030000007"}))
+        await settled(app)
+        emulator(app)[STATE].faults.status = 0
+        await client.post(URL, json=sample(chat_id=2, visitor={"phone": "+79030000008"}))
+        await settled(app)
+        texts: list[str] = []
+        for _ in range(200):
+            texts = [m["text"] for m in sinks.telegram]
+            if any("recovered" in t for t in texts) and len(sinks.mail) == len(texts):
+                break
+            await asyncio.sleep(0.05)
+    told = [sum(word in t for t in texts) for word in ("amo is unavailable", "amo recovered")]
+    assert told == [1, 1]
+    assert "jivocrm runs show 1; jivocrm runs replay 1 once the cause is fixed" in "\n".join(texts)
+    assert [m["Subject"] for m in sinks.mail] == [t.split("\n")[0] for t in texts]
+    assert sum(len(a["runs"]) for a in sinks.webhook) == 1
 
 
 async def test_health_ready_and_metrics(start: Start) -> None:

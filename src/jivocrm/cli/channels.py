@@ -21,20 +21,14 @@ from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Channel, Project
 from jivocrm.errors import JivoCRMError
-from jivocrm.journal_replay import local_address
+from jivocrm.journal_replay import public_address
 from jivocrm.store import store_path
 
 MASKED = "********"
 WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
 
 
-def base_url(project: Project, environ: Mapping[str, str]) -> str:
-    if project.server.public_url:
-        missing: list[str] = []
-        url = resolve_text(project.server.public_url, environ, missing)
-        if not missing:
-            return url.rstrip("/")
-    return local_address(project) or f"http://{project.server.host}:{project.server.port}"
+base_url = public_address
 
 
 def webhook_path(channel: Channel, environ: Mapping[str, str], show_token: bool) -> str:

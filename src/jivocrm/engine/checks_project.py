@@ -92,6 +92,7 @@ def check_project(doc: Document) -> Iterator[Diagnostic]:
         secrets.extend(_secret_paths(schema, conn, ("connections", name), {}))
         yield from _addresses(doc, ("connections", name), kind, conn)
     yield from _timezone(doc)
+    yield from _notify(doc, data.get("notify"))
     for path in dict.fromkeys(secrets):
         value = _value(data, path)
         # A value holding a reference keeps its secret part in the environment. A loopback URL
@@ -120,6 +121,29 @@ def _timezone(doc: Document) -> Iterator[Diagnostic]:
             "timezone",
             f"unknown timezone '{name}': write an IANA name such as Europe/Moscow or UTC",
         )
+
+
+def _notify(doc: Document, notify: Any) -> Iterator[Diagnostic]:
+    """Alert channels that would send a secret in the clear."""
+    if not isinstance(notify, dict):
+        return
+    problems: list[tuple[Path_, str]] = []
+    telegram = notify.get("telegram")
+    api = telegram.get("api_url") if isinstance(telegram, dict) else None
+    if _literal(api) and not api.startswith("https://") and not _loopback(api):
+        # The bot token travels in the URL's path.
+        problems.append((("telegram", "api_url"), "https required: the bot token is in the URL"))
+    email = notify.get("email")
+    if isinstance(email, dict) and email.get("security") == "none" and email.get("password"):
+        host = email.get("host")
+        if not (isinstance(host, str) and host in LOOPBACK_HOSTS):
+            problems.append(
+                (("email", "security"), "a password goes only over starttls or tls: pick one")
+            )
+    for path, message in problems:
+        full = ("notify", *path)
+        line, col = doc.position(full)
+        yield Diagnostic(doc.file, line, col, json_path(full), message)
 
 
 def _connector_types() -> frozenset[str]:

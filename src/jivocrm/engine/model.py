@@ -106,6 +106,10 @@ class JournalConfig:
 class NotifyConfig:
     webhook_url: str | None = None
     timeout: float = 5.0
+    group_wait: float = 10.0
+    group_interval: float = 120.0
+    email: dict[str, Any] | None = None  # as written (references unresolved)
+    telegram: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

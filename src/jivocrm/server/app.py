@@ -27,6 +27,7 @@ from jivocrm.logs import Redactor
 from jivocrm.server.intake import receive
 from jivocrm.server.listener import Listener
 from jivocrm.server.metrics import unavailable
+from jivocrm.server.notify import Notifier
 from jivocrm.server.reload import sync_paused
 from jivocrm.server.state import Daemon, build_view
 from jivocrm.server.workers import LEASE, WorkerPool
@@ -109,6 +110,16 @@ def create_app(
             app[DAEMON] = Daemon(view, app[STORE], app[SESSION], connections, environ, red)
             yield
 
+    async def notifier_ctx(app: web.Application) -> AsyncIterator[None]:
+        notifier = Notifier(app[DAEMON])
+        app[DAEMON].notifier = notifier
+        task = asyncio.create_task(notifier.run(), name="jivocrm-notifier")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await notifier.stop()  # after the workers: their last failures go out too
+
     async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         daemon = app[DAEMON]
         await sync_paused(daemon, project)
@@ -128,7 +139,9 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    app.cleanup_ctx.extend([store_ctx, session_ctx, connections_ctx, workers_ctx, retention_ctx])
+    app.cleanup_ctx.extend(
+        [store_ctx, session_ctx, connections_ctx, notifier_ctx, workers_ctx, retention_ctx]
+    )
     app.router.add_post("/jivo/{token}", intake)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -106,7 +106,10 @@ class Metrics:
             registry=r,
         )
         self.alerts = Counter(
-            "jivocrm_alerts", "Failure alerts sent to notify, by result", ["result"], registry=r
+            "jivocrm_alerts",
+            "Alert messages to the notify channels, by channel and result",
+            ["channel", "result"],
+            registry=r,
         )
         self.content_types = Counter(
             "jivocrm_webhook_content_types",

@@ -13,7 +13,7 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jivocrm.engine.envvars import references, resolve
 from jivocrm.engine.model import Channel, Project
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from jivocrm.engine.connections import Connections
+    from jivocrm.server.notify import Notifier
     from jivocrm.server.workers import WorkerPool
 
 
@@ -36,25 +37,33 @@ class ProjectView:
     tokens: tuple[tuple[bytes, Channel], ...]  # resolved token → channel
     runner: Runner
     secrets: frozenset[str]
-    notify_url: str | None
+    notify_targets: Mapping[str, Any]  # webhook_url, email, telegram: resolved
+    public_url: str  # where people reach the daemon (links in alerts)
 
 
 def build_view(
     project: Project, connections: Connections, environ: Mapping[str, str]
 ) -> ProjectView:
     """Resolve what the daemon needs from the environment; raises ``MissingVariable``."""
+    from jivocrm.journal_replay import public_address
+
     tokens = tuple(
         (str(resolve(channel.token, environ)).encode(), channel)
         for channel in project.channels.values()
     )
-    notify = project.notify.webhook_url
-    notify_url = str(resolve(notify, environ)) if notify else None
+    notify = project.notify
+    targets = {
+        "webhook_url": notify.webhook_url,
+        "email": notify.email,
+        "telegram": notify.telegram,
+    }
     return ProjectView(
         project=project,
         tokens=tokens,
         runner=Runner(project, connections, connections.caches),
         secrets=frozenset(secret_values(project, environ)),
-        notify_url=notify_url,
+        notify_targets=resolve({k: v for k, v in targets.items() if v}, environ),
+        public_url=public_address(project, environ),
     )
 
 
@@ -104,6 +113,7 @@ class Daemon:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     accepting: bool = True
     pool: WorkerPool | None = None
+    notifier: Notifier | None = None
 
     @property
     def project(self) -> Project:

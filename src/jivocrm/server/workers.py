@@ -22,7 +22,6 @@ from jivocrm.engine.journal import RunOutcome
 from jivocrm.engine.model import Bundle
 from jivocrm.errors import JivoCRMError, StoreError
 from jivocrm.server.execution import Verdict, Versions, execute_stored, retry_verdict, verdict
-from jivocrm.server.notify import send_alert
 from jivocrm.server.state import Daemon, ProjectView
 from jivocrm.store.base import Run
 from jivocrm.store.journal import StoreJournal
@@ -286,8 +285,8 @@ class WorkerPool:
         self.daemon.metrics.runs_finished.labels(run.bundle, "failed").inc()
         self.daemon.waiters.resolve(run.id, None)
         rlog.warning("run_failed", error=error)
-        if view.notify_url:
-            await send_alert(self.daemon, view, run, error, kind)
+        if self.daemon.notifier is not None:
+            self.daemon.notifier.run_failed(run, error, lane_held=kind == "lane_held")
 
 
 def _alive(pid: int) -> bool:

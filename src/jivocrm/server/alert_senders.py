@@ -1,0 +1,161 @@
+"""Where alert messages go: a webhook (JSON POST), e-mail (SMTP through aiosmtplib) and a
+Telegram bot chat (the Bot API's ``sendMessage``). Each sender raises ``AlertNotSent`` with a
+reason a person can act on; the notifier logs it and carries on with the other channels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+
+import aiohttp
+import aiosmtplib
+
+from jivocrm.server.alerts import Message
+
+TELEGRAM_API = "https://api.telegram.org"
+TELEGRAM_LIMIT = 4096  # characters the Bot API takes in one message
+
+
+class AlertNotSent(Exception):
+    pass
+
+
+class Sender(Protocol):
+    name: str
+
+    async def send(self, message: Message) -> None: ...
+
+
+@dataclass
+class WebhookSender:
+    session: aiohttp.ClientSession
+    url: str
+    timeout: float
+    name: str = "webhook"
+
+    async def send(self, message: Message) -> None:
+        body = {**message.data, "title": message.title, "text": message.text}
+        try:
+            async with self.session.post(
+                self.url, json=body, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as resp:
+                if resp.status >= 300:
+                    raise AlertNotSent(f"the webhook answered {resp.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AlertNotSent(f"the webhook is unreachable: {exc or type(exc).__name__}") from exc
+
+
+@dataclass
+class TelegramSender:
+    session: aiohttp.ClientSession
+    bot_token: str
+    chat_id: str
+    timeout: float
+    api_url: str = TELEGRAM_API
+    name: str = "telegram"
+
+    async def send(self, message: Message) -> None:
+        text = f"{message.title}\n\n{message.text}"
+        if len(text) > TELEGRAM_LIMIT:
+            text = text[: TELEGRAM_LIMIT - 1] + "…"
+        url = f"{self.api_url.rstrip('/')}/bot{self.bot_token}/sendMessage"
+        body = {"chat_id": self.chat_id, "text": text, "disable_web_page_preview": True}
+        try:
+            async with self.session.post(
+                url, json=body, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as resp:
+                answer: Any = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise AlertNotSent(f"the Telegram Bot API is unreachable: {exc}") from exc
+        if not isinstance(answer, dict) or not answer.get("ok"):
+            said = answer.get("description") if isinstance(answer, dict) else None
+            hint = {
+                401: "; check notify.telegram.bot_token (from @BotFather)",
+                400: "; check notify.telegram.chat_id and that the bot was added to the chat",
+                403: "; the bot was removed from the chat or blocked: add it again",
+            }.get(resp.status, "")
+            raise AlertNotSent(f"Telegram refused the message ({resp.status}: {said}){hint}")
+
+
+@dataclass
+class EmailSender:
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    sender: str
+    to: Sequence[str]
+    timeout: float
+    username: str | None = None
+    password: str | None = None
+    name: str = "email"
+
+    async def send(self, message: Message) -> None:
+        mail = EmailMessage()
+        mail["Subject"] = message.title
+        mail["From"] = self.sender
+        mail["To"] = ", ".join(self.to)
+        mail["Date"] = formatdate(localtime=True)
+        mail["Message-ID"] = make_msgid(domain="jivocrm")
+        mail.set_content(message.text)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                timeout=self.timeout,
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise AlertNotSent(
+                f"the SMTP server refused the login ({exc.code}): check notify.email.username"
+                " and password"
+            ) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise AlertNotSent(f"e-mail to {self.host}:{self.port} failed: {exc}") from exc
+
+
+def senders(
+    session: aiohttp.ClientSession, targets: Mapping[str, Any], timeout: float
+) -> list[Sender]:
+    """The senders for the resolved ``notify`` targets (``build_view`` resolves ``${VAR}``)."""
+    found: list[Sender] = []
+    if targets.get("webhook_url"):
+        found.append(WebhookSender(session, targets["webhook_url"], timeout))
+    email = targets.get("email")
+    if email:
+        to = email["to"] if isinstance(email["to"], list) else [email["to"]]
+        security = email.get("security", "starttls")
+        default_port = {"tls": 465, "starttls": 587}.get(security, 25)
+        found.append(
+            EmailSender(
+                host=email["host"],
+                port=int(email.get("port", default_port)),
+                security=security,
+                sender=email["from"],
+                to=[str(t) for t in to],
+                timeout=timeout,
+                username=email.get("username"),
+                password=email.get("password"),
+            )
+        )
+    telegram = targets.get("telegram")
+    if telegram:
+        found.append(
+            TelegramSender(
+                session,
+                telegram["bot_token"],
+                str(telegram["chat_id"]),
+                timeout,
+                telegram.get("api_url", TELEGRAM_API),
+            )
+        )
+    return found
+
+
+__all__ = ["AlertNotSent", "EmailSender", "Sender", "TelegramSender", "WebhookSender", "senders"]
