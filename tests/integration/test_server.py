@@ -331,11 +331,11 @@ async def test_alerts_reach_every_channel_and_a_recovery_is_told_once(
 
 
 async def test_health_ready_and_metrics(start: Start) -> None:
-    client, _ = await start()
+    client, app = await start()
     await client.post(URL, json={"event_name": "chat_rated"})
     health = await (await client.get("/healthz")).json()
     ready = await client.get("/readyz")
     metrics = await (await client.get("/metrics")).text()
-    assert (health, ready.status) == ({"status": "ok"}, 200)
+    assert (health, ready.status) == ({"status": "ok", "instance": app[DAEMON].instance}, 200)
     # An event name outside the catalogue is counted as "other": requests add no labels.
     assert 'jivocrm_events_total{event="other",outcome="ignored"} 1.0' in metrics

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from jivocrm.engine.model import Channel, Project
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_replay import public_address
 from jivocrm.store import store_path
+from jivocrm.store.base import RefusalCount, Rejection, Store
 
 MASKED = "********"
 WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
@@ -46,33 +48,69 @@ def serving(project: Project, channel: Channel) -> list[str]:
     return [b.name for b in project.bundles if not b.channels or names & set(b.channels)]
 
 
-async def last_events(project: Project) -> dict[str, float]:
+@dataclass
+class Deliveries:
+    """What the journal says of each channel's deliveries."""
+
+    last_event: dict[str, float] = field(default_factory=dict)
+    last_refusal: dict[str, Rejection] = field(default_factory=dict)
+    refused: dict[str, dict[int, int]] = field(default_factory=dict)  # channel → status → count
+    unknown_tokens: list[RefusalCount] = field(default_factory=list)
+
+
+async def deliveries(store: Store) -> Deliveries:
+    found = Deliveries(await store.last_event_at(), await store.last_refusals())
+    for count in await store.refusal_counts():
+        if count.channel == "":
+            found.unknown_tokens.append(count)
+            continue
+        by_status = found.refused.setdefault(count.channel, {})
+        by_status[count.status] = by_status.get(count.status, 0) + count.count
+    return found
+
+
+async def last_events(project: Project) -> Deliveries:
     sqlite = project.store.startswith("sqlite:///")
     if sqlite and not store_path(project.store, project.root).exists():
-        return {}  # no journal yet: nothing ever arrived
+        return Deliveries()  # no journal yet: nothing ever arrived
     async with fmt_.opened_store(project) as store:
-        return await store.last_event_at()
+        return await deliveries(store)
+
+
+def refusal_json(refusal: Rejection | None) -> dict[str, Any] | None:
+    if refusal is None:
+        return None
+    return {
+        "id": refusal.id,
+        "at": refusal.received_at,
+        "status": refusal.status,
+        "reason": refusal.reason,
+    }
 
 
 def channel_rows(
-    project: Project, last: Mapping[str, float], environ: Mapping[str, str], show_token: bool
+    project: Project, seen: Deliveries, environ: Mapping[str, str], show_token: bool
 ) -> list[dict[str, Any]]:
     base = base_url(project, environ)
     rows = []
     for channel in project.channels.values():
+        refused = seen.refused.get(channel.name, {})
         rows.append(
             {
                 "channel": channel.name,
                 "widget_id": channel.widget_id,
                 "webhook_url": base + webhook_path(channel, environ, show_token),
                 "bundles": serving(project, channel),
-                "last_event_at": last.get(channel.name),
+                "last_event_at": seen.last_event.get(channel.name),
+                "last_refusal": refusal_json(seen.last_refusal.get(channel.name)),
+                "refused": sum(refused.values()),
+                "refused_by_status": {str(k): v for k, v in sorted(refused.items())},
             }
         )
     return rows
 
 
-def warnings(project: Project, rows: list[dict[str, Any]], last: Mapping[str, float]) -> list[str]:
+def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> list[str]:
     found = []
     for row in rows:
         if row["last_event_at"] is None:
@@ -89,32 +127,48 @@ def warnings(project: Project, rows: list[dict[str, Any]], last: Mapping[str, fl
         )
     found.extend(
         f"events arrive for {name!r}, which is not a channel of the project"
-        for name in last
+        for name in seen.last_event
         if name not in project.channels
     )
+    unknown = sum(c.count for c in seen.unknown_tokens)
+    if unknown:
+        remotes = ", ".join(c.remote for c in seen.unknown_tokens[:3])
+        found.append(
+            f"{unknown} request(s) with a token of no channel (from {remotes}): a Jivo channel"
+            " still posts to an old webhook URL, or someone guesses; `jivocrm events list"
+            " --refused` shows the refused deliveries"
+        )
     return found
 
 
-def channels(project_path: Path, show_token: bool, fmt: str) -> int:
+def with_channels(project_path: Path) -> Project:
     project = fmt_.load(project_path)
     if not project.channels:
         raise JivoCRMError("the project has no channels: add one under `channels:` in jivocrm.yaml")
-    last = asyncio.run(last_events(project))
-    rows = channel_rows(project, last, project.environ, show_token)
-    notes = warnings(project, rows, last)
+    return project
+
+
+def channels(project_path: Path, show_token: bool, fmt: str) -> int:
+    project = with_channels(project_path)
+    seen = asyncio.run(last_events(project))
+    rows = channel_rows(project, seen, project.environ, show_token)
+    notes = warnings(project, rows, seen)
     if fmt == "json":
         echo_json({"channels": rows, "warnings": notes})
         return OK
     out = fmt_.console()
-    grid = fmt_.table("channel", "widget", "webhook URL", "bundles", "last event")
+    grid = fmt_.table("channel", "widget", "webhook URL", "bundles", "last event", "refused")
     now = time.time()
     for row in rows:
+        last = row["last_refusal"]
+        refused = f"{row['refused']}, last {fmt_.ago(last['at'], now)}" if last else "none"
         grid.add_row(
             row["channel"],
             row["widget_id"],
             row["webhook_url"],
             ", ".join(row["bundles"]) or "none",
             fmt_.ago(row["last_event_at"], now),
+            refused if row["refused"] else "none",
         )
     out.print(grid)
     out.print(f"Paste the URL into {WHERE}.", markup=False)
@@ -125,10 +179,29 @@ def channels(project_path: Path, show_token: bool, fmt: str) -> int:
     return OK
 
 
-@click.command("channels")
+SHOW_TOKEN = click.option(
+    "--show-token", is_flag=True, help="Print the webhook URL with its secret token."
+)
+
+
+@click.group("channels", invoke_without_command=True)
 @fmt_.PROJECT
-@click.option("--show-token", is_flag=True, help="Print the webhook URL with its secret token.")
+@SHOW_TOKEN
 @FORMAT
-def command(project: Path, show_token: bool, fmt: str) -> None:
+@click.pass_context
+def command(ctx: click.Context, project: Path, show_token: bool, fmt: str) -> None:
     """Each Jivo channel: its webhook URL, the bundles serving it, its last event."""
-    finish(guarded(lambda: channels(project, show_token, fmt)))
+    if ctx.invoked_subcommand is None:
+        finish(guarded(lambda: channels(project, show_token, fmt)))
+
+
+@command.command("check")
+@fmt_.PROJECT
+@SHOW_TOKEN
+@FORMAT
+def check_command(project: Path, show_token: bool, fmt: str) -> None:
+    """The Jivo side of the set-up: the URL Jivo must have, whether it reaches this daemon,
+    when Jivo last delivered, and what to do in Jivo when it never did."""
+    from jivocrm.cli.channels_check import check
+
+    finish(guarded(lambda: check(project, show_token, fmt)))

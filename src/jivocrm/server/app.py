@@ -169,7 +169,7 @@ async def intake(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "instance": request.app[DAEMON].instance})
 
 
 async def readyz(request: web.Request) -> web.Response:

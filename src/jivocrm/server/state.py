@@ -108,6 +108,8 @@ class Daemon:
     environ: Mapping[str, str]
     redactor: Redactor
     owner: str = field(default_factory=new_owner)
+    # Told by /healthz, so `jivocrm channels check` can tell this daemon from another one.
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     metrics: Metrics = field(default_factory=Metrics)
     waiters: ReplyWaiters = field(default_factory=ReplyWaiters)
     wake: asyncio.Event = field(default_factory=asyncio.Event)

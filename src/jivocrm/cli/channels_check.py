@@ -1,0 +1,165 @@
+"""``jivocrm channels check``: the Jivo side of the set-up, diagnosed.
+
+For each channel: the webhook URL as Jivo must see it (``server.public_url`` + ``/jivo/<token>``),
+whether that URL is https and reaches THIS daemon (its ``/healthz`` through the public URL answers
+with the same instance id as the daemon at the local address), when Jivo last delivered and the
+last refusal — and, for a channel that never delivered, what to do in Jivo, in Jivo's own words.
+Exit 1 when anything needs doing, so a deployment script can stop on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from jivocrm.cli import journal_format as fmt_
+from jivocrm.cli.channels import channel_rows, last_events, with_channels
+from jivocrm.cli.common import OK, USER_ERROR, echo_json
+from jivocrm.journal_replay import local_address, public_address
+
+JIVO_PATH = "«Управление» › «Каналы связи» › «Настроить» › «Настройки интеграции для разработчиков»"
+PATIENCE = 5.0  # seconds for each /healthz probe
+
+
+def jivo_steps(url: str) -> list[str]:
+    """What to do in Jivo for a channel that never delivered."""
+    return [
+        f"In Jivo open {JIVO_PATH} (Manage › Channels › Settings › Integration settings for"
+        " developers) of this channel's site.",
+        f"Switch webhooks on and paste the URL: {url}",
+        "A channel has ONE webhook URL. If another integration (Albato, or an earlier one)"
+        " already uses it — Jivo then says «Ой-ёй, подключение не удалось» — switch that"
+        " integration off there first, then paste this URL.",
+        "Then start a test chat on the site: `jivocrm channels` shows its event within seconds.",
+    ]
+
+
+@dataclass(frozen=True)
+class Probe:
+    status: int | None
+    instance: str | None
+    error: str | None = None
+
+
+async def probe(session: aiohttp.ClientSession, url: str) -> Probe:
+    try:
+        async with session.get(f"{url}/healthz", allow_redirects=False) as answer:
+            try:
+                body: Any = await answer.json(content_type=None)
+            except ValueError:
+                body = None
+            instance = body.get("instance") if isinstance(body, dict) else None
+            return Probe(answer.status, instance if isinstance(instance, str) else None)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        return Probe(None, None, str(exc) or type(exc).__name__)
+
+
+async def reachability(public: str, local: str | None) -> dict[str, Any]:
+    """Whether ``public`` reaches the daemon that answers at ``local``."""
+    timeout = aiohttp.ClientTimeout(total=PATIENCE)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        outside = await probe(session, public)
+        here = await probe(session, local) if local and local != public else outside
+    if outside.status is None:
+        return {"ok": False, "text": f"no answer from {public}/healthz: {outside.error}"}
+    if outside.status != 200 or outside.instance is None:
+        return {
+            "ok": False,
+            "text": f"{public}/healthz answers {outside.status}, but not as jivocrm: the address"
+            " leads elsewhere (check the proxy or DNS)",
+        }
+    if here.instance is None:
+        return {
+            "ok": True,
+            "text": f"{public} answers a jivocrm daemon; none answers at {local}, so whether it"
+            " is this project's cannot be told from here",
+        }
+    if here.instance != outside.instance:
+        return {
+            "ok": False,
+            "text": f"{public} answers another jivocrm daemon than the one at {local}",
+        }
+    return {"ok": True, "text": f"{public} answers this daemon"}
+
+
+def problems_of(row: dict[str, Any], public_set: bool, https: bool, reach: dict[str, Any]) -> int:
+    bad = int(not public_set) + int(not https) + int(not reach["ok"])
+    return bad + int(row["last_event_at"] is None) + int(not row["bundles"])
+
+
+def check(project_path: Path, show_token: bool, fmt: str) -> int:
+    project = with_channels(project_path)
+    environ = project.environ
+    seen = asyncio.run(last_events(project))
+    rows = channel_rows(project, seen, environ, show_token)
+    public = public_address(project, environ)
+    public_set = bool(project.server.public_url) and public != local_address(project)
+    https = urlsplit(public).scheme == "https"
+    reach = asyncio.run(reachability(public, local_address(project)))
+    bad = 0
+    for row in rows:
+        row["https"] = https
+        row["reaches_this_daemon"] = reach
+        row["steps"] = jivo_steps(row["webhook_url"]) if row["last_event_at"] is None else []
+        bad += problems_of(row, public_set, https, reach)
+    if fmt == "json":
+        echo_json({"public_url": public, "public_url_set": public_set, "channels": rows})
+        return USER_ERROR if bad else OK
+    out = fmt_.console()
+    now = time.time()
+    if not public_set:
+        out.print(
+            "✗ server.public_url is not set: Jivo cannot post to a local address. Set it to the"
+            " https address Jivo reaches this daemon at (a reverse proxy or tunnel).",
+            markup=False,
+        )
+    for row in rows:
+        for line in _channel_lines(row, https, reach, now):
+            out.print(line, markup=False, soft_wrap=True)
+    out.print("Everything is in place." if not bad else f"{bad} thing(s) to do, above.")
+    return USER_ERROR if bad else OK
+
+
+def _mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def _channel_lines(
+    row: dict[str, Any], https: bool, reach: dict[str, Any], now: float
+) -> list[str]:
+    lines = [
+        "",
+        f"channel {row['channel']} (widget {row['widget_id']})",
+        f"  webhook URL for Jivo: {row['webhook_url']}",
+        f"  {_mark(https)} "
+        + ("https" if https else "not https: the token travels in the clear; put TLS in front"),
+        f"  {_mark(reach['ok'])} {reach['text']}",
+    ]
+    if row["bundles"]:
+        lines.append(f"  ✓ bundles serving it: {', '.join(row['bundles'])}")
+    else:
+        lines.append("  ✗ no bundle serves it: its events are stored and do nothing")
+    last = row["last_event_at"]
+    lines.append(
+        f"  {_mark(last is not None)} last delivery from Jivo: "
+        + (f"{fmt_.ago(last, now)} ({fmt_.when(last)})" if last else "never")
+    )
+    refusal = row["last_refusal"]
+    if refusal:
+        lines.append(
+            f"  ! {row['refused']} refused; the last {fmt_.ago(refusal['at'], now)}:"
+            f" {refusal['status']} {refusal['reason']}"
+            f" (`jivocrm events explain --refused {refusal['id']}` says what to change)"
+        )
+    for number, step in enumerate(row["steps"], 1):
+        lines.append(f"  {number}. {step}")
+    return lines
+
+
+__all__ = ["JIVO_PATH", "check", "jivo_steps", "reachability"]
