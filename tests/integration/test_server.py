@@ -192,11 +192,38 @@ async def test_bad_input_gets_its_4xx_and_stores_nothing(
     assert (resp.status, await app[STORE].list_events()) == (status, [])
 
 
-async def test_a_foreign_widget_is_refused_and_recorded_apart(start: Start) -> None:
+@pytest.mark.parametrize(
+    ("case", "path", "headers", "body", "status"), BAD, ids=[b[0] for b in BAD]
+)
+async def test_each_refusal_is_recorded_with_its_status(
+    start: Start, case: str, path: str, headers: dict[str, str], body: bytes, status: int
+) -> None:
     client, app = await start()
-    resp = await client.post(URL, json=sample(widget_id="someone-else"))
-    stored = (await app[STORE].list_events(), len(await app[STORE].rejections()))
-    assert (resp.status, stored) == (403, ([], 1))
+    await client.post(path, data=body, headers=headers)
+    recorder = app[DAEMON].refusals
+    assert recorder is not None
+    await recorder.flush()
+    counts = await app[STORE].refusal_counts()
+    detailed = await app[STORE].refusals()
+    if path == "/jivo/":  # no route at all: not a delivery to any channel
+        assert (counts, detailed) == ([], [])
+    elif status == 404:  # an unknown token: counted per remote address, no body kept
+        assert ([(c.channel, c.status, c.count) for c in counts], detailed) == ([("", 404, 1)], [])
+    else:
+        assert [(r.channel, r.status) for r in detailed] == [("shop", status)]
+        assert [(c.channel, c.status, c.count) for c in counts] == [("shop", status, 1)]
+
+
+async def test_a_refusal_keeps_a_redacted_excerpt_of_the_body(start: Start) -> None:
+    client, app = await start()
+    body = sample(widget_id="someone-else", visitor={"name": TOKEN, "phone": "+79161234567"})
+    resp = await client.post(URL, json=body)
+    await app[DAEMON].refusals.flush()  # type: ignore[union-attr]
+    (refused,) = await app[STORE].refusals()
+    assert (resp.status, refused.status, await app[STORE].list_events()) == (403, 403, [])
+    assert "someone-else" in refused.reason
+    assert (TOKEN.encode() in refused.body, b"***" in refused.body) == (False, True)
+    assert 0 < len(refused.body) <= 1024  # an excerpt, not the body
 
 
 async def test_an_unknown_event_is_acknowledged_and_recorded_as_ignored(start: Start) -> None:

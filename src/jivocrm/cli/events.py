@@ -59,13 +59,20 @@ def explain(project_path: Path, event_id: int, fmt: str) -> int:
 
 
 def list_events(
-    project_path: Path, chat: str | None, channel: str | None, limit: int, fmt: str
+    project_path: Path,
+    chat: str | None,
+    channel: str | None,
+    matched: bool | None,
+    limit: int,
+    fmt: str,
 ) -> int:
     project = fmt_.load(project_path)
 
     async def query() -> list[dict[str, Any]]:
         async with fmt_.opened_store(project) as store:
-            events = await store.list_events(chat_id=chat, channel=channel, limit=limit)
+            events = await store.list_events(
+                chat_id=chat, channel=channel, matched=matched, limit=limit
+            )
             rows = []
             for event in events:
                 detail = await store.event_detail(event.id)
@@ -87,7 +94,10 @@ def list_events(
         return OK
     out = fmt_.console()
     if not rows:
-        out.print("No events. `jivocrm channels` shows whether Jivo delivers to this daemon.")
+        out.print(
+            "No events. `jivocrm channels check` shows whether Jivo delivers to this daemon;"
+            " `jivocrm events list --refused` the deliveries it refused."
+        )
         return OK
     grid = fmt_.table("event", "received", "type", "channel", "chat", "runs", "not matched")
     for row in rows:
@@ -114,10 +124,16 @@ def command() -> None:
 @command.command("explain")
 @click.argument("event_id", metavar="EVENT", type=click.IntRange(1, 2**63 - 1))
 @fmt_.PROJECT
+@click.option("--refused", is_flag=True, help="EVENT is a refused delivery's number.")
 @FORMAT
-def explain_command(event_id: int, project: Path, fmt: str) -> None:
+def explain_command(event_id: int, project: Path, refused: bool, fmt: str) -> None:
     """For one event: every bundle, whether it ran and how it ended, or why it did not run
-    (event type, channel, the filter condition that failed with the actual value, paused)."""
+    (event type, channel, the filter condition that failed with the actual value, paused).
+    With --refused: a delivery that was refused, and what to change."""
+    if refused:
+        from jivocrm.cli.events_refused import explain_refused
+
+        finish(guarded(lambda: explain_refused(project, event_id, fmt)))
     finish(guarded(lambda: explain(project, event_id, fmt)))
 
 
@@ -125,10 +141,26 @@ def explain_command(event_id: int, project: Path, fmt: str) -> None:
 @fmt_.PROJECT
 @click.option("--chat", help="Only events of this Jivo chat id.")
 @click.option("--channel", help="Only events from this channel (its name).")
+@click.option(
+    "--matched/--unmatched",
+    default=None,
+    help="Only events that started a run, or only those that started none.",
+)
+@click.option("--refused", is_flag=True, help="The refused deliveries instead (never events).")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
 @FORMAT
 def list_command(
-    project: Path, chat: str | None, channel: str | None, limit: int, fmt: str
+    project: Path,
+    chat: str | None,
+    channel: str | None,
+    matched: bool | None,
+    refused: bool,
+    limit: int,
+    fmt: str,
 ) -> None:
     """Received events, newest first, with the runs each one started."""
-    finish(guarded(lambda: list_events(project, chat, channel, limit, fmt)))
+    if refused:
+        from jivocrm.cli.events_refused import list_refused
+
+        finish(guarded(lambda: list_refused(project, channel, limit, fmt)))
+    finish(guarded(lambda: list_events(project, chat, channel, matched, limit, fmt)))

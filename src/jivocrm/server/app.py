@@ -28,6 +28,7 @@ from jivocrm.server.intake import receive
 from jivocrm.server.listener import Listener
 from jivocrm.server.metrics import unavailable
 from jivocrm.server.notify import Notifier
+from jivocrm.server.refusals import RefusalRecorder
 from jivocrm.server.reload import sync_paused
 from jivocrm.server.state import Daemon, build_view
 from jivocrm.server.workers import LEASE, WorkerPool
@@ -110,6 +111,16 @@ def create_app(
             app[DAEMON] = Daemon(view, app[STORE], app[SESSION], connections, environ, red)
             yield
 
+    async def refusals_ctx(app: web.Application) -> AsyncIterator[None]:
+        daemon = app[DAEMON]
+        daemon.refusals = RefusalRecorder(daemon.store, daemon.redactor)
+        task = asyncio.create_task(daemon.refusals.run(), name="jivocrm-refusals")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await daemon.refusals.stop()  # the listener is closed: nothing more comes in
+
     async def notifier_ctx(app: web.Application) -> AsyncIterator[None]:
         notifier = Notifier(app[DAEMON])
         app[DAEMON].notifier = notifier
@@ -140,7 +151,15 @@ def create_app(
             await task
 
     app.cleanup_ctx.extend(
-        [store_ctx, session_ctx, connections_ctx, notifier_ctx, workers_ctx, retention_ctx]
+        [
+            store_ctx,
+            session_ctx,
+            connections_ctx,
+            refusals_ctx,
+            notifier_ctx,
+            workers_ctx,
+            retention_ctx,
+        ]
     )
     app.router.add_post("/jivo/{token}", intake)
     app.router.add_get("/healthz", healthz)

@@ -4,8 +4,9 @@ Checks, in order, each with its own status:
 token (404 that reveals nothing), size (413: raised by aiohttp and never swallowed into a 400),
 a body that trickles in past ``server.body_timeout`` (408), UTF-8 and JSON (400 with a message; a
 deeply nested body's ``RecursionError`` and the non-numbers NaN and Infinity are 400s too), the
-shape of a Jivo event (400), the widget of the channel (403, recorded apart as a rejection). Then
-the event, its runs and the explanations of the bundles it does not run are stored in one
+shape of a Jivo event (400), the widget of the channel (403). Every refusal on a known channel is
+recorded apart, within bounds, and an unknown token is counted per remote address
+(``refusals.py``). Then the event, its runs and the explanations of the bundles it does not run are stored in one
 transaction, and only then does Jivo get its answer. Nothing here answers 500: a store that
 cannot commit is a 503.
 
@@ -35,6 +36,8 @@ from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel
 from jivocrm.engine.versions import versions_of
 from jivocrm.errors import StoreError
+from jivocrm.server.refusals import error_of
+from jivocrm.server.refusals import refused as _refused
 from jivocrm.server.reply import REPLY_EVENTS, wait_replies
 from jivocrm.server.state import Daemon, ProjectView
 from jivocrm.store.base import Accepted, NewEvent, NewRun
@@ -69,27 +72,37 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     channel = find_channel(view, request.match_info.get("token", ""))
     if channel is None:
         log.info("webhook_unknown_token", remote=request.remote)
+        if daemon.refusals is not None:
+            daemon.refusals.unknown_token(request.remote)
         raise web.HTTPNotFound()
     if not daemon.accepting:
+        _refused(daemon, request, channel, 503, "the daemon was stopping; Jivo delivers again")
         return web.json_response({"result": "shutting down"}, status=503)
     daemon.metrics.content_type(request.headers.get("Content-Type"))
     try:
-        # Over the limit: HTTPRequestEntityTooLarge, a 413, propagates.
         async with asyncio.timeout(view.project.server.body_timeout):
             received = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a 413, never swallowed into a 400
+        limit = view.project.server.body_limit
+        _refused(daemon, request, channel, 413, f"the body is over server.body_limit ({limit} B)")
+        raise
     except TimeoutError:
         daemon.metrics.event(None, "malformed")
         log.info("webhook_body_timeout", remote=request.remote)
+        timeout = view.project.server.body_timeout
+        _refused(daemon, request, channel, 408, f"the body took over {timeout:g} s to arrive")
         raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
     parsed = _decode(received, view.project.region)
     if isinstance(parsed, web.Response):
         daemon.metrics.event(None, "malformed")
+        _refused(daemon, request, channel, 400, error_of(parsed), received)
         return parsed
     event, body = parsed
     slog = log.bind(channel=channel.name, event_name=event.name, chat_id=event.chat_id)
     if event.widget_id is not None and event.widget_id != channel.widget_id:
         reason = f"widget_id {event.widget_id} is not the widget of channel {channel.name}"
-        await _reject(daemon, channel, reason, body)
+        daemon.metrics.event(None, "rejected")
+        _refused(daemon, request, channel, 403, reason, body)
         slog.warning("webhook_rejected", reason=reason)
         return web.json_response({"result": "error", "error": reason}, status=403)
 
@@ -115,7 +128,10 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     except StoreError as exc:
         slog.error("webhook_not_stored", error=str(exc))
         daemon.metrics.event(event.name, "store_failed")
+        _refused(daemon, request, channel, 503, f"the store could not take it: {exc}", body)
         return web.json_response({"result": "error", "error": "cannot store the event"}, status=503)
+    if daemon.notifier is not None:
+        daemon.notifier.channel_delivered(channel.name)
     outcome = "duplicate" if accepted.duplicate else new.status
     daemon.metrics.event(event.name, outcome)
     slog.info(
@@ -174,14 +190,6 @@ def _decode(body: bytes, region: str) -> tuple[JivoEvent, bytes] | web.Response:
         return bad_request(str(exc))
     except RecursionError:
         return bad_request("the body is nested too deeply")
-
-
-async def _reject(daemon: Daemon, channel: Channel, reason: str, body: bytes) -> None:
-    daemon.metrics.event(None, "rejected")
-    try:
-        await daemon.store.reject(channel.name, reason, body, time.time())
-    except StoreError as exc:
-        log.error("rejection_not_stored", error=str(exc))
 
 
 async def _reply(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from jivocrm.engine.connections import Connections
     from jivocrm.server.notify import Notifier
+    from jivocrm.server.refusals import RefusalRecorder
     from jivocrm.server.workers import WorkerPool
 
 
@@ -116,6 +117,7 @@ class Daemon:
     accepting: bool = True
     pool: WorkerPool | None = None
     notifier: Notifier | None = None
+    refusals: RefusalRecorder | None = None
 
     @property
     def project(self) -> Project:
