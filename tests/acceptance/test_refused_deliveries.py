@@ -101,7 +101,8 @@ def test_explain_of_a_refused_delivery_says_what_to_change(
 ) -> None:
     w, by_status = refused
     text = w.cli("events", "explain", "--refused", str(by_status[403]["id"])).stdout
-    assert "refused delivery" in text and "403" in text
+    assert "refused delivery" in text
+    assert "403" in text
     assert "paste that channel's URL there" in text
 
 
