@@ -160,3 +160,18 @@ def test_a_flood_of_10000_malformed_requests_leaves_the_journal_under_1_mib(
     print(f"journal after the flood: {size} bytes, {kept} refusals kept in detail")
     assert size < FLOOD_LIMIT, f"{size} bytes"
     assert 0 < kept < FLOOD // 10  # the rest counted, not kept
+
+
+def test_each_refused_delivery_is_on_the_page_with_its_reason(
+    refused: tuple[World, dict[int, Any]],
+) -> None:
+    import html
+    import urllib.request
+
+    w, by_status = refused
+    with urllib.request.urlopen(f"{w.url}/ui/refused", timeout=10) as answer:
+        page = html.unescape(answer.read().decode())
+    for row in by_status.values():
+        assert row["reason"][:160] in page
+    with urllib.request.urlopen(f"{w.url}/ui/refused/{by_status[413]['id']}", timeout=10) as one:
+        assert "raise server.body_limit" in html.unescape(one.read().decode())

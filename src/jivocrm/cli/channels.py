@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,54 +17,12 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
-from jivocrm.engine.envvars import resolve_text
-from jivocrm.engine.model import Channel, Project
+from jivocrm.engine.model import Project
 from jivocrm.errors import JivoCRMError
-from jivocrm.journal_replay import public_address
+from jivocrm.journal_channels import MASKED, Deliveries, channel_rows, deliveries
 from jivocrm.store import store_path
-from jivocrm.store.base import RefusalCount, Rejection, Store
 
-MASKED = "********"
 WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
-
-
-base_url = public_address
-
-
-def webhook_path(channel: Channel, environ: Mapping[str, str], show_token: bool) -> str:
-    """``/jivo/<token>``; the reference as written when this shell does not have the variable."""
-    missing: list[str] = []
-    token = resolve_text(channel.token, environ, missing)
-    if missing or not token:
-        return f"/jivo/{channel.token}"
-    return f"/jivo/{token if show_token else MASKED}"
-
-
-def serving(project: Project, channel: Channel) -> list[str]:
-    """Bundles that run on this channel's events (a bundle without ``channels`` serves all)."""
-    names = {channel.name, channel.widget_id}
-    return [b.name for b in project.bundles if not b.channels or names & set(b.channels)]
-
-
-@dataclass
-class Deliveries:
-    """What the journal says of each channel's deliveries."""
-
-    last_event: dict[str, float] = field(default_factory=dict)
-    last_refusal: dict[str, Rejection] = field(default_factory=dict)
-    refused: dict[str, dict[int, int]] = field(default_factory=dict)  # channel → status → count
-    unknown_tokens: list[RefusalCount] = field(default_factory=list)
-
-
-async def deliveries(store: Store) -> Deliveries:
-    found = Deliveries(await store.last_event_at(), await store.last_refusals())
-    for count in await store.refusal_counts():
-        if count.channel == "":
-            found.unknown_tokens.append(count)
-            continue
-        by_status = found.refused.setdefault(count.channel, {})
-        by_status[count.status] = by_status.get(count.status, 0) + count.count
-    return found
 
 
 async def last_events(project: Project) -> Deliveries:
@@ -75,39 +31,6 @@ async def last_events(project: Project) -> Deliveries:
         return Deliveries()  # no journal yet: nothing ever arrived
     async with fmt_.opened_store(project) as store:
         return await deliveries(store)
-
-
-def refusal_json(refusal: Rejection | None) -> dict[str, Any] | None:
-    if refusal is None:
-        return None
-    return {
-        "id": refusal.id,
-        "at": refusal.received_at,
-        "status": refusal.status,
-        "reason": refusal.reason,
-    }
-
-
-def channel_rows(
-    project: Project, seen: Deliveries, environ: Mapping[str, str], show_token: bool
-) -> list[dict[str, Any]]:
-    base = base_url(project, environ)
-    rows = []
-    for channel in project.channels.values():
-        refused = seen.refused.get(channel.name, {})
-        rows.append(
-            {
-                "channel": channel.name,
-                "widget_id": channel.widget_id,
-                "webhook_url": base + webhook_path(channel, environ, show_token),
-                "bundles": serving(project, channel),
-                "last_event_at": seen.last_event.get(channel.name),
-                "last_refusal": refusal_json(seen.last_refusal.get(channel.name)),
-                "refused": sum(refused.values()),
-                "refused_by_status": {str(k): v for k, v in sorted(refused.items())},
-            }
-        )
-    return rows
 
 
 def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> list[str]:

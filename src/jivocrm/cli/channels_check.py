@@ -19,25 +19,12 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from jivocrm.cli import journal_format as fmt_
-from jivocrm.cli.channels import channel_rows, last_events, with_channels
+from jivocrm.cli.channels import last_events, with_channels
 from jivocrm.cli.common import OK, USER_ERROR, echo_json
+from jivocrm.journal_channels import channel_rows, jivo_steps
 from jivocrm.journal_replay import local_address, public_address
 
-JIVO_PATH = "«Управление» › «Каналы связи» › «Настроить» › «Настройки интеграции для разработчиков»"
 PATIENCE = 5.0  # seconds for each /healthz probe
-
-
-def jivo_steps(url: str) -> list[str]:
-    """What to do in Jivo for a channel that never delivered."""
-    return [
-        f"In Jivo open {JIVO_PATH} (Manage › Channels › Settings › Integration settings for"
-        " developers) of this channel's site.",
-        f"Switch webhooks on and paste the URL: {url}",
-        "A channel has ONE webhook URL. If another integration (Albato, or an earlier one)"
-        " already uses it — Jivo then says «Ой-ёй, подключение не удалось» — switch that"
-        " integration off there first, then paste this URL.",
-        "Then start a test chat on the site: `jivocrm channels` shows its event within seconds.",
-    ]
 
 
 @dataclass(frozen=True)
@@ -162,4 +149,4 @@ def _channel_lines(
     return lines
 
 
-__all__ = ["JIVO_PATH", "check", "jivo_steps", "reachability"]
+__all__ = ["check", "reachability"]

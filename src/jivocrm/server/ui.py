@@ -24,11 +24,13 @@ import jinja2
 from aiohttp import web
 
 from jivocrm.engine.model import Project, ServerConfig
+from jivocrm.engine.versions import version_of
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_replay import plan_replay
 from jivocrm.journal_views import explanation, parse_when, run_data, run_json
 from jivocrm.redaction import journal_redactor
 from jivocrm.server.ui_access import COOKIE, SESSION, Access
+from jivocrm.server.ui_pages import add_pages
 from jivocrm.store.base import UNFINISHED, RunFilter, Store
 
 FILTERS = ("bundle", "status", "chat", "channel", "event", "since", "until")
@@ -162,7 +164,10 @@ class UI:
         if plan.refused or plan.bundle is None:
             return await self.run(request, plan.refused or "the bundle is gone")
         new_id = await journal.store.replay(
-            run.id, from_start=plan.from_start, version_hash=plan.bundle.version_hash
+            run.id,
+            from_start=plan.from_start,
+            version_hash=plan.bundle.version_hash,
+            version=version_of(plan.bundle),
         )
         if journal.wake is not None:
             journal.wake()  # the workers claim it now rather than at their next poll
@@ -228,6 +233,7 @@ def setup_ui(
     app.router.add_get("/ui/login", ui.login_form)
     app.router.add_post("/ui/login", ui.login)
     app.router.add_post("/ui/logout", ui.logout)
+    add_pages(app, ui)  # events, refused deliveries, channels, bundles
 
 
 def _local_path(target: str | None) -> str:
