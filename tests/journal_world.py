@@ -10,7 +10,6 @@ Importable as ``journal_world`` from any test: ``tests/`` is on ``sys.path`` thr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import json
@@ -20,7 +19,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm import samples
+from jivocrm.testing.net import LoopThread
 
 JIVOCRM = [sys.executable, "-m", "jivocrm"]
 TOKEN = "journal-test-channel-token-01"
@@ -130,36 +129,24 @@ class Emulators:
 
     def __init__(self) -> None:
         self.urls: dict[str, str] = {}
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._loop = LoopThread("journal-emulators")
+        self._stack = contextlib.AsyncExitStack()
 
     def __enter__(self) -> Emulators:
-        self._thread.start()
-        assert self._ready.wait(10), "emulators did not start"
+        self.urls = self._loop.start().run(self._serve())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._loop.run(self._stack.aclose())
+        self._loop.stop()
 
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
+    async def _serve(self) -> dict[str, str]:
         from jivocrm.connectors.amocrm.emulator import running_emulator as amo
         from jivocrm.connectors.bitrix24.emulator import running_emulator as b24
 
-        self._stop = asyncio.Event()
-        async with amo(rate_limit=0) as a, b24(faults={"rate_limit": {"rate": 0}}) as b:
-            self.urls = {"amo": a.url, "b24": b.url}
-            self._ready.set()
-            await self._stop.wait()
+        a = await self._stack.enter_async_context(amo(rate_limit=0))
+        b = await self._stack.enter_async_context(b24(faults={"rate_limit": {"rate": 0}}))
+        return {"amo": a.url, "b24": b.url}
 
     def faults(self, name: str, **values: Any) -> None:
         status, answer = http("POST", f"{self.urls[name]}/_emulator/faults", values)

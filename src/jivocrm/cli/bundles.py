@@ -7,7 +7,6 @@ the store and, on PostgreSQL, seen by every instance). Either way its events wai
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import socket
 import time
@@ -22,6 +21,7 @@ from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_views import bundle_rows
+from jivocrm.store.base import Store
 
 
 def operator() -> str:
@@ -55,12 +55,7 @@ def held_text(row: dict[str, Any]) -> str:
 
 def list_bundles(project_path: Path, fmt: str) -> int:
     project = fmt_.load(project_path)
-
-    async def query() -> list[dict[str, Any]]:
-        async with fmt_.opened_store(project, create=True) as store:
-            return await bundle_rows(store, project)
-
-    rows = asyncio.run(query())
+    rows = fmt_.query(project, lambda store: bundle_rows(store, project), create=True)
     if fmt == "json":
         echo_json(rows)
         return OK
@@ -85,12 +80,12 @@ def pause(project_path: Path, name: str, reason: str, fmt: str) -> int:
     project = fmt_.load(project_path)
     bundle = named(project, name)
 
-    async def work() -> int:
-        async with fmt_.opened_store(project, create=True) as store:
-            who = operator()
-            return await store.hold_bundle(bundle.name, by=who, reason=reason, at=time.time())
-
-    paused = asyncio.run(work())
+    who = operator()
+    paused = fmt_.query(
+        project,
+        lambda store: store.hold_bundle(bundle.name, by=who, reason=reason, at=time.time()),
+        create=True,
+    )
     if fmt == "json":
         echo_json({"bundle": bundle.name, "held": True, "runs_paused": paused})
         return OK
@@ -106,13 +101,11 @@ def resume(project_path: Path, name: str, fmt: str) -> int:
     project = fmt_.load(project_path)
     bundle = named(project, name)
 
-    async def work() -> tuple[bool, int]:
-        async with fmt_.opened_store(project, create=True) as store:
-            held = any(h.bundle == bundle.name for h in await store.holds())
-            queued = await store.release_bundle(bundle.name, requeue=bundle.enabled)
-            return held, queued
+    async def release(store: Store) -> tuple[bool, int]:
+        held = any(h.bundle == bundle.name for h in await store.holds())
+        return held, await store.release_bundle(bundle.name, requeue=bundle.enabled)
 
-    held, queued = asyncio.run(work())
+    held, queued = fmt_.query(project, release, create=True)
     if fmt == "json":
         data = {"bundle": bundle.name, "was_held": held, "runs_queued": queued}
         echo_json({**data, "held_by_file": not bundle.enabled})

@@ -28,12 +28,8 @@ def _now_text(now: dict[str, Any] | None) -> str:
 
 def explain(project_path: Path, event_id: int, fmt: str) -> int:
     project = fmt_.load(project_path)
-
-    async def query() -> dict[str, Any]:
-        async with fmt_.opened_store(project) as store:
-            return await explanation(store, project, event_id)
-
-    data = journal_redactor(project).value(asyncio.run(query()))
+    found = fmt_.query(project, lambda store: explanation(store, project, event_id))
+    data = journal_redactor(project).value(found)
     if fmt == "json":
         echo_json(data)
         return OK

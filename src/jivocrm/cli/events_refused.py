@@ -4,9 +4,7 @@ and what to change for each."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, echo_json
@@ -16,12 +14,8 @@ from jivocrm.redaction import journal_redactor
 
 def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) -> int:
     project = fmt_.load(project_path)
-
-    async def query() -> dict[str, Any]:
-        async with fmt_.opened_store(project) as store:
-            return await refused_list(store, channel=channel, limit=limit)
-
-    data = journal_redactor(project).value(asyncio.run(query()))
+    found = fmt_.query(project, lambda store: refused_list(store, channel=channel, limit=limit))
+    data = journal_redactor(project).value(found)
     if fmt == "json":
         echo_json(data)
         return OK
@@ -62,12 +56,8 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
 
 def explain_refused(project_path: Path, refusal_id: int, fmt: str) -> int:
     project = fmt_.load(project_path)
-
-    async def query() -> dict[str, Any]:
-        async with fmt_.opened_store(project) as store:
-            return await refusal_detail(store, project, refusal_id)
-
-    data = journal_redactor(project).value(asyncio.run(query()))
+    found = fmt_.query(project, lambda store: refusal_detail(store, project, refusal_id))
+    data = journal_redactor(project).value(found)
     if fmt == "json":
         echo_json(data)
         return OK

@@ -6,14 +6,15 @@ carries Unix seconds as stored, so scripts need no parsing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich import box
@@ -31,6 +32,7 @@ from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
 MAX_CELL = 60
+T = TypeVar("T")
 
 PROJECT = click.option(
     "--project",
@@ -68,6 +70,16 @@ async def opened_store(project: Project, *, create: bool = False) -> AsyncIterat
         yield store
     finally:
         await store.close()
+
+
+def query(project: Project, read: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
+    """``read`` on the project's store, opened for it and closed after (a command's one look)."""
+
+    async def go() -> T:
+        async with opened_store(project, create=create) as store:
+            return await read(store)
+
+    return asyncio.run(go())
 
 
 # ---- text -------------------------------------------------------------------------------------
@@ -153,6 +165,7 @@ __all__ = [
     "opened_store",
     "parse_duration",
     "parse_when",
+    "query",
     "run_rows",
     "short",
     "size",

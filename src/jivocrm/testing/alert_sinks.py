@@ -12,16 +12,14 @@ process)::
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
-import threading
 from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
 
-from jivocrm.testing.net import free_port
+from jivocrm.testing.net import LoopThread, free_port
 
 
 class _Mailbox:
@@ -45,10 +43,8 @@ class AlertSinks:
         self.mail: list[EmailMessage] = []
         self.smtp_port = free_port()
         self.http_port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._loop = LoopThread("jivocrm-alert-sinks")
+        self._runner: web.AppRunner | None = None
         self._smtp: Any = None
 
     @property
@@ -64,35 +60,24 @@ class AlertSinks:
 
         self._smtp = Controller(_Mailbox(self.mail), hostname="127.0.0.1", port=self.smtp_port)
         self._smtp.start()
-        self._thread.start()
-        assert self._ready.wait(10), "the fake alert servers did not start"
+        self._runner = self._loop.start().run(self._serve())
+        self.http_port = self._runner.addresses[0][1]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        if self._runner is not None:
+            self._loop.run(self._runner.cleanup())
+        self._loop.stop()
         self._smtp.stop()
 
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
+    async def _serve(self) -> web.AppRunner:
         app = web.Application()
         app.router.add_post("/alert", self._webhook)
         app.router.add_post("/bot{token}/sendMessage", self._send_message)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.http_port = runner.addresses[0][1]
-        self._stop = asyncio.Event()
-        self._ready.set()
-        await self._stop.wait()
-        await runner.cleanup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner
 
     async def _webhook(self, request: web.Request) -> web.Response:
         self.webhook.append(await request.json())
