@@ -10,6 +10,7 @@ from typing import Any
 
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Channel, Project
+from jivocrm.journal_refusals import refusal_json
 from jivocrm.journal_replay import public_address
 from jivocrm.store.base import RefusalCount, Rejection, Store
 
@@ -53,17 +54,6 @@ async def deliveries(store: Store) -> Deliveries:
     return found
 
 
-def refusal_json(refusal: Rejection | None) -> dict[str, Any] | None:
-    if refusal is None:
-        return None
-    return {
-        "id": refusal.id,
-        "at": refusal.received_at,
-        "status": refusal.status,
-        "reason": refusal.reason,
-    }
-
-
 def channel_rows(
     project: Project, seen: Deliveries, environ: Mapping[str, str], show_token: bool
 ) -> list[dict[str, Any]]:
@@ -71,6 +61,7 @@ def channel_rows(
     rows = []
     for channel in project.channels.values():
         refused = seen.refused.get(channel.name, {})
+        last = seen.last_refusal.get(channel.name)
         rows.append(
             {
                 "channel": channel.name,
@@ -78,7 +69,9 @@ def channel_rows(
                 "webhook_url": base + webhook_path(channel, environ, show_token),
                 "bundles": serving(project, channel),
                 "last_event_at": seen.last_event.get(channel.name),
-                "last_refusal": refusal_json(seen.last_refusal.get(channel.name)),
+                "last_refusal": refusal_json(last)
+                if (last := seen.last_refusal.get(channel.name))
+                else None,
                 "refused": sum(refused.values()),
                 "refused_by_status": {str(k): v for k, v in sorted(refused.items())},
             }

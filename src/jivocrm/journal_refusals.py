@@ -5,6 +5,7 @@ Excerpts were redacted when they were recorded; whoever shows them redacts again
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from jivocrm.engine.model import Project
@@ -13,16 +14,9 @@ from jivocrm.store.base import RefusalCount, Rejection, Store
 
 
 def refusal_json(refusal: Rejection) -> dict[str, Any]:
-    return {
-        "id": refusal.id,
-        "channel": refusal.channel,
-        "status": refusal.status,
-        "reason": refusal.reason,
-        "received_at": refusal.received_at,
-        "remote": refusal.remote,
-        "content_type": refusal.content_type,
-        "excerpt": refusal.body.decode("utf-8", "replace"),
-    }
+    data = dataclasses.asdict(refusal)
+    data["excerpt"] = data.pop("body").decode("utf-8", "replace")
+    return data
 
 
 def advice(project: Project, refusal: Rejection) -> str:

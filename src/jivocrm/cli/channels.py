@@ -84,7 +84,7 @@ def channels(project_path: Path, show_token: bool, fmt: str) -> int:
     now = time.time()
     for row in rows:
         last = row["last_refusal"]
-        refused = f"{row['refused']}, last {fmt_.ago(last['at'], now)}" if last else "none"
+        refused = f"{row['refused']}, last {fmt_.ago(last['received_at'], now)}" if last else "none"
         grid.add_row(
             row["channel"],
             row["widget_id"],

@@ -140,7 +140,7 @@ def _channel_lines(
     refusal = row["last_refusal"]
     if refusal:
         lines.append(
-            f"  ! {row['refused']} refused; the last {fmt_.ago(refusal['at'], now)}:"
+            f"  ! {row['refused']} refused; the last {fmt_.ago(refusal['received_at'], now)}:"
             f" {refusal['status']} {refusal['reason']}"
             f" (`jivocrm events explain --refused {refusal['id']}` says what to change)"
         )
