@@ -83,4 +83,5 @@ def test_state_changes_ride_in_the_message() -> None:
     message = render(batch, UI)
     assert "connection amo is unavailable: its CRM does not answer" in message.text
     assert "connection amo recovered" in message.text
+    assert f"{UI}/ui/runs?status=queued" in message.text
     assert message.data["alert"] == "state_changed"

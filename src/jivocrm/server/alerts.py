@@ -21,7 +21,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 Kind = Literal[
     "run_failed",
@@ -137,12 +137,22 @@ STATE_TEXT = {
     "channel_refusing": "channel {s}: deliveries refused: {d}",
     "channel_recovered": "channel {s} delivers again",
 }
+# Where to look: runs wait (queued, retrying) while a connection is down; a channel's page has
+# its refused deliveries.
+STATE_PAGE = {
+    "connection_unavailable": "/ui/runs?status=queued",
+    "connection_recovered": "/ui/runs?status=queued",
+    "channel_refusing": "/ui/refused?channel={s}",
+    "channel_recovered": "/ui/channels#{s}",
+}
 
 
 def render(batch: Batch, ui: str) -> Message:
     """The message for ``batch``; ``ui`` is the daemon's address as people reach it."""
     lines = [
-        f"{_when(a.at)} {STATE_TEXT[a.kind].format(s=a.subject, d=a.detail)}" for a in batch.states
+        f"{_when(a.at)} {STATE_TEXT[a.kind].format(s=a.subject, d=a.detail)}"
+        f" — {ui}{STATE_PAGE[a.kind].format(s=quote(a.subject))}"
+        for a in batch.states
     ]
     if batch.states_dropped:
         lines.append(f"… and {batch.states_dropped} more changes (see the daemon's log)")
