@@ -124,12 +124,12 @@ async def run_data(
     return data
 
 
-async def bundle_rows(store: Store, project: Project) -> list[dict[str, Any]]:
+async def bundle_rows(store: Store | None, project: Project) -> list[dict[str, Any]]:
     """Every bundle with what holds it (its file, a runtime hold) and its waiting runs; runtime
-    holds of bundles no longer in the project come last."""
-    holds = {h.bundle: h for h in await store.holds()}
-    stats = await store.stats(now=time.time())
-    rows = []
+    holds of bundles no longer in the project come last. No store: nothing held or waiting."""
+    holds = {h.bundle: h for h in await store.holds()} if store else {}
+    stats = await store.stats(now=time.time()) if store else None
+    waiting = stats.runs if stats else {}
 
     def row(name: str, bundle: Bundle | None) -> dict[str, Any]:
         hold = holds.pop(name, None)
@@ -143,8 +143,8 @@ async def bundle_rows(store: Store, project: Project) -> list[dict[str, Any]]:
             "held": by_file or hold is not None,
             "held_by_file": by_file,
             "hold": asdict(hold) if hold else None,
-            "paused_runs": stats.runs.get((name, "paused"), 0),
-            "queued_runs": stats.runs.get((name, "queued"), 0),
+            "paused_runs": waiting.get((name, "paused"), 0),
+            "queued_runs": waiting.get((name, "queued"), 0),
         }
 
     rows = [row(b.name, b) for b in project.bundles]

@@ -7,6 +7,7 @@ the store and, on PostgreSQL, seen by every instance). Either way its events wai
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import socket
 import time
@@ -55,7 +56,10 @@ def held_text(row: dict[str, Any]) -> str:
 
 def list_bundles(project_path: Path, fmt: str) -> int:
     project = fmt_.load(project_path)
-    rows = fmt_.query(project, lambda store: bundle_rows(store, project), create=True)
+    if fmt_.journal_missing(project):  # nothing held yet: no need to create the journal
+        rows = asyncio.run(bundle_rows(None, project))
+    else:
+        rows = fmt_.query(project, lambda store: bundle_rows(store, project))
     if fmt == "json":
         echo_json(rows)
         return OK

@@ -20,14 +20,12 @@ from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.engine.model import Project
 from jivocrm.errors import JivoCRMError
 from jivocrm.journal_channels import MASKED, Deliveries, channel_rows, deliveries
-from jivocrm.store import store_path
 
 WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
 
 
 async def last_events(project: Project) -> Deliveries:
-    sqlite = project.store.startswith("sqlite:///")
-    if sqlite and not store_path(project.store, project.root).exists():
+    if fmt_.journal_missing(project):
         return Deliveries()  # no journal yet: nothing ever arrived
     async with fmt_.opened_store(project) as store:
         return await deliveries(store)

@@ -50,6 +50,13 @@ def load(path: Path) -> Project:
     return project
 
 
+def journal_missing(project: Project) -> bool:
+    """True when the project's SQLite journal does not exist yet (nothing ever arrived)."""
+    if not project.store.startswith("sqlite:///"):
+        return False
+    return not store_path(project.store, project.root).exists()
+
+
 @contextlib.asynccontextmanager
 async def opened_store(project: Project, *, create: bool = False) -> AsyncIterator[Store]:
     """The project's store, opened; a missing SQLite file is an error, not a new empty journal,
@@ -161,6 +168,7 @@ __all__ = [
     "ago",
     "console",
     "duration",
+    "journal_missing",
     "load",
     "opened_store",
     "parse_duration",
