@@ -72,6 +72,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jivocrm.cli.channels",
         "Each Jivo channel: its webhook URL, the bundles serving it, its last event.",
     ),
+    "notify": (
+        "jivocrm.cli.notify",
+        "The alert channels: send a test message to each.",
+    ),
     "journal": (
         "jivocrm.cli.journal",
         "Look after the journal: prune old events.",

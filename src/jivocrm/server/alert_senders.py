@@ -13,6 +13,8 @@ from typing import Any, Protocol
 import aiohttp
 import aiosmtplib
 
+from jivocrm.engine.envvars import resolve
+from jivocrm.engine.model import NotifyConfig
 from jivocrm.server.alerts import Message
 
 TELEGRAM_API = "https://api.telegram.org"
@@ -120,6 +122,17 @@ class EmailSender:
             raise AlertNotSent(f"e-mail to {self.host}:{self.port} failed: {exc}") from exc
 
 
+def resolved_targets(notify: NotifyConfig, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The alert channels the project names, ``${VAR}`` resolved (``MissingVariable`` if not)."""
+    written = {
+        "webhook_url": notify.webhook_url,
+        "email": notify.email,
+        "telegram": notify.telegram,
+    }
+    found: dict[str, Any] = resolve({k: v for k, v in written.items() if v}, environ)
+    return found
+
+
 def senders(
     session: aiohttp.ClientSession, targets: Mapping[str, Any], timeout: float
 ) -> list[Sender]:
@@ -158,4 +171,12 @@ def senders(
     return found
 
 
-__all__ = ["AlertNotSent", "EmailSender", "Sender", "TelegramSender", "WebhookSender", "senders"]
+__all__ = [
+    "AlertNotSent",
+    "EmailSender",
+    "Sender",
+    "TelegramSender",
+    "WebhookSender",
+    "resolved_targets",
+    "senders",
+]

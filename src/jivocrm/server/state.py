@@ -47,23 +47,18 @@ def build_view(
 ) -> ProjectView:
     """Resolve what the daemon needs from the environment; raises ``MissingVariable``."""
     from jivocrm.journal_replay import public_address
+    from jivocrm.server.alert_senders import resolved_targets
 
     tokens = tuple(
         (str(resolve(channel.token, environ)).encode(), channel)
         for channel in project.channels.values()
     )
-    notify = project.notify
-    targets = {
-        "webhook_url": notify.webhook_url,
-        "email": notify.email,
-        "telegram": notify.telegram,
-    }
     return ProjectView(
         project=project,
         tokens=tokens,
         runner=Runner(project, connections, connections.caches),
         secrets=frozenset(secret_values(project, environ)),
-        notify_targets=resolve({k: v for k, v in targets.items() if v}, environ),
+        notify_targets=resolved_targets(project.notify, environ),
         public_url=public_address(project, environ),
     )
 
