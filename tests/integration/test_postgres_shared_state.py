@@ -1,9 +1,11 @@
-"""Rate limits and OAuth tokens shared by several store instances through PostgreSQL."""
+"""Rate limits, OAuth tokens and runtime holds shared by several store instances through
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import time
 from collections.abc import AsyncIterator
 
@@ -16,7 +18,7 @@ from jivocrm.store.postgres_limits import (
     Reservation,
     parameters,
 )
-from jivocrm.testing.store_contract import pg_dsn, scratch_database
+from jivocrm.testing.store_contract import T0, event, pg_dsn, scratch_database
 
 pytestmark = pytest.mark.postgres
 
@@ -166,3 +168,33 @@ async def test_the_lock_is_released_for_the_next_borrower_of_the_connection(
     async with asyncio.timeout(2):
         async with stores[1].token_store().lock("amo"):
             pass
+
+
+# ---- runtime holds: a bundle paused through one instance is paused for all -----------------
+async def test_a_hold_set_on_one_instance_pauses_the_runs_another_accepts(
+    stores: list[PostgresStore],
+) -> None:
+    ops, intake, _ = stores
+    await ops.hold_bundle("b", by="ops", at=T0)
+    accepted = await intake.accept(event("{}", "chat:1"))
+    assert accepted.paused == accepted.run_ids
+
+
+async def test_no_run_slips_past_a_hold_while_instances_accept(
+    stores: list[PostgresStore],
+) -> None:
+    ops, first, second = stores
+
+    async def accept_many(store: PostgresStore) -> None:
+        for _ in range(40):
+            await store.accept(event(secrets.token_hex(8), f"chat:{secrets.token_hex(2)}"))
+
+    flood = [asyncio.create_task(accept_many(s)) for s in (first, second)]
+    await asyncio.sleep(0.05)
+    await ops.hold_bundle("b", by="ops", at=T0)
+    await asyncio.gather(*flood)
+    stats = await ops.stats(now=T0 + 10**9)
+    # Runs created before the hold were queued and then paused by it; none after it was queued.
+    assert set(stats.runs) == {("b", "paused")}
+    assert stats.runs[("b", "paused")] == 80
+    assert await ops.release_bundle("b", requeue=True) == 80
