@@ -38,6 +38,11 @@ def advice(project: Project, refusal: Rejection) -> str:
             f"The body was larger than server.body_limit ({limit} bytes). If Jivo's events are"
             " this large (long chats), raise server.body_limit in jivocrm.yaml."
         )
+    if refusal.status == 408:
+        return (
+            "The body did not arrive within server.body_timeout: a slow or broken connection"
+            " (Jivo delivers again). If it happens often, raise server.body_timeout."
+        )
     if refusal.status == 415:
         return (
             "The body was not sent as JSON. Jivo posts JSON objects; if a test tool sent it, send"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,15 +26,21 @@ FLOOD_LIMIT = 1024 * 1024  # bytes: the journal after the flood, file and write-
 def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, dict[int, Any]]]:
     """One refused delivery of each kind, and one request with an unknown token."""
     with journal_world(tmp_path_factory.mktemp("refused")) as w:
+        # A body has a second to arrive here, so the slow one below is refused quickly.
+        path = w.root / "jivocrm.yaml"
+        text = path.read_text("utf-8")
+        path.write_text(text.replace("reply_timeout: 0.5}", "reply_timeout: 0.5, body_timeout: 1}"))
+        w.stop()
+        w.start()
         post = f"{w.url}/jivo/{TOKEN}"
         cases = [
             (b'{"event_name":', "application/json"),  # 400
             (json.dumps(sample(widget_id="Qq1Ww2Ee3R")).encode(), "application/json"),  # 403
             (b" " * (1024 * 1024 + 10) + b"{}", "application/json"),  # 413
-            (json.dumps(sample()).encode(), "text/plain"),  # 415
         ]
         for body, content_type in cases:
             send(post, body, content_type)
+        assert trickle(w.port) == 408
         send(f"{w.url}/jivo/an-old-token", b"{}", "application/json")
         # The store cannot take the next event (a real SQLite error, raised by a trigger):
         with contextlib.closing(sqlite3.connect(w.db)) as conn, conn:
@@ -46,6 +53,16 @@ def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, d
             conn.execute("DROP TRIGGER full")
         listed = wait_for_refusals(w, 5)
         yield w, {r["status"]: r for r in listed["refused"]}
+
+
+def trickle(port: int) -> int:
+    """A request whose body never arrives whole: the status of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
+        head = f"POST /jivo/{TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        head += "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        conn.sendall(head.encode() + b'{"event_name": ')
+        answer = conn.recv(4096).decode("latin-1")
+    return int(answer.split(" ", 2)[1])
 
 
 def send(url: str, body: bytes, content_type: str) -> int:
@@ -77,7 +94,7 @@ def wait_for_refusals(w: World, count: int) -> Any:
         (400, "the body is not JSON"),
         (403, "widget_id Qq1Ww2Ee3R is not the widget of channel shop"),
         (413, "over server.body_limit"),
-        (415, "Content-Type text/plain"),
+        (408, "took over 1 s to arrive"),
         (503, "the store could not take it"),
     ],
 )

@@ -4,11 +4,11 @@ Checks, in order, each with its own status:
 token (404 that reveals nothing), size (413: raised by aiohttp and never swallowed into a 400),
 a body that trickles in past ``server.body_timeout`` (408), UTF-8 and JSON (400 with a message; a
 deeply nested body's ``RecursionError`` and the non-numbers NaN and Infinity are 400s too), the
-shape of a Jivo event (400), the widget of the channel (403). Every refusal on a known channel is
-recorded apart, within bounds, and an unknown token is counted per remote address
-(``refusals.py``). Then the event, its runs and the explanations of the bundles it does not run are stored in one
-transaction, and only then does Jivo get its answer. Nothing here answers 500: a store that
-cannot commit is a 503.
+shape of a Jivo event (400), the widget of the channel (403). Every refusal on a known channel
+(and a 503 the store could not take) is recorded apart, within bounds, and an unknown token is
+counted per remote address (``refusals.py``). Then the event, its runs and the explanations of
+the bundles it does not run are stored in one transaction, and only then does Jivo get its
+answer. Nothing here answers 500: a store that cannot commit is a 503.
 
 The Content-Type is counted, not checked: Jivo's documentation does not say which one its
 webhooks carry, so a JSON body is taken whatever its label, and what is not JSON is refused
