@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: run test check lint typecheck fmt bench soak docs clean
+.PHONY: run test check lint typecheck fmt bench soak docs example clean
 
 $(RUNTIME): pyproject.toml
 	@echo "Installing jivocrm and what it needs to run into $(VENV) (once; about half a minute)…"
@@ -42,6 +42,10 @@ fmt: $(DEV)
 
 docs: $(RUNTIME)
 	$(BIN)/python -m jivocrm.reference .
+
+# The example project under bundles/ is `jivocrm init` for every CRM jivocrm knows.
+example: $(RUNTIME)
+	$(BIN)/jivocrm init bundles $$($(BIN)/python -c "from jivocrm.scaffold import crm_types; print(' '.join('--crm ' + c for c in crm_types()))") --emulate --force
 
 bench: $(DEV)
 	$(BIN)/python bench/run_all.py

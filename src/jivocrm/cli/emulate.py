@@ -1,4 +1,4 @@
-"""``jivocrm emulate amocrm|bitrix24``: a CRM emulator on this machine, to try bundles on."""
+"""``jivocrm emulate CRM``: a CRM emulator on this machine, to try bundles on."""
 
 from __future__ import annotations
 
@@ -12,8 +12,20 @@ from jivocrm.connectors import CONNECTORS
 
 
 def snippet(crm: str, url: str) -> str:
-    """The ``connections:`` YAML to paste into a project to use the emulator at ``url``."""
-    return CONNECTORS[crm].emulator_snippet.format(url=url)
+    """The ``connections:`` YAML to paste into a project to use the emulator at ``url``, and the
+    values its variables take there, as comments."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    spec = CONNECTORS[crm]
+    connection = spec.emulator_connection(url)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    text = io.StringIO()
+    yaml.dump({"connections": {spec.scaffold.connection: dict(connection.entry)}}, text)
+    notes = "".join(f"# {k}={v}\n" for k, v in connection.variables.items())
+    return text.getvalue() + notes
 
 
 def emulate(crm: str, host: str, port: int, seed: Path | None) -> int:

@@ -1,11 +1,8 @@
-"""``jivocrm init [DIR] --crm amocrm|bitrix24``: a working project to start from.
+"""``jivocrm init [DIR] --crm CRM``: a working project to start from.
 
-The example project at the repository root (``bundles/``) is this command's output; after
-changing the scaffold, regenerate it with
-
-    jivocrm init bundles --crm amocrm --crm bitrix24 --emulate --force
-
-(tests/unit/test_init.py fails while the two differ).
+The example project at the repository root (``bundles/``) is this command's output for the
+CRMs it shows; after changing a scaffold, regenerate it with ``make example`` (it runs ``jivocrm
+init bundles --crm … --emulate --force``; tests/unit/test_init.py fails while the two differ).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
-from jivocrm.scaffold import CRMS, bundle_count, project_files
+from jivocrm.scaffold import bundle_count, crm_types, project_files
 
 
 def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
@@ -51,7 +48,7 @@ def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
 @click.option(
     "--crm",
     "crms",
-    type=click.Choice(sorted(CRMS)),
+    type=click.Choice(crm_types()),
     multiple=True,
     required=True,
     help="The CRM to write to; twice for both (each CRM's bundles then get their own folder).",

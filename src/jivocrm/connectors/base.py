@@ -5,7 +5,7 @@ caller (the daemon, ``jivocrm run``, a test). It never creates sessions of its o
 goes through ``jivocrm.connectors.http.Transport``, which rate-limits, retries the retriable,
 classifies answers with the connector's own ``classify`` and records the call for the journal.
 
-Ids travel as strings: amoCRM uses ints, Bitrix24 strings, and a step passes them on untouched.
+Ids travel as strings: some CRMs use numbers, others text, and a step passes them on untouched.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Pipeline:
     is_main: bool = False
 
 
-# Field types whose values are one (or several) of the field's options: amoCRM's select,
-# multiselect and radiobutton, Bitrix24's enumeration.
+# Field types whose values are one (or several) of the field's options: select, multiselect,
+# radiobutton, enumeration (as the CRMs call them).
 CHOICE_TYPES = frozenset({"select", "multiselect", "radiobutton", "enumeration"})
 
 
@@ -92,7 +92,7 @@ class ContactData:
     responsible_id: str | None = None
     # custom field id (resolved from a name through metadata by the step) → value
     custom: dict[str, Any] = field(default_factory=dict)
-    # CRM-specific fields passed through as-is (e.g. Bitrix24 SOURCE_ID, COMMENTS)
+    # The CRM's own fields passed through as-is (e.g. a source or a comment field)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +115,9 @@ class DealData:
     contact_id: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)  # amoCRM's deal tags
+    tags: list[str] = field(
+        default_factory=list
+    )  # for a CRM whose deals have tags (spec.DEAL_TAGS)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,8 @@ class Deal:
 
 @dataclass
 class LeadData:
-    """A Bitrix24 lead (amoCRM calls deals "leads"; that is ``DealData``)."""
+    """A lead, for a CRM that keeps leads apart from deals (spec.LEADS); a CRM that calls its deals
+    "leads" gets ``DealData``."""
 
     title: str | None = None
     name: str | None = None
@@ -157,7 +160,8 @@ class TaskData:
 
 @dataclass
 class UnsortedData:
-    """An amoCRM "Неразобранное" form request: a lead and a contact waiting to be accepted."""
+    """An «Неразобранное» form request (spec.UNSORTED): a lead and a contact waiting to be
+    accepted."""
 
     source_uid: str
     source_name: str
@@ -202,9 +206,9 @@ class CheckResult:
 class Connector(ABC):
     """A CRM account. Subclasses: one per CRM, registered in ``jivocrm.connectors.CONNECTORS``."""
 
-    type: str  # "amocrm", "bitrix24"
-    # True when find_contacts costs one request whatever it is given (Bitrix24's batch); else a
-    # duplicate check searches field by field and stops at the first hit (amoCRM's `query`
+    type: str  # the CRM's key in jivocrm.connectors.CONNECTORS
+    # True when find_contacts costs one request whatever it is given (one batch); else a
+    # duplicate check searches field by field and stops at the first hit (a search that
     # takes one value per request).
     search_in_one_call: bool = False
 
@@ -231,7 +235,7 @@ class Connector(ABC):
         self, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
     ) -> list[tuple[str, str]]:
         """(id, "phone" | "email") of the contacts holding the values, oldest first: what a
-        duplicate check in skip mode needs. A CRM whose search returns ids only (Bitrix24)
+        duplicate check in skip mode needs. A CRM whose search returns ids only
         answers without reading the contacts."""
         found = await self.find_contacts(phones=phones, emails=emails)
         wanted = set(phones)
@@ -282,6 +286,11 @@ class Connector(ABC):
 
     @abstractmethod
     async def add_note(self, kind: EntityKind, entity_id: str, text: str) -> Created: ...
+
+    def option_value(self, option_id: str) -> Any:
+        """How a list field's option is written in a record's custom fields: by default its id
+        as the CRM listed it; a CRM that wants an object there says so."""
+        return option_id
 
     async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
         """The newest notes of a record (one page, newest first): what a resumed note step

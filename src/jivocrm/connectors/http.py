@@ -20,8 +20,8 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from jivocrm.connectors.ratelimit import RateLimiter
-from jivocrm.engine.retry import IN_CALL, RetryPolicy
-from jivocrm.errors import ConnectorError, RetriableError
+from jivocrm.core.errors import ConnectorError, RetriableError
+from jivocrm.core.retry import IN_CALL, RetryPolicy
 
 log = structlog.get_logger("jivocrm.http")
 

@@ -4,9 +4,9 @@
 store provides one shared by every daemon instance. Both honour the CRM's own wait hints through
 ``block_for``.
 
-* amoCRM counts requests per second: ``WindowRateLimiter`` keeps at most ``rate`` requests in any
-  sliding one-second window (a leaky bucket of capacity 7 would allow 14 in a window).
-* Bitrix24 is a leaky bucket (2/s drained, 50 of burst): ``BucketRateLimiter``.
+* A CRM that counts requests per second: ``WindowRateLimiter`` keeps at most ``rate`` requests
+  in any sliding one-second window (a leaky bucket of capacity 7 would allow 14 in a window).
+* A CRM that meters a leaky bucket (say 2/s drained, 50 of burst): ``BucketRateLimiter``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where a connection's newest OAuth token pair lives.
 
-amoCRM and Bitrix24 refresh tokens are single-use: once exchanged, every other holder of the old
+OAuth refresh tokens of the CRMs are single-use: once exchanged, every other holder of the old
 one is locked out. So the newest pair is persisted before it is used, and refreshes run under the
 store's lock after re-reading what the store holds. ``FileTokenStore`` (a 0600 file per connection)
 locks within one process; the PostgreSQL store provides one that locks across daemon instances.

@@ -15,16 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jivocrm.connectors import CONNECTORS
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine import checks_names, checks_project, checks_templates
 from jivocrm.engine.catalogue import EVENTS, REPLY_EVENTS, normalize_path
-from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.filters_ops import OPS
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.engine.snapshot import Snapshot
 from jivocrm.steps import STEPS
-
-CRM_TITLES = {"amocrm": "amoCRM", "bitrix24": "Bitrix24"}
 
 
 @dataclass
@@ -273,14 +272,31 @@ def _connection(
         )
         return
     crm = facts.connections[name]
-    crms = STEPS[kind].crms if kind is not None else None
-    if crm is not None and crms is not None and crm not in crms:
-        works = " and ".join(CRM_TITLES.get(c, c) for c in sorted(crms))
+    needs = STEPS[kind].needs if kind is not None else None
+    spec = CONNECTORS.get(crm) if crm is not None else None
+    if spec is not None and needs is not None and needs not in spec.capabilities:
+        able = [c.title for c in CONNECTORS.values() if needs in c.capabilities]
+        works = " and ".join(able) or "no CRM jivocrm knows"
         yield _at(
             doc,
             where,
-            f"{kind} works with {works} only; connection '{name}' is {CRM_TITLES.get(crm, crm)}",
+            f"{kind} works with {works} only; connection '{name}' is {spec.title}",
         )
+        return
+    for key, capability in (STEPS[kind].key_needs if kind is not None else {}).items():
+        value: Any = step
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and spec is not None and capability not in spec.capabilities:
+            takers = " and ".join(
+                c.title for c in CONNECTORS.values() if capability in c.capabilities
+            )
+            yield _at(
+                doc,
+                ("steps", index, *key.split(".")),
+                f"{spec.title} does not take `{key.rsplit('.', 1)[-1]}` here (only {takers}): "
+                "remove it",
+            )
 
 
 __all__ = ["Facts", "bundle_name", "check_all", "check_bundle"]

@@ -12,13 +12,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from jivocrm.connectors.bitrix24.schema import (
-    LOOPBACK_HOSTS,
-    check_portal_url,
-    check_webhook_url,
-)
+from jivocrm.connectors.spec import LOOPBACK_HOSTS
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine import schema as schemas
-from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.envvars import references
 from jivocrm.engine.loader import Document
 from jivocrm.engine.transcript import known_zone
@@ -26,7 +22,6 @@ from jivocrm.engine.transcript import known_zone
 Path_ = tuple[str | int, ...]
 # The variable a secret's key suggests, where the key alone would say too much or too little.
 SHORT_NAMES = {"long_lived_token": "TOKEN", "authorization_code": "AUTH_CODE"}
-AMO_FORM = "https://myshop.amocrm.ru"
 
 
 def _secret_paths(schema: Any, data: Any, path: Path_, defs: Mapping[str, Any]) -> Iterator[Path_]:
@@ -159,63 +154,17 @@ def _value(data: Any, path: Path_) -> Any:
 
 
 def _addresses(doc: Document, base: Path_, kind: str, conn: dict[str, Any]) -> Iterator[Diagnostic]:
-    """CRM addresses written literally (a reference is checked when it is resolved)."""
-    checks: list[tuple[Path_, str | None]] = []
-    if kind == "amocrm":
-        url = conn.get("base_url")
-        if _literal(url):
-            checks.append((("base_url",), https_problem(url, AMO_FORM, "amoCRM")))
-        sub = conn.get("subdomain")
-        if _literal(sub) and ("." in sub or "/" in sub):
-            checks.append((("subdomain",), _subdomain_problem(sub)))
-    elif kind == "bitrix24":
-        hook = conn.get("webhook_url")
-        if _literal(hook):
-            checks.append((("webhook_url",), check_webhook_url(hook)))
-        oauth = conn.get("oauth")
-        if isinstance(oauth, dict):
-            for key in ("portal", "oauth_server"):
-                if _literal(oauth.get(key)):
-                    checks.append((("oauth", key), check_portal_url(oauth[key])))
-    for path, problem in checks:
-        if problem is not None:
-            full = (*base, *path)
-            line, col = doc.position(full)
-            yield Diagnostic(doc.file, line, col, json_path(full), problem)
+    """What the CRM's own checks say about the entry's literal values (forms of addresses)."""
+    from jivocrm.connectors import CONNECTORS
 
-
-def _subdomain_problem(text: str) -> str:
-    """A whole address written as the subdomain: say which part belongs there."""
-    try:
-        host = urlsplit(text if "://" in text else f"https://{text}").hostname or text
-    except ValueError:
-        host = text
-    first = host.split(".")[0]
-    return (
-        f"write only the subdomain: '{first}' for https://{first}.amocrm.ru "
-        "(a full address goes into base_url)"
-    )
+    for path, problem in CONNECTORS[kind].check_config(conn):
+        full = (*base, *path)
+        line, col = doc.position(full)
+        yield Diagnostic(doc.file, line, col, json_path(full), problem)
 
 
 def _literal(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip()) and not references(value)
 
 
-def https_problem(url: str, form: str, crm: str) -> str | None:
-    """What is wrong with a CRM address; https only, except loopback hosts (emulators, tests)."""
-    text = url.strip()
-    if "://" not in text:
-        return f"add https://, the correct form is {form}"
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if host is None or parts.scheme not in ("http", "https"):
-        return f"the address must have the form {form}"
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return f"https required: {crm} answers only over https; the correct form is {form}"
-    return None
-
-
-__all__ = ["check_project", "https_problem", "variable_for"]
+__all__ = ["check_project", "variable_for"]

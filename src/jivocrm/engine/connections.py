@@ -12,13 +12,13 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import structlog
 from aiohttp import web
 
 from jivocrm.connectors.base import Connector
-from jivocrm.engine.cache import ConnectionCache
+from jivocrm.connectors.cache import ConnectionCache
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 
@@ -92,7 +92,7 @@ async def open_connections(
                 app = spec.emulator(seed)
                 emulator_url = await _serve(app, stack)
                 opened.emulators[name] = Emulator(emulator_url, app)
-                config = _without_rate_limit(_emulator_credentials(config), fast_emulators)
+                config = _without_rate_limit(spec.emulator_config(config), fast_emulators)
                 log.info("emulator_started", connection=name, url=emulator_url)
             else:
                 config = resolve(config, project.environ if environ is None else environ)
@@ -133,19 +133,29 @@ def _preload(project: Project, opened: Connections) -> None:
             log.info("metadata_preloaded", connection=name, pipelines=len(entry.pipelines))
 
 
-# The token the amoCRM emulator's default seed accepts (cli/emulate.py prints the same).
-AMO_EMULATOR_TOKEN = "emulator-admin-token"
+@runtime_checkable
+class SharesLimits(Protocol):
+    """A store that keeps rate limits and OAuth tokens shared by every daemon instance on it."""
+
+    def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> RateLimiter: ...
+
+    def token_store(self) -> TokenStore: ...
 
 
-def _emulator_credentials(config: dict[str, Any]) -> dict[str, Any]:
-    """An ``emulate: true`` connection talks to the emulator with the emulator's credentials:
-    its ``${ENV}`` references need no values (CI has none)."""
-    kept = {k: v for k, v in config.items() if k in ("type", "seed", "timeout")}
-    kept["emulate"] = True  # also for a real connection that a bundle test emulates
-    if config["type"] == "amocrm":
-        return {**kept, "auth": {"long_lived_token": AMO_EMULATOR_TOKEN}}
-    # Bitrix24's build uses the emulator's own webhook for `emulate: true` alone.
-    return kept
+def shared_limiters(store: SharesLimits, project: Project) -> dict[str, RateLimiter]:
+    """A limiter shared by every instance for each connection of ``project``, paced as the CRM
+    of the connection says (``ConnectorSpec.shared_limit``) at the connection's own rate."""
+    from jivocrm.connectors import CONNECTORS
+
+    limiters: dict[str, RateLimiter] = {}
+    for name, connection in project.connections.items():
+        spec = CONNECTORS[connection.type]
+        limits = connection.config.get("rate_limit") or {}
+        rate = float(limits.get("rate", spec.default_rate[0]))
+        burst = int(limits.get("burst", spec.default_rate[1]))
+        interval, shared_burst = spec.shared_limit(rate, burst)
+        limiters[name] = store.rate_limiter(name, interval=interval, burst=shared_burst)
+    return limiters
 
 
-__all__ = ["Connections", "Emulator", "open_connections"]
+__all__ = ["Connections", "Emulator", "SharesLimits", "open_connections", "shared_limiters"]

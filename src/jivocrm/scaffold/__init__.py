@@ -1,6 +1,7 @@
 """What ``jivocrm init`` writes: a project file, the default bundle set per CRM with a test file
 beside each bundle, the sample events those tests read, a CI workflow, .env.example, .gitignore
-and a README, composed from the templates in this package.
+and a README, composed from the templates in this package and those each CRM keeps in its own
+folder (``connectors/<crm>/scaffold/``: its connection entry and its default bundles).
 
 The bundles are the set integration platforms create for a Jivo customer (chat start and finish,
 each with and without contacts, the data update, offline messages and calls); the pipeline and
@@ -11,46 +12,30 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from jivocrm import __version__, samples
 from jivocrm.engine.envvars import references
 
-
-@dataclass(frozen=True)
-class Crm:
-    title: str
-    connection: str
-    # variable → what to put there, for .env.example
-    variables: tuple[tuple[str, str], ...]
-    no_contacts: str
-    # Where the CRM's customers mostly are: the clock managers read transcripts by.
-    timezone: str = "UTC"
+if TYPE_CHECKING:
+    from jivocrm.connectors.spec import ConnectorSpec
 
 
-CRMS: dict[str, Crm] = {
-    "amocrm": Crm(
-        "amoCRM",
-        "amo",
-        (("AMO_TOKEN", "amoCRM → Settings → Integrations → your private integration → Keys"),),
-        "an unsorted request («Неразобранное»)",
-        "Europe/Moscow",
-    ),
-    "bitrix24": Crm(
-        "Bitrix24",
-        "b24",
-        (
-            (
-                "B24_WEBHOOK_URL",
-                "Bitrix24 → Developer resources → Other → Incoming webhook (scopes crm, user, "
-                "task), e.g. https://myshop.bitrix24.ru/rest/1/<code>/",
-            ),
-        ),
-        "a lead with the transcript",
-        "Europe/Moscow",
-    ),
-}
+def spec(crm: str) -> ConnectorSpec:
+    from jivocrm.connectors import CONNECTORS
+
+    return CONNECTORS[crm]
+
+
+def crm_types() -> list[str]:
+    """The CRMs ``init`` can write a project for: every registered connector."""
+    from jivocrm.connectors import CONNECTORS
+
+    return sorted(CONNECTORS)
+
+
 JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", "any long random text; Jivo posts to /jivo/<it>"),)
 BUNDLE_SCHEMA_LINE = "# yaml-language-server: $schema=../.jivocrm/bundle.schema.json\n"
 TEST_SUFFIX = ".test.yaml"
@@ -64,9 +49,18 @@ def _read(*parts: str) -> str:
     return resources.files(__name__).joinpath(*parts).read_text("utf-8")
 
 
+def _crm_files(crm: str) -> Traversable:
+    """The CRM's own scaffold: ``connection.yaml.tmpl`` and ``bundles/``, in its folder."""
+    return resources.files(spec(crm).scaffold.package).joinpath("scaffold")
+
+
+def _read_crm(crm: str, *parts: str) -> str:
+    return _crm_files(crm).joinpath(*parts).read_text("utf-8")
+
+
 def bundle_names(crm: str) -> list[str]:
     """The default bundles' files of ``crm``, without their test files."""
-    folder = resources.files(__name__).joinpath("bundles", crm)
+    folder = _crm_files(crm).joinpath("bundles")
     return sorted(
         p.name
         for p in folder.iterdir()
@@ -84,7 +78,7 @@ def _fill(template: str, **values: str) -> str:
 
 
 def _bundle(crm: str, name: str, named: bool) -> str:
-    text = _read("bundles", crm, name)
+    text = _read_crm(crm, "bundles", name)
     if named:
         # Both CRMs side by side: the same file name twice, so the bundle names tell them apart.
         stem = name.removesuffix(".yaml")
@@ -102,7 +96,7 @@ def _env_example(crms: list[str], emulate: bool) -> str:
         lines.append("# switch the emulator off.")
     variables = list(JIVO_VARIABLES)
     for crm in crms:
-        variables.extend(CRMS[crm].variables)
+        variables.extend(spec(crm).scaffold.variables)
     for name, hint in variables:
         lines += ["", f"# {hint}", f"{name}="]
     return "\n".join(lines) + "\n"
@@ -116,7 +110,7 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
     folders = [f"{crm}/" for crm in crms] if both else ["bundles/"]
     connections = []
     for crm in crms:
-        block = _read(f"connection-{crm}.yaml.tmpl")
+        block = _read_crm(crm, "connection.yaml.tmpl")
         if emulate:
             block += (
                 "    emulate: true                           # the built-in emulator of the CRM\n"
@@ -126,16 +120,16 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
         "jivocrm.yaml": _fill(
             _read("jivocrm.yaml.tmpl"),
             BUNDLES=folders[0] if not both else "[" + ", ".join(folders) + "]",
-            TIMEZONE=CRMS[crms[0]].timezone,
+            TIMEZONE=spec(crms[0]).scaffold.timezone,
             CONNECTIONS="\n".join(connections),
         ),
         ".env.example": _env_example(crms, emulate),
         ".gitignore": _read("gitignore"),
         "README.md": _fill(
             _read("README.md.tmpl"),
-            CRMS=" and ".join(CRMS[c].title for c in crms),
+            CRMS=" and ".join(spec(c).title for c in crms),
             WHERE=" and ".join(f"`{f}`" for f in folders),
-            NO_CONTACTS="; ".join(CRMS[c].no_contacts for c in crms),
+            NO_CONTACTS="; ".join(spec(c).scaffold.no_contacts for c in crms),
             EMULATE=(
                 "The connections say `emulate: true`: jivocrm runs a built-in emulator of the "
                 "CRM, so\nthe bundles can be tried without an account. Remove the line to use "
@@ -152,7 +146,7 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
     for crm, folder in zip(crms, folders, strict=True):
         for name in bundle_names(crm):
             files[folder + name] = _bundle(crm, name, both)
-            files[folder + test_name(name)] = _read("bundles", crm, test_name(name))
+            files[folder + test_name(name)] = _read_crm(crm, "bundles", test_name(name))
     used = sorted({m for text in files.values() for m in SAMPLE_REFERENCE.findall(text)})
     for name in used:
         files[f"{SAMPLES_DIR}/{name}.json"] = samples.text(name)
@@ -177,4 +171,4 @@ def variables_used(files: dict[str, str]) -> set[str]:
     return set(references(files["jivocrm.yaml"]))
 
 
-__all__ = ["CRMS", "bundle_count", "bundle_names", "project_files", "variables_used"]
+__all__ = ["bundle_count", "bundle_names", "crm_types", "project_files", "variables_used"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jivocrm.errors import StepError
+from jivocrm.core.errors import StepError
 from jivocrm.steps.base import StepContext
 
 if TYPE_CHECKING:
@@ -176,8 +176,7 @@ async def custom_fields(
 
 
 def _enum(ctx: StepContext, enum_id: str) -> Any:
-    # amoCRM takes {enum_id}, Bitrix24 the item's ID.
-    return {"enum_id": int(enum_id)} if connector(ctx).type == "amocrm" else enum_id
+    return connector(ctx).option_value(enum_id)
 
 
 def _listed(value: Any) -> list[Any]:

@@ -1,22 +1,17 @@
 """A CRM connection's rate limit held by every daemon instance together, in one database row.
 
-amoCRM allows 7 requests per second per account, not per process: three instances each pacing
-themselves at 7/s would send 21. So the bucket lives in PostgreSQL, one ``rate_limits`` row per
+A CRM's limit is per account, not per process: three instances each pacing themselves at 7
+requests/s would send 21. So the bucket lives in PostgreSQL, one ``rate_limits`` row per
 connection, as a GCRA (generic cell rate algorithm): the row keeps the theoretical arrival time
 of the next request; taking a slot is one row-locked ``UPDATE … RETURNING`` that says how long
 to wait. Reservations, not polling: a caller learns its slot in one round trip and sleeps until
 it, so instances never spin on the row.
 
-Parameters per CRM mirror the connectors' own local limiters:
-
-* amoCRM: one request per ``1.2 / 7`` s, no burst. The server counts arrivals, not departures.
-  In one process the connector's 1.05 s window is enough margin (``connectors/amocrm``): that
-  process's delays shift all its requests alike. Across instances each process is late on its
-  own schedule — a busy event loop wakes one daemon 60 ms late while another sends on time — so
-  the arrivals of 8 consecutive slots bunch up by more. Measured here with three daemons on two
-  loaded cores: 8 slots 1.05 s apart arrived within 0.94 s (8 requests in one second, 429s).
-  Slots 1.2 / 7 s apart leave ~0.2 s for that and still allow 5.8 requests/s.
-* Bitrix24: a leaky bucket of 2/s with a burst one below the portal's 50 — GCRA is exactly that.
+The interval and burst of each connection's row come from its CRM's spec
+(``ConnectorSpec.shared_limit``): a CRM that counts requests in a sliding second gets slots a
+little wider than its limit allows (``connectors.spec.per_second_shared``), a CRM that meters a
+leaky bucket gets that bucket with a burst one below its own (``connectors.spec.leaky_bucket``):
+GCRA is exactly a leaky bucket.
 
 ``block_for`` (a 429's ``retry_after``) is synchronous in the ``RateLimiter`` protocol: it takes
 effect in this process at once and reaches the other instances through ``blocked_until`` written
@@ -27,26 +22,18 @@ checks it again, so no instance sends into a pause another instance was told abo
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
-from jivocrm.errors import RetriableError, StoreError
+from jivocrm.core.errors import RetriableError, StoreError
 
 if TYPE_CHECKING:
-    from jivocrm.connectors.ratelimit import RateLimiter
-    from jivocrm.engine.model import Project
-    from jivocrm.store.postgres import PostgresStore
     from jivocrm.store.postgres_db import Database
 
 log = structlog.get_logger("jivocrm.store")
-
-# amoCRM's one-second window with the margin for arrival jitter across processes (see above);
-# wider than connectors/amocrm.WINDOW (1.05 s), which only has to absorb one process's jitter.
-AMOCRM_WINDOW = 1.2
 
 
 # How late after its slot a request may still leave, and how many missed slots are given up
@@ -161,29 +148,4 @@ class PostgresRateLimiter:
             log.warning("rate_limit_block_not_shared", connection=self.name, error=str(exc))
 
 
-def parameters(kind: str, rate: float, burst: int) -> tuple[float, int]:
-    """(interval, burst) of the shared limiter for a connection of type ``kind``."""
-    if kind == "amocrm":
-        return AMOCRM_WINDOW / max(1, math.floor(rate)), 1
-    # Bitrix24 and any leaky-bucket CRM: one below the burst, as the local limiter does, because
-    # the portal measures arrival times.
-    return 1.0 / rate, max(1, burst - 1)
-
-
-def limiters_for(store: PostgresStore, project: Project) -> dict[str, RateLimiter]:
-    """A shared limiter for every connection of ``project``, configured like its connector's."""
-    from jivocrm.connectors import CONNECTORS
-
-    limiters: dict[str, RateLimiter] = {}
-    for name, connection in project.connections.items():
-        spec = CONNECTORS.get(connection.type)
-        default_rate, default_burst = spec.default_rate if spec else (1.0, 1)
-        limits = connection.config.get("rate_limit") or {}
-        rate = float(limits.get("rate", default_rate))
-        burst = int(limits.get("burst", default_burst))
-        interval, shared_burst = parameters(connection.type, rate, burst)
-        limiters[name] = store.rate_limiter(name, interval=interval, burst=shared_burst)
-    return limiters
-
-
-__all__ = ["AMOCRM_WINDOW", "PostgresRateLimiter", "Reservation", "limiters_for", "parameters"]
+__all__ = ["PostgresRateLimiter", "Reservation"]

@@ -28,8 +28,8 @@ from jivocrm.connectors.base import (
     UnsortedData,
 )
 from jivocrm.connectors.http import Response, Transport
-from jivocrm.engine.phones import national_digits, normalize_email, normalize_phone
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.phones import national_digits, normalize_email, normalize_phone
 
 log = structlog.get_logger("jivocrm.amocrm")
 
@@ -245,6 +245,10 @@ class AmoCRMConnector(Connector):
         }
         made = await self._create(f"/api/v4/{mapping.plural(kind)}/notes", "notes", body)
         return Created(str(made["id"]))
+
+    def option_value(self, option_id: str) -> Any:
+        # A list field's value is written as {"enum_id": <option id>}.
+        return {"enum_id": int(option_id)}
 
     async def recent_notes(self, kind: EntityKind, entity_id: str) -> list[Note]:
         eid = mapping.amo_id(entity_id, kind)

@@ -12,8 +12,8 @@ import aiohttp
 from jivocrm.connectors.amocrm.client import AmoCRMConnector
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.amocrm.factory import build
+from jivocrm.connectors.kit import ContractTarget
 from jivocrm.connectors.spec import ConnectionContext
-from jivocrm.testing.contract import ContractTarget
 
 ADMIN_TOKEN = "emulator-admin-token"  # the emulator's seeded admin token
 # The contract's collections, as the emulator's state names them.
@@ -52,7 +52,9 @@ def connector_config(emulator: RunningEmulator, **extra: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def amocrm_target(
-    session: aiohttp.ClientSession, seed: Path | None = None
+    session: aiohttp.ClientSession,
+    seed: Path | None = None,
+    capabilities: frozenset[str] = frozenset(),
 ) -> AsyncIterator[ContractTarget]:
     # Page size 2 makes the seed's three users span two pages. The account's 7 req/s limit is
     # off here: the limiter has its own tests, and the contract is about operations.
@@ -66,7 +68,7 @@ async def amocrm_target(
             probe=AmoCRMProbe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
-            capabilities=frozenset({"unsorted", "deal_with_contact_in_one_call", "note_listing"}),
+            capabilities=capabilities,
         )
 
 

@@ -265,7 +265,7 @@ class AccountState:
     def duplicate_of(self, contact: Mapping[str, Any]) -> tuple[int, int] | None:
         """(open lead, contact) of a known contact sharing a phone or e-mail with ``contact``
         (write form), for duplicate control; None when there is none."""
-        from jivocrm.engine.phones import normalize_email, normalize_phone
+        from jivocrm.core.phones import normalize_email, normalize_phone
 
         def keys(entity: Mapping[str, Any]) -> set[str]:
             found = set()

@@ -16,7 +16,7 @@ from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.ratelimit import REAL, Clock, WindowRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
-from jivocrm.errors import ConnectorError
+from jivocrm.core.errors import ConnectorError
 
 if TYPE_CHECKING:
     from aiohttp import web

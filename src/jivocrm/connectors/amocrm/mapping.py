@@ -17,8 +17,8 @@ from jivocrm.connectors.base import (
     Stage,
     UnsortedData,
 )
-from jivocrm.engine.phones import normalize_email, normalize_phone
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
+from jivocrm.core.phones import normalize_email, normalize_phone
 
 # System stages of every pipeline: 142 "Успешно реализовано", 143 "Закрыто и не реализовано".
 WON, LOST = 142, 143

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
-from jivocrm.connectors.spec import SECRET, common_properties
+from jivocrm.connectors.spec import SECRET, ConfigProblem, common_properties, https_problem
 
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
 ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
@@ -85,3 +87,35 @@ EXAMPLE: dict[str, Any] = {
     "subdomain": "myshop",
     "auth": {"long_lived_token": "${AMO_TOKEN}"},
 }
+
+
+ADDRESS_FORM = "https://myshop.amocrm.ru"
+
+
+def check_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """The address written literally (a ``${VAR}`` is checked when it is resolved)."""
+    problems: list[ConfigProblem] = []
+    url = config.get("base_url")
+    if _literal(url) and (problem := https_problem(url, ADDRESS_FORM, "amoCRM")):
+        problems.append((("base_url",), problem))
+    sub = config.get("subdomain")
+    if _literal(sub) and ("." in sub or "/" in sub):
+        problems.append((("subdomain",), _subdomain_problem(sub)))
+    return problems
+
+
+def _literal(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip()) and "${" not in value
+
+
+def _subdomain_problem(text: str) -> str:
+    """A whole address written as the subdomain: say which part belongs there."""
+    try:
+        host = urlsplit(text if "://" in text else f"https://{text}").hostname or text
+    except ValueError:
+        host = text
+    first = host.split(".")[0]
+    return (
+        f"write only the subdomain: '{first}' for https://{first}.amocrm.ru "
+        "(a full address goes into base_url)"
+    )

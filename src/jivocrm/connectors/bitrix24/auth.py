@@ -19,7 +19,7 @@ import structlog
 
 from jivocrm.connectors.http import Transport
 from jivocrm.connectors.tokens import TokenStore
-from jivocrm.errors import AuthError
+from jivocrm.core.errors import AuthError
 
 log = structlog.get_logger("jivocrm.bitrix24")
 

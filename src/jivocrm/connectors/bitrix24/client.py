@@ -26,8 +26,8 @@ from jivocrm.connectors.base import (
 from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
 from jivocrm.connectors.bitrix24.metadata import fetch_metadata
 from jivocrm.connectors.bitrix24.rest import Rest, as_items, as_map
-from jivocrm.engine.phones import normalize_email, normalize_phone, spellings
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.phones import normalize_email, normalize_phone, spellings
 
 log = structlog.get_logger("jivocrm.bitrix24")
 

@@ -12,8 +12,8 @@ import aiohttp
 from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.bitrix24.factory import build
+from jivocrm.connectors.kit import ContractTarget
 from jivocrm.connectors.spec import ConnectionContext
-from jivocrm.testing.contract import ContractTarget
 
 CONTRACT_SEED = Path(__file__).with_name("contract_seed.yaml")
 WEBHOOK_USER, WEBHOOK_CODE = "1", "emulatorcode1"  # the default seed's webhook
@@ -62,7 +62,9 @@ def connect(
 
 @contextlib.asynccontextmanager
 async def bitrix24_target(
-    session: aiohttp.ClientSession, seed: Path | None = CONTRACT_SEED
+    session: aiohttp.ClientSession,
+    seed: Path | None = CONTRACT_SEED,
+    capabilities: frozenset[str] = frozenset(),
 ) -> AsyncIterator[ContractTarget]:
     # Page size 2 makes the seed's three users span two pages. The portal's bucket is off here:
     # the limiter has its own tests, and the contract is about operations.
@@ -75,5 +77,5 @@ async def bitrix24_target(
             probe=Bitrix24Probe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
-            capabilities=frozenset({"lead", "deal_with_contact_in_one_call", "note_listing"}),
+            capabilities=capabilities,
         )

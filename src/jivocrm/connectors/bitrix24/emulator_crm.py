@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from jivocrm.connectors.bitrix24.emulator_state import Caller, PortalState, communication, invalid
-from jivocrm.engine.phones import normalize_email
+from jivocrm.core.phones import normalize_email
 
 
 @dataclass

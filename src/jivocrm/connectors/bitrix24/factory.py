@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jivocrm.connectors.bitrix24 import DEFAULT_RATE
 from jivocrm.connectors.bitrix24.auth import OAuthAuth, WebhookAuth
 from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.emulator_state import load_seed
 from jivocrm.connectors.bitrix24.rest import Rest
 from jivocrm.connectors.bitrix24.schema import (
     DEFAULT_OAUTH_SERVER,
+    DEFAULT_RATE,
     check_portal_url,
     check_webhook_url,
     parse_webhook_url,
@@ -19,7 +19,7 @@ from jivocrm.connectors.bitrix24.schema import (
 from jivocrm.connectors.ratelimit import BucketRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
 
 
 def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connector:

@@ -18,8 +18,8 @@ from jivocrm.connectors.bitrix24.auth import Auth, OAuthAuth
 from jivocrm.connectors.bitrix24.errors import classify, error_for
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.ratelimit import RateLimiter
-from jivocrm.engine.retry import RetryPolicy
-from jivocrm.errors import AuthError, ConnectorError, FatalError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError
+from jivocrm.core.retry import RetryPolicy
 
 MAX_BATCH = 50
 

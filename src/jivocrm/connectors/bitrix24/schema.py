@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from jivocrm.connectors.spec import SECRET, common_properties
+from jivocrm.connectors.spec import LOOPBACK_HOSTS, SECRET, ConfigProblem, common_properties
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 WEBHOOK_FORM = "https://myaccount.bitrix24.ru/rest/1/<code>/"
 DEFAULT_OAUTH_SERVER = "https://oauth.bitrix.info"
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
@@ -40,6 +40,9 @@ _OAUTH: dict[str, Any] = {
         },
     },
 }
+
+# A portal's leaky bucket: 2 requests/s drained, 50 of burst (Enterprise 5/250).
+DEFAULT_RATE = (2.0, 50)
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -130,3 +133,21 @@ def check_portal_url(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         return "the address must have the form https://myaccount.bitrix24.ru"
     return None
+
+
+def check_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Addresses written literally (a ``${VAR}`` is checked when it is resolved)."""
+    checks: list[tuple[tuple[str | int, ...], str | None]] = []
+    hook = config.get("webhook_url")
+    if _literal(hook):
+        checks.append((("webhook_url",), check_webhook_url(hook)))
+    oauth = config.get("oauth")
+    if isinstance(oauth, dict):
+        for key in ("portal", "oauth_server"):
+            if _literal(oauth.get(key)):
+                checks.append((("oauth", key), check_portal_url(oauth[key])))
+    return [(path, problem) for path, problem in checks if problem is not None]
+
+
+def _literal(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip()) and "${" not in value

@@ -6,12 +6,23 @@ connector and the emulator load on first use.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jivocrm.connectors.retailcrm.schema import DEFAULT_RATE, EXAMPLE, SCHEMA
-from jivocrm.connectors.spec import ConnectionContext, ConnectorSpec
+from jivocrm.connectors.kit import CrmKit
+from jivocrm.connectors.retailcrm.schema import DEFAULT_RATE, EXAMPLE, SCHEMA, check_config
+from jivocrm.connectors.spec import (
+    BASIC,
+    NOTE_LISTING,
+    ConnectionContext,
+    ConnectorSpec,
+    EmulatorConnection,
+    Scaffold,
+    emulator_entry,
+    per_second_shared,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -31,6 +42,27 @@ def emulator_app(seed: Path | None) -> web.Application:
     return create_app(seed)
 
 
+def emulator_connection(url: str) -> EmulatorConnection:
+    return EmulatorConnection(
+        {"type": "retailcrm", "url": url, "api_key": "${RETAILCRM_API_KEY}", "site": "shop"},
+        {"RETAILCRM_API_KEY": "emulator-api-key"},
+    )
+
+
+def emulator_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    # The store and the order method are names of the account, which the emulator's has too.
+    kept = {k: config[k] for k in ("site", "order_method") if k in config}
+    return {**emulator_entry(config), **kept}
+
+
+def kit() -> CrmKit:
+    from jivocrm.connectors.retailcrm import bundle_kit
+    from jivocrm.connectors.retailcrm.contract_target import retailcrm_target
+
+    target = functools.partial(retailcrm_target, capabilities=SPEC.capabilities)
+    return CrmKit(bundle_kit.seed, bundle_kit.quiet, bundle_kit.entities, target)
+
+
 SPEC = ConnectorSpec(
     type="retailcrm",
     title="RetailCRM",
@@ -39,15 +71,26 @@ SPEC = ConnectorSpec(
     example=EXAMPLE,
     build=build,
     emulator=emulator_app,
-    default_rate=DEFAULT_RATE,
-    emulator_snippet=(
-        "connections:\n"
-        "  retail:\n"
-        "    type: retailcrm\n"
-        "    url: {url}\n"
-        "    api_key: ${{RETAILCRM_API_KEY}}   # RETAILCRM_API_KEY=emulator-api-key\n"
-        "    site: shop\n"
+    scaffold=Scaffold(
+        connection="retail",
+        variables=(
+            (
+                "RETAILCRM_API_KEY",
+                "RetailCRM → Settings → Integration → API access keys (customers, orders, tasks,"
+                " users, reference data)",
+            ),
+        ),
+        no_contacts="an order with the transcript as its customer's note",
+        package=__name__,
+        timezone="Europe/Moscow",
     ),
+    kit=kit,
+    emulator_connection=emulator_connection,
+    capabilities=BASIC | {NOTE_LISTING},
+    default_rate=DEFAULT_RATE,
+    check_config=check_config,
+    emulator_config=emulator_config,
+    shared_limit=per_second_shared,
     docs={"api": "https://docs.retailcrm.ru/Developers/API/APIVersions/APIv5"},
 )
 

@@ -29,8 +29,8 @@ from jivocrm.connectors.base import (
 )
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.retailcrm import errors, mapping
-from jivocrm.engine.phones import national_digits, normalize_email, normalize_phone
-from jivocrm.errors import ConnectorError, RetriableError, StepError
+from jivocrm.core.errors import ConnectorError, RetriableError, StepError
+from jivocrm.core.phones import national_digits, normalize_email, normalize_phone
 
 log = structlog.get_logger("jivocrm.retailcrm")
 
@@ -71,6 +71,9 @@ class RetailCRMConnector(Connector):
         self.site = site
         self.order_method = order_method
         self._kinds: dict[str, str] | None = None  # status code → open/won/lost
+        # order id → (its customer, its number), from the orders this connector made or read:
+        # a note on the order then costs no read of it.
+        self._owners: dict[int, tuple[int, str]] = {}
 
     # ---- plumbing ----------------------------------------------------------------------------
     async def _get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
@@ -179,6 +182,8 @@ class RetailCRMConnector(Connector):
         if pipeline_id:
             query.append(("filter[sites][]", pipeline_id))
         raw = await self._pages("/api/v5/orders", "orders", query)
+        for order in raw:
+            self._remember(order)
         kinds = await self._stage_kinds()
         deals = [mapping.to_deal(o, kinds) for o in raw]
         return sorted(
@@ -192,7 +197,14 @@ class RetailCRMConnector(Connector):
             "/api/v5/orders/create",
             {"order": mapping.dumps(body), **self._site(data.pipeline_id)},
         )
-        return Created(str(_id(made, "POST /api/v5/orders/create")), contact_id=data.contact_id)
+        order_id = _id(made, "POST /api/v5/orders/create")
+        self._remember({"id": order_id, **(made.get("order") or {})})
+        return Created(str(order_id), contact_id=data.contact_id)
+
+    def _remember(self, order: Mapping[str, Any]) -> None:
+        owner = order.get("customer")
+        if isinstance(owner, dict) and owner.get("id") is not None and order.get("id"):
+            self._owners[int(order["id"])] = (int(owner["id"]), str(order.get("number") or ""))
 
     async def update_deal(self, deal_id: str, data: DealData) -> None:
         oid = mapping.numeric(deal_id, "order")
@@ -252,11 +264,13 @@ class RetailCRMConnector(Connector):
         if kind != "deal":
             raise StepError(f"RetailCRM keeps notes on customers and orders, not on a {kind}")
         oid = mapping.numeric(entity_id, "order")
-        order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
-        owner = order.get("customer") or {}
-        if not isinstance(owner, dict) or owner.get("id") is None:
+        if oid not in self._owners:
+            order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
+            self._remember({"id": oid, **order})
+        if oid not in self._owners:
             raise StepError(f"RetailCRM: order {oid} has no customer to keep the note on")
-        return int(owner["id"]), f"Заказ {order.get('number') or oid}: "
+        customer, number = self._owners[oid]
+        return customer, f"Заказ {number or oid}: "
 
     # ---- links, metadata, diagnosis ----------------------------------------------------------
     def entity_url(self, kind: EntityKind, entity_id: str) -> str:

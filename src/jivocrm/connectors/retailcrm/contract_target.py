@@ -9,11 +9,11 @@ from typing import Any
 
 import aiohttp
 
+from jivocrm.connectors.kit import ContractTarget
 from jivocrm.connectors.retailcrm.client import RetailCRMConnector
 from jivocrm.connectors.retailcrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.retailcrm.factory import EMULATOR_KEY, build
 from jivocrm.connectors.spec import ConnectionContext
-from jivocrm.testing.contract import ContractTarget
 
 # The contract's collections, as the emulator's state names them.
 COLLECTIONS = {"contacts": "customers", "deals": "orders", "leads": "", "unsorted": ""}
@@ -44,7 +44,9 @@ def connector_config(emulator: RunningEmulator, **extra: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def retailcrm_target(
-    session: aiohttp.ClientSession, seed: Path | None = None
+    session: aiohttp.ClientSession,
+    seed: Path | None = None,
+    capabilities: frozenset[str] = frozenset(),
 ) -> AsyncIterator[ContractTarget]:
     # Page size 2 makes the seed's three users span two pages; the key's 10 requests/s are off
     # here (the limiter has its own tests, the contract is about operations).
@@ -58,7 +60,7 @@ async def retailcrm_target(
             probe=RetailCRMProbe(emulator),
             user_login="o.petrova@shop-example.ru",
             page_size=2,
-            capabilities=frozenset({"note_listing"}),
+            capabilities=capabilities,
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from jivocrm.connectors.http import Response
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 PREFIX = "RetailCRM"
 KEYS_PAGE = "Settings › Integration › API access keys"

@@ -26,8 +26,8 @@ from jivocrm.connectors.base import (
     Pipeline,
     Stage,
 )
-from jivocrm.engine.phones import normalize_email, normalize_phone
-from jivocrm.errors import StepError
+from jivocrm.core.errors import StepError
+from jivocrm.core.phones import normalize_email, normalize_phone
 
 CLOSED_GROUPS = {"complete": "won", "cancel": "lost"}
 FIELD_ENTITIES: dict[str, EntityKind] = {"customer": "contact", "order": "deal"}
@@ -161,6 +161,14 @@ def order_body(data: DealData, order_method: str | None = None) -> dict[str, Any
     if data.custom:
         body["customFields"] = dict(data.custom)
     body.update(data.extra)
+    source = body.get("source")
+    if isinstance(source, dict):
+        # The visit's UTM tags, those a chat has: an empty one would blank the order's source.
+        kept = {k: v for k, v in source.items() if v not in (None, "")}
+        if kept:
+            body["source"] = kept
+        else:
+            del body["source"]
     return body
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from jivocrm.connectors.spec import SECRET, common_properties
+from jivocrm.connectors.spec import SECRET, ConfigProblem, common_properties, https_problem
 
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
 ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
@@ -62,3 +63,16 @@ EXAMPLE: dict[str, Any] = {
     "api_key": "${RETAILCRM_API_KEY}",
     "site": "shop",
 }
+
+
+ADDRESS_FORM = "https://myshop.retailcrm.ru"
+
+
+def check_config(config: Mapping[str, Any]) -> list[ConfigProblem]:
+    """The address written literally (a ``${VAR}`` is checked when it is resolved)."""
+    url = config.get("url")
+    if isinstance(url, str) and url.strip() and "${" not in url:
+        problem = https_problem(url, ADDRESS_FORM, "RetailCRM")
+        if problem is not None:
+            return [(("url",), problem)]
+    return []

@@ -15,6 +15,7 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
+from jivocrm.core.errors import JivoCRMError, ProjectError
 from jivocrm.engine.bundle_tests.execute import TestResult, run_test
 from jivocrm.engine.bundle_tests.spec import (
     SCHEMA,
@@ -25,7 +26,6 @@ from jivocrm.engine.bundle_tests.spec import (
 )
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import PROJECT_FILE, find_project_file, load_project
-from jivocrm.errors import JivoCRMError, ProjectError
 
 EVERY = "*"
 FORMAT = resources.files(__name__).joinpath("format.md").read_text("utf-8")

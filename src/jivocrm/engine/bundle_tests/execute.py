@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
+from jivocrm.connectors.spec import method_and_path
 from jivocrm.engine.bundle_tests import crm_state
 from jivocrm.engine.bundle_tests.spec import BundleTest
 from jivocrm.engine.connections import open_connections
@@ -40,11 +40,28 @@ class TestResult:
 
 
 def call_key(call: dict[str, Any]) -> str:
-    """``GET /api/v4/contacts`` for amoCRM, ``POST crm.contact.add`` for Bitrix24."""
-    path = urlsplit(str(call["url"])).path
-    if "/rest/" in path:
-        path = path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
-    return f"{call['method']} {path}"
+    """The call as a test writes it: what its CRM names it (``name_calls``), else its method
+    and URL path."""
+    named = call.get("call")
+    return str(named) if named else method_and_path(str(call["method"]), str(call["url"]))
+
+
+def name_calls(project: Project, runs: list[Any]) -> None:
+    """Give every call of ``runs`` the name its CRM's spec gives it (``ConnectorSpec.call_name``:
+    a path for one CRM, a REST method for another), from the connection of its step."""
+    from jivocrm.connectors import CONNECTORS
+
+    for run in runs:
+        if run.outcome is None:
+            continue
+        for record in run.outcome.steps:
+            step = run.match.bundle.step(record.step_id)
+            connection = project.connections.get(step.connection) if step else None
+            if connection is None:
+                continue
+            spec = CONNECTORS[connection.type]
+            for call in record.calls:
+                call["call"] = spec.call_name(str(call["method"]), str(call["url"]))
 
 
 def same(expected: Any, actual: Any, where: str = "") -> Iterator[str]:
@@ -167,6 +184,7 @@ async def run_test(test: BundleTest, project: Project) -> TestResult:
                 name: crm_state.entities(project.connections[name].type, emulator.app)
                 for name, emulator in connectors.emulators.items()
             }
+    name_calls(project, _runs(test, report))
     result = TestResult(test, compare(test, report, state))
     result.calls = [
         c for r in _runs(test, report) if r.outcome for s in r.outcome.steps for c in s.calls

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 from ruamel.yaml import YAML
 
-from jivocrm.errors import JivoCRMError
+from jivocrm.core.errors import JivoCRMError
 
 SUFFIXES = (".test.yaml", ".test.yml")
 
