@@ -107,9 +107,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
 async def measure_crm(crm: str, new_visitors: int, variant: dict[str, Any]) -> dict[str, Any]:
     from jivocrm.connectors import CONNECTORS
     from jivocrm.connectors.spec import ConnectionContext
+    from jivocrm.core.records import MemoryJournal
     from jivocrm.engine.envvars import resolve
     from jivocrm.engine.events import parse_event
-    from jivocrm.engine.journal import MemoryJournal
     from jivocrm.engine.project import load_project
     from jivocrm.engine.runner import Runner
 

@@ -1,4 +1,4 @@
-"""jivocrm: Jivo chat events into amoCRM and Bitrix24, driven by YAML bundles kept in git."""
+"""jivocrm: Jivo chat events into CRM records, driven by YAML bundles kept in git."""
 
 from __future__ import annotations
 

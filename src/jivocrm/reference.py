@@ -132,7 +132,11 @@ def bundle_reference() -> str:
         "runs when it renders truthy), `on_error` (`fail` | `continue`), `description`.\n"
     )
     for name, spec in STEPS.items():
-        crms = "no connection" if spec.crms is None else ", ".join(sorted(spec.crms))
+        crms = (
+            "no connection"
+            if spec.needs is None
+            else ", ".join(c.title for c in CONNECTORS.values() if spec.needs in c.capabilities)
+        )
         out.append(f"### `{name}`\n\n{spec.description} ({crms})\n")
         out.append("| Key | Type | Notes |\n|---|---|---|")
         out.extend(_props({"properties": dict(spec.params), "required": list(spec.required)}))

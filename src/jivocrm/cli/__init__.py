@@ -112,7 +112,7 @@ class LazyGroup(click.Group):
 )
 @click.version_option(__version__, prog_name="jivocrm")
 def cli() -> None:
-    """jivocrm: Jivo chat events into amoCRM and Bitrix24, driven by YAML bundles."""
+    """jivocrm: Jivo chat events into CRM records, driven by YAML bundles."""
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from jivocrm.engine.addresses import public_address
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Project
 
@@ -52,13 +53,8 @@ def on_terminal() -> bool:
 
 
 def public_base(project: Project, local: str) -> str:
-    """The address Jivo reaches the daemon at: ``server.public_url``, else the local one."""
-    if project.server.public_url:
-        missing: list[str] = []
-        url = resolve_text(project.server.public_url, project.environ, missing)
-        if not missing and url:
-            return url.rstrip("/")
-    return local
+    """The address Jivo reaches the daemon at: ``server.public_url``, else where it listens."""
+    return public_address(project, project.environ) if project.server.public_url else local
 
 
 def store_shown(url: str) -> str:

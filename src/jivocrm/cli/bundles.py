@@ -18,10 +18,10 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.schema_errors import did_you_mean
-from jivocrm.errors import JivoCRMError
-from jivocrm.journal_views import bundle_rows
+from jivocrm.journal.views import bundle_rows
 from jivocrm.store.base import Store
 
 

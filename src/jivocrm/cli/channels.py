@@ -18,17 +18,9 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.engine.model import Project
-from jivocrm.errors import JivoCRMError
-from jivocrm.journal_channels import MASKED, Deliveries, channel_rows, deliveries
+from jivocrm.journal.channels import MASKED, Deliveries, channel_rows
 
 WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
-
-
-async def last_events(project: Project) -> Deliveries:
-    if fmt_.journal_missing(project):
-        return Deliveries()  # no journal yet: nothing ever arrived
-    async with fmt_.opened_store(project) as store:
-        return await deliveries(store)
 
 
 def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> list[str]:
@@ -62,16 +54,9 @@ def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> 
     return found
 
 
-def with_channels(project_path: Path) -> Project:
-    project = fmt_.load(project_path)
-    if not project.channels:
-        raise JivoCRMError("the project has no channels: add one under `channels:` in jivocrm.yaml")
-    return project
-
-
 def channels(project_path: Path, show_token: bool, fmt: str) -> int:
-    project = with_channels(project_path)
-    seen = asyncio.run(last_events(project))
+    project = fmt_.with_channels(project_path)
+    seen = asyncio.run(fmt_.last_events(project))
     rows = channel_rows(project, seen, project.environ, show_token)
     notes = warnings(project, rows, seen)
     if fmt == "json":

@@ -19,10 +19,9 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from jivocrm.cli import journal_format as fmt_
-from jivocrm.cli.channels import last_events, with_channels
 from jivocrm.cli.common import OK, USER_ERROR, echo_json
-from jivocrm.journal_channels import channel_rows, jivo_steps
-from jivocrm.journal_replay import local_address, public_address
+from jivocrm.engine.addresses import local_address, public_address
+from jivocrm.journal.channels import channel_rows, jivo_steps
 
 PATIENCE = 5.0  # seconds for each /healthz probe
 
@@ -81,9 +80,9 @@ def problems_of(row: dict[str, Any], public_set: bool, https: bool, reach: dict[
 
 
 def check(project_path: Path, show_token: bool, fmt: str) -> int:
-    project = with_channels(project_path)
+    project = fmt_.with_channels(project_path)
     environ = project.environ
-    seen = asyncio.run(last_events(project))
+    seen = asyncio.run(fmt_.last_events(project))
     rows = channel_rows(project, seen, environ, show_token)
     public = public_address(project, environ)
     public_set = bool(project.server.public_url) and public != local_address(project)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from jivocrm.errors import JivoCRMError
+from jivocrm.core.errors import JivoCRMError
 
 OK, USER_ERROR, USAGE = 0, 1, 2
 CRASH = 70

@@ -13,12 +13,12 @@ import click
 
 from jivocrm.cli.common import OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.connectors.base import CheckResult, Connector, Metadata
+from jivocrm.core.diagnostics import render
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine import snapshot
 from jivocrm.engine.connections import open_connections
-from jivocrm.engine.diagnostics import render
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
-from jivocrm.errors import JivoCRMError
 
 T = TypeVar("T")
 

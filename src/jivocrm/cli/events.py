@@ -14,8 +14,8 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
-from jivocrm.journal_views import event_json, explanation
-from jivocrm.redaction import journal_redactor
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.views import event_json, explanation
 
 
 def _now_text(now: dict[str, Any] | None) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, echo_json
-from jivocrm.journal_refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
-from jivocrm.redaction import journal_redactor
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
 
 
 def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) -> int:

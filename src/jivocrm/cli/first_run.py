@@ -22,11 +22,11 @@ from aiohttp import web
 
 from jivocrm.cli import banner
 from jivocrm.cli.common import USER_ERROR, guarded
-from jivocrm.engine.diagnostics import render
+from jivocrm.core.diagnostics import render
+from jivocrm.core.logs import Redactor, configure
 from jivocrm.engine.envvars import references
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
-from jivocrm.logs import Redactor, configure
 from jivocrm.server.app import emulator_urls
 
 DEV_TOKEN = "dev-shop-token"  # development only; a real channel's token is a long random string

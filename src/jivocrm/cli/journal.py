@@ -13,8 +13,8 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.engine.model import Project
-from jivocrm.journal_retention import Retention, retention_of
-from jivocrm.journal_retention import prune as prune_journal
+from jivocrm.journal.retention import Retention, retention_of
+from jivocrm.journal.retention import prune as prune_journal
 from jivocrm.store import store_path
 
 

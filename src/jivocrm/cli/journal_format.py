@@ -21,13 +21,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.logs import configure
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
-from jivocrm.errors import JivoCRMError, ProjectError
-from jivocrm.journal_views import parse_duration, parse_when
-from jivocrm.logs import configure
-from jivocrm.redaction import journal_redactor
+from jivocrm.journal.channels import Deliveries, deliveries
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.views import parse_duration, parse_when
 from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
@@ -163,12 +164,27 @@ def run_rows(runs: Sequence[Run]) -> Table:
     return grid
 
 
+async def last_events(project: Project) -> Deliveries:
+    if journal_missing(project):
+        return Deliveries()  # no journal yet: nothing ever arrived
+    async with opened_store(project) as store:
+        return await deliveries(store)
+
+
+def with_channels(project_path: Path) -> Project:
+    project = load(project_path)
+    if not project.channels:
+        raise JivoCRMError("the project has no channels: add one under `channels:` in jivocrm.yaml")
+    return project
+
+
 __all__ = [
     "PROJECT",
     "ago",
     "console",
     "duration",
     "journal_missing",
+    "last_events",
     "load",
     "opened_store",
     "parse_duration",
@@ -179,4 +195,5 @@ __all__ = [
     "size",
     "table",
     "when",
+    "with_channels",
 ]

@@ -13,7 +13,7 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
-from jivocrm.errors import JivoCRMError
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.server.alert_senders import AlertNotSent, resolved_targets, senders
 from jivocrm.server.alerts import Message
 

@@ -19,11 +19,11 @@ import click
 import structlog
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
+from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.records import StepRecord
 from jivocrm.engine.connections import open_connections
-from jivocrm.engine.journal import StepRecord
 from jivocrm.engine.process import EventReport, process_event
 from jivocrm.engine.project import load_project
-from jivocrm.errors import JivoCRMError, ProjectError
 
 MAX_SHOWN = 400
 

@@ -17,9 +17,9 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.cli.runs_replay import replay_command
-from jivocrm.journal_views import run_data, run_json, visitor_of
-from jivocrm.logs import Redactor
-from jivocrm.redaction import journal_redactor
+from jivocrm.core.logs import Redactor
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.views import run_data, run_json, visitor_of
 from jivocrm.store.base import Run, RunFilter
 
 STATUSES = ["queued", "running", "paused", "succeeded", "failed"]

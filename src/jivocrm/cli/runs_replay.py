@@ -15,10 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, USAGE, USER_ERROR, echo_json, finish, guarded
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.logs import configure
 from jivocrm.engine.model import Project
 from jivocrm.engine.versions import version_of
-from jivocrm.errors import JivoCRMError
-from jivocrm.journal_replay import (
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.replay import (
     Plan,
     daemon_listening,
     execute_here,
@@ -27,8 +29,6 @@ from jivocrm.journal_replay import (
     plan_replay,
     wait_ended,
 )
-from jivocrm.logs import configure
-from jivocrm.redaction import journal_redactor
 from jivocrm.store.base import UNFINISHED, Run, Store
 from jivocrm.store.journal import resume_state
 

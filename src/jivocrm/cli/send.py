@@ -17,10 +17,10 @@ import aiohttp
 import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
+from jivocrm.core.errors import JivoCRMError, ProjectError
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Channel, Project
 from jivocrm.engine.project import PROJECT_FILE, find_project_file, load_project
-from jivocrm.errors import JivoCRMError, ProjectError
 
 
 def project_at(path: Path) -> Project:

@@ -20,12 +20,12 @@ from aiohttp import web
 
 from jivocrm.cli import banner
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
-from jivocrm.engine.diagnostics import render
+from jivocrm.core.diagnostics import render
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.logs import Redactor, configure
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
-from jivocrm.errors import JivoCRMError
-from jivocrm.logs import Redactor, configure
 
 log = structlog.get_logger("jivocrm.serve")
 

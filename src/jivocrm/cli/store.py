@@ -18,8 +18,8 @@ from typing import Any
 import click
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
+from jivocrm.core.errors import JivoCRMError, ProjectError, StoreError
 from jivocrm.engine.envvars import resolve
-from jivocrm.errors import JivoCRMError, ProjectError, StoreError
 from jivocrm.store import store_path
 from jivocrm.store.queries import migrations
 

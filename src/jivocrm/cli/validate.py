@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
-from jivocrm.engine.diagnostics import render
+from jivocrm.core.diagnostics import render
 from jivocrm.engine.project import load_project
 
 

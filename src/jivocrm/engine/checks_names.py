@@ -11,23 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.connectors.base import Pipeline
-from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.engine.snapshot import DEFAULT_FILE, ConnectionSnapshot, Snapshot, read
 from jivocrm.engine.templates import is_template
 
-# step type → where in the step a CRM user is named
-USER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "find_employee": (("default",),),
-    "new_contact": (("fields", "responsible"),),
-    "new_deal": (("fields", "responsible"),),
-    "new_lead": (("fields", "responsible"),),
-    "new_task": (("responsible",),),
-    "unsorted_lead": (("lead", "responsible"), ("contact", "responsible")),
-}
-# step type → the entity whose custom fields `fields.custom` names
-CUSTOM_ENTITY = {"new_contact": "contact", "new_deal": "deal", "new_lead": "lead"}
 REFRESH = "; if it is new in the CRM, run `jivocrm connections refresh`"
 
 
@@ -97,23 +86,22 @@ def check_step(
         line, col = doc.position(full, at_key)
         return Diagnostic(doc.file, line, col, json_path(full), message + REFRESH)
 
-    for path in USER_PATHS.get(kind, ()):
+    from jivocrm.steps import STEPS
+
+    spec = STEPS.get(kind)
+    if spec is None:
+        return
+    for path in spec.names.users:
         value = _get(step, path)
         if _literal(value) and not _user_exists(account, value):
             hint = did_you_mean(str(value), [u.name for u in account.users])
             yield at(path, f"no user '{value}' {where}{hint}")
-    if kind in ("new_deal", "unsorted_lead"):
-        base = ("fields",) if kind == "new_deal" else ()
-        yield from _pipeline_and_stage(step, base, account, where, at)
-    entity = CUSTOM_ENTITY.get(kind)
-    custom = _get(step, ("fields", "custom"))
-    if entity is not None and isinstance(custom, Mapping):
-        yield from _custom(custom, ("fields", "custom"), entity, account, where, at)
-    if kind == "unsorted_lead":
-        for part, part_entity in (("lead", "deal"), ("contact", "contact")):
-            nested = _get(step, (part, "custom"))
-            if isinstance(nested, Mapping):
-                yield from _custom(nested, (part, "custom"), part_entity, account, where, at)
+    if spec.names.pipeline is not None:
+        yield from _pipeline_and_stage(step, spec.names.pipeline, account, where, at)
+    for path, entity in spec.names.custom:
+        custom = _get(step, path)
+        if isinstance(custom, Mapping):
+            yield from _custom(custom, path, entity, account, where, at)
 
 
 def _custom(

@@ -16,8 +16,8 @@ from typing import Any
 
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine.catalogue import MAPPING_METHODS, fields, known, normalize_path, read_risk
-from jivocrm.engine.diagnostics import Diagnostic, json_path
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.engine.template_reads import reads

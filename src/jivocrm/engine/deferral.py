@@ -1,11 +1,12 @@
-"""Which new_contact steps may leave their creation to a later new_deal step (one CRM call).
+"""Which steps may leave their write to a later step that makes both in one CRM call.
 
-A new visitor should cost one search and one write: amoCRM creates a deal with a new contact in
-one ``POST /leads/complex``, Bitrix24 in one ``batch``. The runner may only hand the contact over
-when nothing between the two steps needs the contact's id, so the plan is made statically from
-the bundle: the deal step's ``fields.contact`` is exactly ``{{ steps.<contact>.id }}``, both use
-the same connection, and no other template from the contact step up to the deal step mentions
-``steps.<contact>``.
+A new visitor should cost one search and one write: a CRM that can create a deal with its new
+contact in one request gets both at once. Steps say what they can do (``StepSpec.writes_pending``
+on the step whose write may wait, ``StepSpec.takes_pending`` on the one that takes it over). The
+runner may only hand the write over when nothing between the two steps needs the first one's id,
+so the plan is made statically from the bundle: the later step's ``fields.<takes_pending>`` is
+exactly ``{{ steps.<first>.id }}``, both use the same connection, and no other template from the
+first step up to the later one mentions ``steps.<first>``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from jivocrm.engine.model import Bundle, Step
 
 @dataclass(frozen=True)
 class Deferral:
-    contact: str  # the new_contact step
-    deal: str  # the new_deal step that creates both
+    contact: str  # the step whose write waits
+    deal: str  # the later step that writes both
 
 
 def _mentions(value: Any, step_id: str) -> bool:
@@ -31,16 +32,16 @@ def _mentions(value: Any, step_id: str) -> bool:
     return re.search(pattern, text) is not None
 
 
-def _links_only_id(deal: Step, contact: str) -> bool:
+def _links_only_id(deal: Step, contact: str, key: str) -> bool:
     fields = deal.params.get("fields")
     if not isinstance(fields, dict):
         return False
-    link = fields.get("contact")
+    link = fields.get(key)
     exact = rf"^\s*\{{\{{\s*steps\.{contact}\.id\s*\}}\}}\s*$"
     if not isinstance(link, str) or re.match(exact, link) is None:
         return False
     rest = {k: v for k, v in deal.params.items() if k != "fields"}
-    rest["fields"] = {k: v for k, v in fields.items() if k != "contact"}
+    rest["fields"] = {k: v for k, v in fields.items() if k != key}
     return not _mentions([rest, deal.when], contact)
 
 
@@ -48,17 +49,23 @@ def plan_deferrals(
     bundle: Bundle, done: Mapping[str, object], resumed: Collection[str]
 ) -> dict[str, Deferral]:
     """contact step id → its deferral, for the steps of ``bundle`` still to run."""
+    from jivocrm.steps import STEPS
+
     plans: dict[str, Deferral] = {}
     steps = list(bundle.steps)
     for position, contact in enumerate(steps):
-        if contact.type != "new_contact" or contact.id in done or contact.id in resumed:
+        spec = STEPS.get(contact.type)
+        if spec is None or spec.writes_pending is None:
+            continue
+        if contact.id in done or contact.id in resumed:
             continue
         for later in steps[position + 1 :]:
+            key = STEPS[later.type].takes_pending if later.type in STEPS else None
             if (
-                later.type == "new_deal"
+                key is not None
                 and later.connection == contact.connection
                 and later.id not in done
-                and _links_only_id(later, contact.id)
+                and _links_only_id(later, contact.id, key)
             ):
                 plans[contact.id] = Deferral(contact.id, later.id)
                 break

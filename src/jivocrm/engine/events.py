@@ -26,9 +26,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.engine import catalogue, transcript
-from jivocrm.engine.phones import normalize_email, normalize_phone
-from jivocrm.errors import JivoCRMError
 
 PERSON_KEYS = ("id", "name", "email", "phone")
 VISITOR_LABEL = transcript.VISITOR_LABEL

@@ -25,8 +25,8 @@ from ruamel.yaml.comments import (
 )
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine import loader_libyaml
-from jivocrm.engine.diagnostics import Diagnostic, json_path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64

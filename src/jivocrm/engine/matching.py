@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import structlog
 
+from jivocrm.core.errors import TemplateError
 from jivocrm.engine.events import JivoEvent
 from jivocrm.engine.filters import evaluate_filter
 from jivocrm.engine.model import Bundle, Channel, Project
 from jivocrm.engine.template_budget import MoveToThread
 from jivocrm.engine.templates import render
-from jivocrm.errors import TemplateError
 
 log = structlog.get_logger("jivocrm.matching")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jivocrm.engine.retry import DURABLE, RetryPolicy
+from jivocrm.core.retry import DURABLE, RetryPolicy
 
 if TYPE_CHECKING:
     from jivocrm.engine.events import JivoEvent
@@ -54,7 +54,10 @@ class Bundle:
 
     @property
     def replies(self) -> bool:
-        return any(s.type == "jivo_reply" for s in self.steps)
+        """Whether a step of the bundle makes the reply Jivo reads (its spec says ``reply``)."""
+        from jivocrm.steps import STEPS
+
+        return any(s.type in STEPS and STEPS[s.type].reply for s in self.steps)
 
 
 @dataclass(frozen=True)

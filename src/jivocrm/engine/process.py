@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jivocrm.connectors.base import Connector
-from jivocrm.engine.cache import ConnectionCache
+from jivocrm.connectors.cache import ConnectionCache
+from jivocrm.core.records import MemoryJournal, RunOutcome
 from jivocrm.engine.events import JivoEvent
-from jivocrm.engine.journal import MemoryJournal, RunOutcome
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel, Project
 from jivocrm.engine.reply import merge_replies

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from jivocrm.core.diagnostics import Diagnostic, name_steps
+from jivocrm.core.retry import DURABLE, RetryPolicy
 from jivocrm.engine import schema as schemas
-from jivocrm.engine.diagnostics import Diagnostic, name_steps
 from jivocrm.engine.loader import Document, load_file, plain
 from jivocrm.engine.model import (
     Bundle,
@@ -29,7 +30,6 @@ from jivocrm.engine.model import (
     ServerConfig,
     Step,
 )
-from jivocrm.engine.retry import DURABLE, RetryPolicy
 from jivocrm.engine.schema_errors import check, did_you_mean
 
 PROJECT_FILE = "jivocrm.yaml"

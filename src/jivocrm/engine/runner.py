@@ -27,15 +27,9 @@ from typing import Any
 import structlog
 
 from jivocrm.connectors.base import Connector
+from jivocrm.connectors.cache import ConnectionCache
 from jivocrm.connectors.http import recording
-from jivocrm.engine import transcript
-from jivocrm.engine.cache import ConnectionCache
-from jivocrm.engine.deferral import Deferral, plan_deferrals
-from jivocrm.engine.journal import ErrorKind, RunJournal, RunOutcome, StepRecord
-from jivocrm.engine.model import Bundle, Project, Step
-from jivocrm.engine.reply import merge_replies
-from jivocrm.engine.templates import TIMEZONE_KEY, render_async, render_tree_async, truthy
-from jivocrm.errors import (
+from jivocrm.core.errors import (
     AuthError,
     ConnectorError,
     JivoCRMError,
@@ -43,6 +37,13 @@ from jivocrm.errors import (
     StepError,
     TemplateError,
 )
+from jivocrm.core.records import ErrorKind, RunJournal, RunOutcome, StepRecord
+from jivocrm.core.values import truthy
+from jivocrm.engine import transcript
+from jivocrm.engine.deferral import Deferral, plan_deferrals
+from jivocrm.engine.model import Bundle, Project, Step
+from jivocrm.engine.reply import merge_replies
+from jivocrm.engine.templates import TIMEZONE_KEY, render_async, render_tree_async
 from jivocrm.steps import STEPS
 from jivocrm.steps.base import PendingContact, StepContext, StepResult
 from jivocrm.steps.writing import plain
@@ -166,7 +167,7 @@ class _Run:
         replies = [
             out["reply"]
             for s in self.bundle.steps
-            if s.type == "jivo_reply" and isinstance((out := self.outputs.get(s.id)), dict)
+            if STEPS[s.type].reply and isinstance((out := self.outputs.get(s.id)), dict)
             if isinstance(out.get("reply"), dict)
         ]
         return merge_replies(replies) if replies else None
@@ -341,12 +342,12 @@ class _Run:
     async def create_alone(
         self, step: Step, record: StepRecord, ctx: StepContext, pending: PendingContact
     ) -> None:
-        from jivocrm.steps.new_contact import create_now
-
+        write = STEPS[step.type].writes_pending
+        assert write is not None  # only a step whose spec defers writes leaves one pending
         ctx.defer_contact = False
         with recording() as calls:
             try:
-                pending.contact_id = await create_now(ctx, pending.data)
+                pending.contact_id = await write(ctx, pending.data)
                 record.message = f"contact {pending.contact_id} created"
             except Exception as exc:
                 record.status, record.error = "failed", f"{where(step)}: {exc}"

@@ -35,7 +35,7 @@ def step_schema(spec: StepSpec) -> dict[str, Any]:
     props["type"] = {"const": spec.type}
     props.update(copy.deepcopy(dict(spec.params)))
     required = ["id", "type", *spec.required]
-    if spec.crms is not None:
+    if spec.needs is not None:
         required.append("connection")
     return {
         "type": "object",

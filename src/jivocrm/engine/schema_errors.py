@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from jivocrm.engine.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, json_path
 from jivocrm.engine.loader import Document
 
 

@@ -12,7 +12,7 @@ Format::
     version: 1
     connections:
       amo:
-        type: amocrm
+        type: <the connection's CRM>
         pipelines:
           - id: "7700001"
             name: "Продажи"
@@ -44,7 +44,7 @@ from jivocrm.connectors.base import (
     Pipeline,
     Stage,
 )
-from jivocrm.engine.diagnostics import Diagnostic
+from jivocrm.core.diagnostics import Diagnostic
 from jivocrm.engine.loader import load_file, plain
 from jivocrm.engine.schema_errors import check
 

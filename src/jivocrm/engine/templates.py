@@ -32,11 +32,11 @@ from jinja2 import (
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
+from jivocrm.core.errors import TemplateError
+from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.engine import template_budget as spend
 from jivocrm.engine import transcript
-from jivocrm.engine.phones import normalize_email, normalize_phone
 from jivocrm.engine.transcript import AGENT_LABEL, VISITOR_LABEL
-from jivocrm.errors import TemplateError
 
 MAX_OUTPUT = spend.MAX_TEXT
 MAX_SEQUENCE = spend.MAX_ITEMS
@@ -294,13 +294,6 @@ async def render_tree_async(value: Any, context: Mapping[str, Any]) -> Any:
         return render_tree(value, context, inline=True)
     except spend.MoveToThread:
         return await asyncio.to_thread(render_tree, value, context)
-
-
-def truthy(value: Any) -> bool:
-    """``when:`` semantics: empty text, "false", "no", "0", null and empty collections are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "no", "0", "none", "null")
-    return bool(value)
 
 
 # ---- static analysis, for validate ---------------------------------------------------------------

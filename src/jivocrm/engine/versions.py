@@ -11,10 +11,10 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from jivocrm.engine.diagnostics import Diagnostic
+from jivocrm.core.diagnostics import Diagnostic
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine.loader import load_file, load_text
 from jivocrm.engine.model import Bundle, Project
-from jivocrm.errors import JivoCRMError
 from jivocrm.store.base import BundleVersion
 
 

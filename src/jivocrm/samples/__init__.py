@@ -18,7 +18,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from jivocrm.errors import JivoCRMError
+from jivocrm.core.errors import JivoCRMError
 
 # A variant's name is ``<event>-no-contacts``.
 NO_CONTACTS = "-no-contacts"

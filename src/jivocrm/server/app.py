@@ -12,18 +12,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from jivocrm.connectors.ratelimit import RateLimiter
-from jivocrm.engine.connections import Connections, open_connections
+from jivocrm.core.errors import StoreError
+from jivocrm.core.logs import Redactor
+from jivocrm.engine.connections import Connections, SharesLimits, open_connections, shared_limiters
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
-from jivocrm.errors import StoreError
-from jivocrm.logs import Redactor
 from jivocrm.server.intake import receive
 from jivocrm.server.listener import Listener
 from jivocrm.server.metrics import unavailable
@@ -34,19 +32,6 @@ from jivocrm.server.state import Daemon, build_view
 from jivocrm.server.workers import LEASE, WorkerPool
 from jivocrm.store import Store, open_store
 
-if TYPE_CHECKING:
-    from jivocrm.connectors.tokens import TokenStore
-
-
-@runtime_checkable
-class SharesLimits(Protocol):
-    """A store that keeps rate limits and OAuth tokens shared by every daemon instance on it."""
-
-    def connection_limiters(self, project: Project) -> dict[str, RateLimiter]: ...
-
-    def token_store(self) -> TokenStore: ...
-
-
 RETENTION_FIRST = 60.0  # seconds after start: not in the way of the start-up backlog
 RETENTION_EVERY = 3600.0
 log = structlog.get_logger("jivocrm.server")
@@ -56,6 +41,7 @@ STORE = web.AppKey("store", Store)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 CONNECTIONS = web.AppKey("connections", Connections)
 LISTENER = web.AppKey("listener", Listener)
+WORKERS = web.AppKey("workers", WorkerPool)
 
 
 def create_app(
@@ -101,7 +87,7 @@ def create_app(
             app[SESSION],
             environ=environ,
             state_dir=project.root / ".jivocrm",
-            limiters=shared.connection_limiters(project) if shared else None,
+            limiters=shared_limiters(shared, project) if shared else None,
             token_store=shared.token_store() if shared else None,
         ) as connections:
             app[CONNECTIONS] = connections
@@ -135,7 +121,7 @@ def create_app(
         daemon = app[DAEMON]
         await sync_paused(daemon, project)
         pool = WorkerPool(daemon, workers or project.server.workers, lease)
-        daemon.pool = pool
+        app[WORKERS] = pool
         if start_workers:
             await pool.start()
         yield
@@ -172,7 +158,7 @@ async def keep_retention(daemon: Daemon) -> None:
     """Apply ``journal.retention_days`` / ``max_events`` now and then, with the project of the
     moment (a reload may change them). Hourly: each pass that deletes ends with a VACUUM,
     which holds the writer for as long as the database takes to copy."""
-    from jivocrm.journal_retention import apply_retention
+    from jivocrm.journal.retention import apply_retention
 
     await asyncio.sleep(RETENTION_FIRST)
     while True:
@@ -234,6 +220,7 @@ __all__ = [
     "LISTENER",
     "SESSION",
     "STORE",
+    "WORKERS",
     "create_app",
     "emulator_urls",
 ]

@@ -30,14 +30,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from jivocrm import storable
+from jivocrm.core import storable
+from jivocrm.core.errors import StoreError
 from jivocrm.engine.events import EventError, JivoEvent, parse_event
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel
 from jivocrm.engine.versions import versions_of
-from jivocrm.errors import StoreError
 from jivocrm.server.refusals import error_of
-from jivocrm.server.refusals import refused as _refused
 from jivocrm.server.reply import REPLY_EVENTS, wait_replies
 from jivocrm.server.state import Daemon, ProjectView
 from jivocrm.store.base import Accepted, NewEvent, NewRun
@@ -223,6 +222,28 @@ async def _reply(
     if not complete:
         slog.info("reply_timed_out", runs=ids, timeout=view.project.server.reply_timeout)
     return reply
+
+
+def _refused(
+    daemon: Daemon,
+    request: web.Request,
+    channel: Channel,
+    status: int,
+    reason: str,
+    body: bytes = b"",
+) -> None:
+    """What intake does with a refusal: record it (within bounds) and alert once."""
+    if daemon.refusals is not None:
+        daemon.refusals.refused(
+            channel.name,
+            status,
+            reason,
+            body,
+            remote=request.remote,
+            content_type=request.content_type,
+        )
+    if daemon.notifier is not None and daemon.accepting:
+        daemon.notifier.channel_refused(channel.name, f"{status} {reason}")
 
 
 __all__ = ["dedup_key", "find_channel", "receive"]

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from jivocrm.connectors.base import Connector
 from jivocrm.connectors.http import Transport
+from jivocrm.core.records import StepRecord
 from jivocrm.engine import catalogue
-from jivocrm.engine.journal import StepRecord
 from jivocrm.engine.model import Bundle
 from jivocrm.store.base import Store
 
@@ -162,7 +162,7 @@ class Metrics:
 
 
 def transports(connector: Connector) -> Iterator[Transport]:
-    """The HTTP transports a connector holds (directly or one level down, e.g. Bitrix24's
+    """The HTTP transports a connector holds (directly or one level down, e.g. behind a REST
     ``rest``): connectors do not expose them, and metrics only read their counters."""
     seen: set[int] = set()
     for value in _attributes(connector):

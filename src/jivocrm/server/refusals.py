@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING
 import structlog
 from aiohttp import web
 
-from jivocrm.errors import StoreError
-from jivocrm.logs import Redactor
+from jivocrm.core.errors import StoreError
+from jivocrm.core.logs import Redactor
 from jivocrm.store.base import Refusal, RefusalCount, Store
 
 if TYPE_CHECKING:
-    from jivocrm.engine.model import Channel
-    from jivocrm.server.state import Daemon
+    pass
 
 log = structlog.get_logger("jivocrm.intake")
 
@@ -145,28 +144,6 @@ class RefusalRecorder:
             await self.flush()
 
 
-def refused(
-    daemon: Daemon,
-    request: web.Request,
-    channel: Channel,
-    status: int,
-    reason: str,
-    body: bytes = b"",
-) -> None:
-    """What intake does with a refusal: record it (within bounds) and alert once."""
-    if daemon.refusals is not None:
-        daemon.refusals.refused(
-            channel.name,
-            status,
-            reason,
-            body,
-            remote=request.remote,
-            content_type=request.content_type,
-        )
-    if daemon.notifier is not None and daemon.accepting:
-        daemon.notifier.channel_refused(channel.name, f"{status} {reason}")
-
-
 def error_of(answer: web.Response) -> str:
     """The message of an error answer intake built (``{"result": "error", "error": …}``)."""
     try:
@@ -176,4 +153,4 @@ def error_of(answer: web.Response) -> str:
     return str(data.get("error") or answer.text)
 
 
-__all__ = ["KEPT", "RefusalRecorder", "error_of", "refused"]
+__all__ = ["KEPT", "RefusalRecorder", "error_of"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import structlog
 
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import bundle_files, find_project_file, load_project
-from jivocrm.errors import JivoCRMError
 from jivocrm.server.state import Daemon, build_view
 
 log = structlog.get_logger("jivocrm.reload")

@@ -8,28 +8,37 @@ shows them half of one project and half of another.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from jivocrm.engine.envvars import references, resolve
+from jivocrm.core.logs import Redactor
+from jivocrm.engine.addresses import public_address
+from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Channel, Project
 from jivocrm.engine.runner import Runner
-from jivocrm.logs import Redactor
+from jivocrm.engine.secrets import secret_values
 from jivocrm.server.metrics import Metrics
 from jivocrm.server.reply import ReplyWaiters
-from jivocrm.store.base import Store
+from jivocrm.store.base import Store, new_owner
 
 if TYPE_CHECKING:
     import aiohttp
 
     from jivocrm.engine.connections import Connections
-    from jivocrm.server.notify import Notifier
     from jivocrm.server.refusals import RefusalRecorder
-    from jivocrm.server.workers import WorkerPool
+    from jivocrm.store.base import Run
+
+
+class Alerts(Protocol):
+    """What the daemon's parts tell the alerting (``server.notify.Notifier``)."""
+
+    def run_failed(self, run: Run, error: str, *, lane_held: bool = False) -> None: ...
+
+    def channel_refused(self, channel: str, reason: str) -> None: ...
+
+    def channel_delivered(self, channel: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,6 @@ def build_view(
     project: Project, connections: Connections, environ: Mapping[str, str]
 ) -> ProjectView:
     """Resolve what the daemon needs from the environment; raises ``MissingVariable``."""
-    from jivocrm.journal_replay import public_address
     from jivocrm.server.alert_senders import resolved_targets
 
     tokens = tuple(
@@ -61,38 +69,6 @@ def build_view(
         notify_targets=resolved_targets(project.notify, environ),
         public_url=public_address(project, environ),
     )
-
-
-def secret_values(project: Project, environ: Mapping[str, str]) -> set[str]:
-    """Values that must never reach a log line: every ``${VAR}`` used by channels, connections
-    and notify (validate demands references for secrets, so that is where they come from)."""
-    found: set[str] = set()
-    sections = [project.raw.get(k) for k in ("channels", "connections", "notify")]
-
-    def walk(value: object) -> None:
-        if isinstance(value, str):
-            for name in references(value):
-                if environ.get(name):
-                    found.add(environ[name])
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(sections)
-    for channel in project.channels.values():
-        try:
-            found.add(str(resolve(channel.token, environ)))
-        except Exception:  # an unresolved token is reported where the view is built
-            continue
-    return found
-
-
-def new_owner() -> str:
-    """A lease owner id: host and pid (to tell a dead process on this host), plus a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -110,8 +86,7 @@ class Daemon:
     waiters: ReplyWaiters = field(default_factory=ReplyWaiters)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     accepting: bool = True
-    pool: WorkerPool | None = None
-    notifier: Notifier | None = None
+    notifier: Alerts | None = None
     refusals: RefusalRecorder | None = None
 
     @property
@@ -119,4 +94,4 @@ class Daemon:
         return self.view.project
 
 
-__all__ = ["Daemon", "ProjectView", "build_view", "new_owner", "secret_values"]
+__all__ = ["Alerts", "Daemon", "ProjectView", "build_view"]

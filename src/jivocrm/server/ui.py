@@ -16,37 +16,27 @@ import datetime as dt
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
-from jivocrm.engine.model import Project, ServerConfig
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.engine.model import ServerConfig
 from jivocrm.engine.versions import version_of
-from jivocrm.errors import JivoCRMError
-from jivocrm.journal_replay import plan_replay
-from jivocrm.journal_views import explanation, parse_when, run_data, run_json
-from jivocrm.redaction import journal_redactor
+from jivocrm.journal.redaction import journal_redactor
+from jivocrm.journal.replay import plan_replay
+from jivocrm.journal.views import explanation, parse_when, run_data, run_json
 from jivocrm.server.ui_access import COOKIE, SESSION, Access
-from jivocrm.server.ui_pages import add_pages
-from jivocrm.store.base import UNFINISHED, RunFilter, Store
+from jivocrm.server.ui_pages import Journal, add_pages
+from jivocrm.store.base import UNFINISHED, RunFilter
 
 FILTERS = ("bundle", "status", "chat", "channel", "event", "since", "until")
 PAGE = 50
 MAX_ID = 2**63 - 1  # the stores' integer ids
 MAX_OFFSET = 10**9
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Journal:
-    """What the pages read: the store, the project as it is now, and how to wake the workers."""
-
-    store: Store
-    project: Project
-    wake: Callable[[], None] | None = None
 
 
 def daemon_journal(app: web.Application) -> Journal:

@@ -6,18 +6,21 @@ with pause and resume — everything the CLI shows, from the same data (``journa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from jivocrm.errors import JivoCRMError
-from jivocrm.journal_channels import channel_rows, deliveries, jivo_steps
-from jivocrm.journal_refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
-from jivocrm.journal_views import bundle_rows, event_json
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.journal.channels import channel_rows, deliveries, jivo_steps
+from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
+from jivocrm.journal.views import bundle_rows, event_json
 
 if TYPE_CHECKING:
-    from jivocrm.server.ui import UI
+    from jivocrm.engine.model import Project
+    from jivocrm.store.base import Store
 
 PAGE = 50
 OUTCOMES = {"matched": True, "unmatched": False}
@@ -30,8 +33,31 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
+@dataclass(frozen=True)
+class Journal:
+    """What the pages read: the store, the project as it is now, and how to wake the workers."""
+
+    store: Store
+    project: Project
+    wake: Callable[[], None] | None = None
+
+
+class Site(Protocol):
+    """What the pages need of the journal site (``server.ui.UI``)."""
+
+    environ: Mapping[str, str]
+
+    def page(
+        self, name: str, data: dict[str, Any], request: web.Request, *, status: int = 200
+    ) -> web.Response: ...
+
+    def journal(self, request: web.Request) -> Journal: ...
+
+    def redact(self, journal: Journal, data: Any) -> Any: ...
+
+
 class Pages:
-    def __init__(self, ui: UI) -> None:
+    def __init__(self, ui: Site) -> None:
         self.ui = ui
 
     async def events(self, request: web.Request) -> web.Response:
@@ -131,7 +157,7 @@ class Pages:
         raise web.HTTPSeeOther("/ui/bundles")
 
 
-def add_pages(app: web.Application, ui: UI) -> None:
+def add_pages(app: web.Application, ui: Site) -> None:
     pages = Pages(ui)
     app.router.add_get("/ui/events", pages.events)
     app.router.add_get("/ui/refused", pages.refused)

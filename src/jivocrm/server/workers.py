@@ -15,16 +15,17 @@ import functools
 import os
 import socket
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 
-from jivocrm.engine.journal import RunOutcome
+from jivocrm.core.errors import StoreError
+from jivocrm.core.records import StepRecord
 from jivocrm.engine.model import Bundle
-from jivocrm.errors import JivoCRMError, StoreError
-from jivocrm.server.execution import Verdict, Versions, execute_stored, retry_verdict, verdict
-from jivocrm.server.state import Daemon, ProjectView
+from jivocrm.journal.execution import Ending, Execution
+from jivocrm.server.state import Daemon
 from jivocrm.store.base import Run
-from jivocrm.store.journal import StoreJournal
 
 log = structlog.get_logger("jivocrm.workers")
 
@@ -45,7 +46,9 @@ class WorkerPool:
         self.lease = lease
         self.stopping = False
         self.inflight: dict[int, asyncio.Task[None]] = {}
-        self.versions = Versions()
+        self.execution = Execution(
+            daemon.store, daemon.owner, ends=DaemonEnds(daemon), check_stopping=self._check_stopping
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -142,151 +145,40 @@ class WorkerPool:
 
     async def _execute(self, run: Run) -> None:
         view = self.daemon.view
-        rlog = log.bind(run_id=run.id, bundle=run.bundle, lane=run.lane, attempt=run.attempt)
         try:
-            await self._execute_in(view, run, rlog)
+            await self.execution.run(view.project, view.runner, run)
         except RunInterrupted:
-            rlog.info("run_interrupted")  # still leased to us: released when the pool stops
+            # Still leased to us: released when the pool stops.
+            log.info("run_interrupted", run_id=run.id, bundle=run.bundle)
         except asyncio.CancelledError:
-            rlog.info("run_cancelled")
+            log.info("run_cancelled", run_id=run.id, bundle=run.bundle)
             raise
-        except StoreError as exc:  # the journal could not be written: not the run's fault
-            rlog.error("run_not_recorded", error=str(exc))
-            await self._settle_crash(view, run, f"the store could not record the run: {exc}", True)
-        except Exception as exc:
-            # A bug or data no step expected: retrying cannot help, and every attempt would keep
-            # the chat's later events waiting. Fail now; the run stays replayable.
-            rlog.exception("run_crashed")
-            error = (
-                f"jivocrm could not execute this run ({type(exc).__name__}: {exc}); "
-                f"the chat's later events go ahead; `jivocrm runs replay {run.id}` once fixed"
-            )
-            await self._settle_crash(view, run, error, False)
 
-    async def _settle_crash(self, view: ProjectView, run: Run, error: str, retry: bool) -> None:
-        """Record a run that ended outside the runner; if even that fails, the lease runs out
-        and the janitor gives the run back."""
-        rlog = log.bind(run_id=run.id, bundle=run.bundle, lane=run.lane, attempt=run.attempt)
-        try:
-            if retry:
-                await self._retry(view, run, None, error, None, rlog)
-            else:
-                await self._fail(view, run, None, error, rlog)
-        except Exception as exc:
-            rlog.error("run_end_not_recorded", error=f"{type(exc).__name__}: {exc}")
 
-    async def _execute_in(
-        self, view: ProjectView, run: Run, rlog: structlog.stdlib.BoundLogger
-    ) -> None:
-        store = self.daemon.store
-        bundle = view.project.bundle(run.bundle)
-        if bundle is None:
-            error = f"bundle {run.bundle!r} is no longer in the project"
-            await self._fail(view, run, None, error, rlog)
-            return
-        if not bundle.enabled:
-            await store.hold_run(run.id, self.daemon.owner)
-            rlog.info("run_paused")
-            return
-        try:
-            bundle = await self.versions.bundle(store, view.project, run, bundle)
-        except StoreError:
-            raise  # not the run's fault: retried on the durable schedule
-        except JivoCRMError as exc:
-            await self._fail(view, run, None, str(exc), rlog)
-            return
-        rlog.info("run_started")
-        journal = StoreJournal(store, run.id, run.attempt, self._check_stopping)
-        outcome = await execute_stored(store, view.runner, bundle, run, journal=journal)
-        if isinstance(outcome, str):
-            await self._fail(view, run, bundle, outcome, rlog)
-            return
-        for record in journal.records:
-            self.daemon.metrics.step(bundle, record)
-        await self._conclude(view, run, bundle, outcome, rlog)
+class DaemonEnds:
+    """What the daemon does beside the store as a run goes: metrics, the reply Jivo waits for,
+    alerts."""
 
-    async def _conclude(
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def step_recorded(self, bundle: Bundle, record: StepRecord) -> None:
+        self.daemon.metrics.step(bundle, record)
+
+    def ended(
         self,
-        view: ProjectView,
         run: Run,
-        bundle: Bundle,
-        outcome: RunOutcome,
-        rlog: structlog.stdlib.BoundLogger,
+        how: Ending,
+        *,
+        reply: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        lane_held: bool = False,
     ) -> None:
-        decided = verdict(view.project.retry, run, outcome, time.time())
-        if decided.status == "succeeded":
-            await self.daemon.store.finish_run(
-                run.id,
-                self.daemon.owner,
-                status="succeeded",
-                ran_hash=bundle.version_hash,
-                reply=outcome.reply,
-            )
-            self.daemon.metrics.runs_finished.labels(bundle.name, "succeeded").inc()
-            self.daemon.waiters.resolve(run.id, outcome.reply)
-            rlog.info("run_succeeded", version=bundle.version_hash)
-        else:
-            await self._record(view, run, bundle, decided, rlog)
-
-    async def _retry(
-        self,
-        view: ProjectView,
-        run: Run,
-        bundle: Bundle | None,
-        error: str,
-        hint: float | None,
-        rlog: structlog.stdlib.BoundLogger,
-    ) -> None:
-        decided = retry_verdict(view.project.retry, run, error, hint, time.time())
-        await self._record(view, run, bundle, decided, rlog)
-
-    async def _record(
-        self,
-        view: ProjectView,
-        run: Run,
-        bundle: Bundle | None,
-        decided: Verdict,
-        rlog: structlog.stdlib.BoundLogger,
-    ) -> None:
-        error = decided.error or "the run failed"
-        if decided.status == "failed" or decided.delay is None:
-            if decided.lane_held:
-                rlog.warning("lane_hold_exceeded", limit=view.project.retry.max_lane_hold)
-            kind = "lane_held" if decided.lane_held else "run_failed"
-            await self._fail(view, run, bundle, error, rlog, kind)
-            return
-        await self.daemon.store.retry_run(
-            run.id,
-            self.daemon.owner,
-            retry_at=time.time() + decided.delay,
-            ran_hash=bundle.version_hash if bundle else None,
-            error=error,
-        )
-        self.daemon.metrics.runs_finished.labels(run.bundle, "retry").inc()
-        self.daemon.waiters.resolve(run.id, None)
-        rlog.info("run_retry_scheduled", delay=round(decided.delay, 2), error=error)
-
-    async def _fail(
-        self,
-        view: ProjectView,
-        run: Run,
-        bundle: Bundle | None,
-        error: str,
-        rlog: structlog.stdlib.BoundLogger,
-        kind: str = "run_failed",
-    ) -> None:
-        await self.daemon.store.finish_run(
-            run.id,
-            self.daemon.owner,
-            status="failed",
-            ran_hash=bundle.version_hash if bundle else None,
-            error=error,
-        )
-        self.daemon.metrics.runs_finished.labels(run.bundle, "failed").inc()
-        self.daemon.waiters.resolve(run.id, None)
-        rlog.warning("run_failed", error=error)
-        if self.daemon.notifier is not None:
-            self.daemon.notifier.run_failed(run, error, lane_held=kind == "lane_held")
+        if how != "paused":
+            self.daemon.metrics.runs_finished.labels(run.bundle, how).inc()
+        self.daemon.waiters.resolve(run.id, dict(reply) if reply is not None else None)
+        if how == "failed" and self.daemon.notifier is not None:
+            self.daemon.notifier.run_failed(run, error or "the run failed", lane_held=lane_held)
 
 
 def _alive(pid: int) -> bool:
@@ -301,4 +193,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["LEASE", "RunInterrupted", "WorkerPool"]
+__all__ = ["LEASE", "DaemonEnds", "RunInterrupted", "WorkerPool"]

@@ -1,4 +1,4 @@
-"""add_note: a note on a record (amoCRM note, Bitrix24 timeline comment), e.g. the transcript.
+"""add_note: a note on a record (a note, a timeline comment), e.g. the transcript.
 
 Exactly once across crashes: neither CRM takes an idempotency key, and a note step that the CRM
 carried out just before the process died has no result in the journal. So a note written by the
@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.base import Connector, EntityKind
-from jivocrm.errors import StepError
+from jivocrm.connectors.spec import NOTES
+from jivocrm.core.errors import StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import TEXT, StepContext, StepResult, StepSpec
 from jivocrm.steps.new_task import ENTITY, entity_of
@@ -97,4 +98,5 @@ SPEC = StepSpec(
     },
     run=run,
     writes=True,
+    needs=NOTES,
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from jivocrm.connectors.base import Connector
-    from jivocrm.engine.cache import ConnectionCache
+    from jivocrm.connectors.cache import ConnectionCache
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -27,8 +27,8 @@ NAME_OR_ID: dict[str, Any] = {"type": ["string", "integer"]}
 TAGS: dict[str, Any] = {
     "type": "array",
     "items": VALUE,
-    "description": "amoCRM tags by name (new ones are added to the account); empty ones are "
-    "left out. Bitrix24 deals have none.",
+    "description": "Tags by name (new ones are added to the account), for a CRM whose deals "
+    "have tags; empty ones are left out.",
 }
 
 
@@ -71,9 +71,10 @@ class StepResult:
 class PendingContact:
     """A contact new_contact decided to create but left to a later new_deal step.
 
-    The pair is then created in ONE call (``create_deal_with_contact``: amoCRM /leads/complex,
-    a Bitrix24 batch). ``{{ steps.<contact>.id }}`` renders to this object; the deal step fills
-    ``contact_id`` when it created both, else the runner creates the contact alone.
+    The pair is then created in ONE call where the CRM can (``create_deal_with_contact``: one
+    request that makes both, or one batch). ``{{ steps.<contact>.id }}`` renders to this
+    object; the deal step fills ``contact_id`` when it created both, else the runner creates
+    the contact alone.
     """
 
     step_id: str
@@ -117,6 +118,17 @@ class StepContext:
 
 
 StepFn = Callable[[StepContext, Mapping[str, Any]], Awaitable[StepResult]]
+KeyPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CrmNames:
+    """Where a step names what its CRM's account holds, for validate to check against the
+    metadata snapshot: users, a pipeline and its stage, custom fields of an entity."""
+
+    users: tuple[KeyPath, ...] = ()
+    pipeline: KeyPath | None = None  # the mapping that holds `pipeline` and `stage`
+    custom: tuple[tuple[KeyPath, str], ...] = ()  # (a mapping of custom fields, its entity)
 
 
 @dataclass(frozen=True)
@@ -130,8 +142,18 @@ class StepSpec:
     outputs: Mapping[str, str]  # output name → description
     example: Mapping[str, Any]
     run: StepFn
-    # Connector types the step works with; None = the step needs no connection.
-    crms: frozenset[str] | None = frozenset({"amocrm", "bitrix24"})
+    # What the step asks of its connection's CRM (a ``connectors.spec`` capability); None = the
+    # step needs no connection.
+    needs: str | None = None
     writes: bool = False
-    # Only under triggers whose reply Jivo reads.
+    # The step makes (a part of) the reply to Jivo: only under triggers whose reply Jivo reads.
     reply: bool = False
+    # A write the step may leave to a later step on the same connection that takes it
+    # (``takes_pending``), so the CRM gets both in one call: how to write it when none does.
+    writes_pending: Callable[[StepContext, Any], Awaitable[str]] | None = None
+    # The ``fields`` key through which the step takes an earlier step's pending write: its
+    # template is exactly ``{{ steps.<that step>.id }}``.
+    takes_pending: str | None = None
+    # Keys of the step (dotted paths) that only some CRMs take → the capability they need.
+    key_needs: Mapping[str, str] = field(default_factory=dict)
+    names: CrmNames = CrmNames()

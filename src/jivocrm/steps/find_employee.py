@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.connectors.spec import USERS
 from jivocrm.steps import resolve
-from jivocrm.steps.base import NAME_OR_ID, TEXT, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import NAME_OR_ID, TEXT, CrmNames, StepContext, StepResult, StepSpec
 
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
@@ -57,4 +58,6 @@ SPEC = StepSpec(
         "default": "Ольга Петрова",
     },
     run=run,
+    needs=USERS,
+    names=CrmNames(users=(("default",),)),
 )

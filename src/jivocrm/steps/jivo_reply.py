@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jivocrm.engine.templates import truthy
+from jivocrm.core.values import truthy
 from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
 
 
@@ -84,6 +84,5 @@ SPEC = StepSpec(
         "custom_data": [{"title": "Клиент в CRM", "content": "{{ event.visitor.name }}"}],
     },
     run=run,
-    crms=None,
     reply=True,
 )

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jivocrm.connectors.base import Connector, ContactData
-from jivocrm.engine.phones import normalize_email, normalize_phone
+from jivocrm.connectors.spec import CONTACTS
+from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
     VALUE,
+    CrmNames,
     PendingContact,
     StepContext,
     StepResult,
@@ -35,7 +37,7 @@ CONTACT_FIELDS: dict[str, Any] = {
         },
         "extra": {
             "type": "object",
-            "description": "CRM-specific fields sent as they are (e.g. Bitrix24 SOURCE_ID).",
+            "description": "Fields of the CRM's own sent as they are (e.g. a source field).",
         },
     },
 }
@@ -204,4 +206,7 @@ SPEC = StepSpec(
     },
     run=run,
     writes=True,
+    needs=CONTACTS,
+    writes_pending=create_now,
+    names=CrmNames(users=(("fields", "responsible"),), custom=((("fields", "custom"), "contact"),)),
 )

@@ -1,4 +1,4 @@
-"""new_deal: a deal (amoCRM "сделка") linked to a contact, in a pipeline and stage."""
+"""new_deal: a deal («сделка», an order) linked to a contact, in a pipeline and stage."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.base import DealData
-from jivocrm.errors import StepError
+from jivocrm.connectors.spec import DEAL_TAGS, DEALS
+from jivocrm.core.errors import StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
     TAGS,
     VALUE,
+    CrmNames,
     PendingContact,
     StepContext,
     StepResult,
@@ -71,8 +73,8 @@ async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContac
         writing.placeholder("contact") if ctx.dry_run else None
     )
     if made.extra.get("merged"):
-        # amoCRM's duplicate control (when on for the integration) answers with the deal and
-        # contact it already had instead of new ones.
+        # A CRM's own duplicate control (when on for the integration) may answer with the deal
+        # and contact it already had instead of new ones.
         pending.merged = True
         return StepResult(
             "ok",
@@ -142,8 +144,11 @@ SPEC = StepSpec(
             "additionalProperties": False,
             "properties": {
                 "name": VALUE,
-                "pipeline": {**NAME_OR_ID, "description": "Pipeline (Bitrix24: funnel)."},
-                "stage": {**NAME_OR_ID, "description": "Stage (amoCRM: status) in the pipeline."},
+                "pipeline": {
+                    **NAME_OR_ID,
+                    "description": "Pipeline (a funnel, a store: what the CRM groups deals by).",
+                },
+                "stage": {**NAME_OR_ID, "description": "Stage (a status) in the pipeline."},
                 "price": VALUE,
                 "responsible": NAME_OR_ID,
                 "contact": {
@@ -177,4 +182,12 @@ SPEC = StepSpec(
     },
     run=run,
     writes=True,
+    needs=DEALS,
+    takes_pending="contact",
+    key_needs={"fields.tags": DEAL_TAGS},
+    names=CrmNames(
+        users=(("fields", "responsible"),),
+        pipeline=("fields",),
+        custom=((("fields", "custom"), "deal"),),
+    ),
 )

@@ -1,4 +1,5 @@
-"""new_lead: a Bitrix24 lead (amoCRM has no leads apart from deals; use new_deal there)."""
+"""new_lead: a lead, for a CRM that keeps leads apart from deals (``connectors.spec.LEADS``; in
+others use new_deal)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jivocrm.connectors.base import LeadData
+from jivocrm.connectors.spec import LEADS
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
     VALUE,
+    CrmNames,
     StepContext,
     StepResult,
     StepSpec,
@@ -57,7 +60,7 @@ def _output(ctx: StepContext, lead_id: str | None, created: bool, by: str | None
 
 
 async def _found(ctx: StepContext, match: Sequence[str], data: LeadData) -> tuple[str, str] | None:
-    """The oldest lead holding the visitor's phone or e-mail (Bitrix24 searches leads as it
+    """The oldest lead holding the visitor's phone or e-mail (the CRM searches leads as it
     does contacts: one request for both)."""
     phones = data.phones if "phone" in match else []
     emails = data.emails if "email" in match else []
@@ -101,7 +104,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
 
 SPEC = StepSpec(
     type="new_lead",
-    description="Create a Bitrix24 lead from the visitor's data.",
+    description="Create a lead from the visitor's data.",
     params={
         "fields": {
             "type": "object",
@@ -141,6 +144,7 @@ SPEC = StepSpec(
         },
     },
     run=run,
-    crms=frozenset({"bitrix24"}),
     writes=True,
+    needs=LEADS,
+    names=CrmNames(users=(("fields", "responsible"),), custom=((("fields", "custom"), "lead"),)),
 )

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.base import TaskData
-from jivocrm.errors import StepError
+from jivocrm.connectors.spec import TASKS
+from jivocrm.core.errors import StepError
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, CrmNames, StepContext, StepResult, StepSpec
 
 ENTITY: dict[str, Any] = {
     "type": "object",
@@ -94,4 +95,6 @@ SPEC = StepSpec(
     },
     run=run,
     writes=True,
+    needs=TASKS,
+    names=CrmNames(users=(("responsible",),)),
 )

@@ -38,5 +38,4 @@ SPEC = StepSpec(
         "default": "Сайт 3",
     },
     run=run,
-    crms=None,
 )

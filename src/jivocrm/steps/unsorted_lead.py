@@ -1,4 +1,5 @@
-"""unsorted_lead: an amoCRM "Неразобранное" request that a manager accepts or declines."""
+"""unsorted_lead: an «Неразобранное» request that a manager accepts or declines, for a CRM with
+an inbox of requests (``connectors.spec.UNSORTED``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.base import UnsortedData
+from jivocrm.connectors.spec import UNSORTED
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import NAME_OR_ID, TAGS, TEXT, VALUE, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import (
+    NAME_OR_ID,
+    TAGS,
+    TEXT,
+    VALUE,
+    CrmNames,
+    StepContext,
+    StepResult,
+    StepSpec,
+)
 from jivocrm.steps.new_contact import contact_data
 
 
@@ -62,7 +73,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
 
 SPEC = StepSpec(
     type="unsorted_lead",
-    description="Put the request into amoCRM's unsorted (Неразобранное) as a form request.",
+    description="Put the request into the CRM's unsorted (Неразобранное) as a form request.",
     params={
         "source_uid": TEXT,
         "source_name": TEXT,
@@ -127,6 +138,11 @@ SPEC = StepSpec(
         "contact": {"name": "{{ event.visitor.name }}", "phone": "{{ event.visitor.phone }}"},
     },
     run=run,
-    crms=frozenset({"amocrm"}),
     writes=True,
+    needs=UNSORTED,
+    names=CrmNames(
+        users=(("lead", "responsible"), ("contact", "responsible")),
+        pipeline=(),
+        custom=((("lead", "custom"), "deal"), (("contact", "custom"), "contact")),
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jivocrm.errors import StoreError
+from jivocrm.core.errors import StoreError
 from jivocrm.store.base import Store
 
 

@@ -24,11 +24,14 @@ PostgreSQL (several daemons on one database). What the protocol promises:
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core.records import StepRecord
 
 EventStatus = Literal["accepted", "ignored"]
 RunState = Literal["queued", "running", "paused", "succeeded", "failed"]
@@ -101,7 +104,7 @@ class Event:
     body: bytes
 
     def payload(self) -> Any:
-        from jivocrm import storable
+        from jivocrm.core import storable
 
         return storable.loads(self.body)
 
@@ -380,3 +383,8 @@ __all__ = [
     "Store",
     "StoreStats",
 ]
+
+
+def new_owner() -> str:
+    """A lease owner id: host and pid (to tell a dead process on this host), plus a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core.records import StepRecord
 from jivocrm.store.base import StepRow, Store
 
 

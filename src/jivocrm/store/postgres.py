@@ -9,7 +9,7 @@ else is writing. Every instance accepts webhooks and claims runs, so:
 * an instance that dies keeps its runs only until their lease expires: any instance's
   ``requeue_expired`` puts them back;
 * rate limits and OAuth tokens of a CRM connection are shared through the database
-  (``connection_limiters`` / ``token_store``: ``postgres_limits.py``, ``postgres_tokens.py``).
+  (``rate_limiter`` / ``token_store``: ``postgres_limits.py``, ``postgres_tokens.py``).
 
 The driver is psycopg 3 with psycopg_pool; why, see ``postgres_db.py``. Statements live in
 ``sql/postgres/queries.sql``, the schema in its numbered migrations.
@@ -41,7 +41,7 @@ from jivocrm.store.base import (
     StoreStats,
 )
 from jivocrm.store.postgres_db import BUNDLES_LOCK, LOCK_NAMESPACE, Conn, Database, Q, migrate
-from jivocrm.store.postgres_limits import PostgresRateLimiter, limiters_for
+from jivocrm.store.postgres_limits import PostgresRateLimiter
 from jivocrm.store.postgres_tokens import PostgresTokenStore
 from jivocrm.store.statements import (
     StatementWrites,
@@ -58,8 +58,6 @@ from jivocrm.store.statements import (
 if TYPE_CHECKING:
     from psycopg.rows import DictRow
 
-    from jivocrm.connectors.ratelimit import RateLimiter
-    from jivocrm.engine.model import Project
 
 log = structlog.get_logger("jivocrm.store")
 
@@ -105,10 +103,6 @@ class PostgresStore(StatementWrites):
     def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> PostgresRateLimiter:
         """A limiter whose bucket is one row of ``rate_limits``, shared by every instance."""
         return PostgresRateLimiter(self.db, name, interval=interval, burst=burst)
-
-    def connection_limiters(self, project: Project) -> dict[str, RateLimiter]:
-        """One shared limiter per CRM connection of ``project``, for ``open_connections``."""
-        return limiters_for(self, project)
 
     def token_store(self) -> PostgresTokenStore:
         """OAuth token pairs in the database, refreshed under a cross-instance lock."""

@@ -28,7 +28,7 @@ import structlog
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from jivocrm.errors import StoreError
+from jivocrm.core.errors import StoreError
 from jivocrm.store.queries import Migration, load_queries, migrations
 
 log = structlog.get_logger("jivocrm.store")

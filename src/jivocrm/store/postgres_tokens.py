@@ -1,6 +1,6 @@
 """OAuth token pairs in PostgreSQL, refreshed under a lock that holds across daemon instances.
 
-amoCRM and Bitrix24 refresh tokens are single-use: if two instances refresh with the same one,
+OAuth refresh tokens of the CRMs are single-use: if two instances refresh with the same one,
 the second is refused and the connection is locked out until someone re-authorises it. The
 connectors already refresh under ``TokenStore.lock`` after re-reading the stored pair; here that
 lock is a PostgreSQL advisory lock held on one pooled connection for the whole scope, so exactly

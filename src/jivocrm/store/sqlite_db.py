@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from jivocrm.errors import StoreError
+from jivocrm.core.errors import StoreError
 from jivocrm.store.queries import migrations
 
 log = structlog.get_logger("jivocrm.store")

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Literal
 
-from jivocrm import storable
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core import storable
+from jivocrm.core.records import StepRecord
 from jivocrm.store.base import (
     BundleVersion,
     Event,

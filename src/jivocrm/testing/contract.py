@@ -9,11 +9,10 @@ How to plug a connector in
    emulator on port 0 with a seed meeting the requirements below, builds the connector through
    its ``SPEC.build`` (``ConnectionContext(emulator_url=...)``) and yields a ``ContractTarget``:
    the connector, a connector whose credentials are wrong (for ``check``), an
-   ``EmulatorProbe`` that reads the emulator's state, and the capabilities the CRM has.
-   amoCRM's is ``jivocrm.connectors.amocrm.contract_target.amocrm_target``.
-2. Add one line to ``TARGETS`` in ``tests/integration/test_connector_contract.py``. Its
-   ``contract_target`` fixture is parametrised over ``TARGETS``; ``TestConnectorContract``
-   subclasses ``ConnectorContract`` and so runs every test below for every target.
+   ``EmulatorProbe`` that reads the emulator's state, and the capabilities the CRM has. Each
+   CRM keeps its own in ``contract_target.py`` of its folder.
+2. Name it in the CRM's kit (``ConnectorSpec.kit``). ``tests/integration/
+   test_connector_contract.py`` runs ``ConnectorContract`` for every registered CRM.
 
 Seed requirements
 -----------------
@@ -31,11 +30,8 @@ all find that one contact.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import aiohttp
 import pytest
@@ -49,39 +45,11 @@ from jivocrm.connectors.base import (
     TaskData,
     UnsortedData,
 )
-from jivocrm.engine.phones import normalize_phone
+from jivocrm.connectors.kit import ContractTarget, TargetFactory
+from jivocrm.core.phones import normalize_phone
 
 SEEDED_PHONE_FORMATS = ("+7 916 123-45-67", "8 (916) 123-45-67", "79161234567")
 CAPABILITIES = frozenset({"unsorted", "lead", "deal_with_contact_in_one_call"})
-
-
-class EmulatorProbe(Protocol):
-    """Read access to the emulator behind a connector, in CRM-neutral terms."""
-
-    async def count(self, collection: str) -> int:
-        """How many records the emulator holds: users, contacts, deals, leads, notes, tasks,
-        unsorted (0 for a collection the CRM does not have)."""
-
-    async def request_count(self) -> int:
-        """How many API requests (auth endpoints included) the emulator has answered so far."""
-
-    async def store_contact(self, name: str, phone: str) -> str:
-        """Put a contact straight into the emulator with ``phone`` written exactly so (as a
-        person typed it in the CRM), bypassing the connector; its id."""
-
-
-@dataclass
-class ContractTarget:
-    connector: Connector
-    bad_credentials: Connector
-    probe: EmulatorProbe
-    user_login: str
-    page_size: int
-    # "unsorted", "lead", "deal_with_contact_in_one_call", "note_listing" (recent_notes works)
-    capabilities: frozenset[str] = field(default_factory=frozenset)
-
-
-TargetFactory = Callable[[aiohttp.ClientSession], AbstractAsyncContextManager[ContractTarget]]
 
 
 async def make_target(factory: TargetFactory) -> AsyncIterator[ContractTarget]:

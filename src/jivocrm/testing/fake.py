@@ -62,9 +62,9 @@ class FakeCRM:
 
 
 class FakeConnector(Connector):
-    type = "amocrm"
+    type = "fake"
 
-    def __init__(self, crm: FakeCRM | None = None, *, type: str = "amocrm") -> None:
+    def __init__(self, crm: FakeCRM | None = None, *, type: str = "fake") -> None:
         self.type = type
         self.crm = crm or FakeCRM()
         self.calls: list[str] = []

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core.records import StepRecord
 from jivocrm.store.base import NewEvent, NewRun, Run, RunFilter, Store
 from jivocrm.store.journal import resume_state
 
@@ -379,7 +379,7 @@ class StoreContract:
     async def test_finish_records_the_outcome(self, store: Store) -> None:
         a1 = await run_in(store, "A")
         await claim_ids(store)
-        reply = {"crm_link": "https://x.amocrm.ru/leads/detail/1", "text": "Анна"}
+        reply = {"crm_link": "https://crm.example/leads/1", "text": "Анна"}
         await store.finish_run(a1, "w1", status="succeeded", ran_hash="v2", reply=reply)
         run = await must_get(store, a1)
         assert (run.status, run.ran_hash, run.reply, run.lease_owner) == (

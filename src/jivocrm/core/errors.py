@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jivocrm.engine.diagnostics import Diagnostic
+    from jivocrm.core.diagnostics import Diagnostic
 
 
 class JivoCRMError(Exception):

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jivocrm.engine.addresses import public_address
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Channel, Project
-from jivocrm.journal_refusals import refusal_json
-from jivocrm.journal_replay import public_address
+from jivocrm.journal.refusals import refusal_json
 from jivocrm.store.base import RefusalCount, Rejection, Store
 
 JIVO_PATH = "«Управление» › «Каналы связи» › «Настроить» › «Настройки интеграции для разработчиков»"

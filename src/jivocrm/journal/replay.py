@@ -14,23 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import aiohttp
 import structlog
 
+from jivocrm.core.errors import JivoCRMError
+from jivocrm.engine.addresses import local_address
 from jivocrm.engine.connections import open_connections
-from jivocrm.engine.envvars import resolve, resolve_text
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.runner import Runner
 from jivocrm.engine.versions import bundle_at
-from jivocrm.errors import JivoCRMError, StoreError
-from jivocrm.server.execution import Versions, execute_stored, verdict
-from jivocrm.server.state import new_owner
-from jivocrm.store.base import UNFINISHED, Run, RunFilter, Store
-from jivocrm.store.journal import StoreJournal
+from jivocrm.journal.execution import Execution
+from jivocrm.store.base import UNFINISHED, Run, RunFilter, Store, new_owner
 
 log = structlog.get_logger("jivocrm.replay")
 
@@ -136,58 +134,9 @@ async def original_bundle(store: Store, project: Project, run: Run) -> Bundle | 
 async def execute_claimed(
     store: Store, project: Project, runner: Runner, run: Run, owner: str
 ) -> None:
-    """What a daemon worker does with a claimed run: resume, execute, record the end."""
-    bundle = project.bundle(run.bundle)
-    if bundle is None:
-        await store.finish_run(
-            run.id, owner, status="failed", ran_hash=None, error="bundle no longer in the project"
-        )
-        return
-    try:
-        bundle = await Versions().bundle(store, project, run, bundle)
-    except StoreError:
-        await store.release(owner, [run.id])
-        raise
-    except JivoCRMError as exc:
-        await store.finish_run(run.id, owner, status="failed", ran_hash=None, error=str(exc))
-        return
-    try:
-        outcome = await execute_stored(
-            store,
-            runner,
-            bundle,
-            run,
-            journal=StoreJournal(store, run.id, run.attempt),
-        )
-    except StoreError:
-        await store.release(owner, [run.id])
-        raise
-    except Exception as exc:  # as a daemon worker does: a crash fails the run, never retries it
-        log.exception("run_crashed", run_id=run.id)
-        error = f"jivocrm could not execute this run ({type(exc).__name__}: {exc})"
-        await store.finish_run(run.id, owner, status="failed", ran_hash=None, error=error)
-        return
-    except BaseException:
-        await store.release(owner, [run.id])
-        raise
-    ran = bundle.version_hash
-    if isinstance(outcome, str):
-        await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=outcome)
-        return
-    decided = verdict(project.retry, run, outcome, time.time())
-    if decided.status == "succeeded":
-        await store.finish_run(run.id, owner, status="succeeded", ran_hash=ran, reply=outcome.reply)
-    elif decided.status == "retry" and decided.delay is not None:
-        # Retriable: the next attempt is the daemon's, on its usual schedule.
-        await store.retry_run(
-            run.id,
-            owner,
-            retry_at=time.time() + decided.delay,
-            ran_hash=ran,
-            error=decided.error or "retriable error",
-        )
-    else:
-        await store.finish_run(run.id, owner, status="failed", ran_hash=ran, error=decided.error)
+    """What a daemon worker does with a claimed run (``Execution``), without the daemon's
+    metrics, reply waiters and alerts."""
+    await Execution(store, owner).run(project, runner, run)
 
 
 async def execute_here(
@@ -214,29 +163,6 @@ async def execute_here(
                 if result is not None:
                     await result
     return await store.get_runs(run_ids)
-
-
-def local_address(project: Project) -> str | None:
-    """``http://host:port`` of the daemon on this machine; None when the port is an unset
-    ``${VAR}``. Local, not ``public_url``: the CLI reads the same store, so it runs there."""
-    server = project.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
-    try:
-        port = resolve(str(server.port), project.environ)
-    except JivoCRMError:
-        return None
-    return f"http://{host}:{port}"
-
-
-def public_address(project: Project, environ: Mapping[str, str]) -> str:
-    """Where Jivo and people reach the daemon: ``server.public_url`` when it resolves, else the
-    local address (fine on this machine only)."""
-    if project.server.public_url:
-        missing: list[str] = []
-        url = resolve_text(project.server.public_url, environ, missing)
-        if not missing:
-            return url.rstrip("/")
-    return local_address(project) or f"http://{project.server.host}:{project.server.port}"
 
 
 async def daemon_listening(project: Project, patience: float = 1.0) -> str | None:
@@ -273,6 +199,5 @@ __all__ = [
     "failed_runs",
     "original_bundle",
     "plan_replay",
-    "public_address",
     "wait_ended",
 ]

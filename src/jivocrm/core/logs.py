@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
-from jivocrm import storable
+from jivocrm.core import storable
 
 MASK = "***"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")

@@ -14,10 +14,10 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine import versions
 from jivocrm.engine.matching import match
 from jivocrm.engine.model import Bundle, Project
-from jivocrm.errors import JivoCRMError
 from jivocrm.store.base import Event, EventDetail, Run, RunFilter, StepRow, Store
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 Nothing is defined twice: the masking is the log redactor's (``logs.Redactor``: one idea of what a
 phone or an e-mail looks like for logs and journal alike) and the secrets are the daemon's
-(``server.state.secret_values``: the values behind the project's ``${VAR}`` references). This
+(``engine.secrets.secret_values``: the values behind the project's ``${VAR}`` references). This
 module only decides what to hide when the journal of a project is shown.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.core.logs import MASK, Redactor
 from jivocrm.engine.model import Project
-from jivocrm.logs import MASK, Redactor
-from jivocrm.server.state import secret_values
+from jivocrm.engine.secrets import secret_values
 
 
 def journal_redactor(

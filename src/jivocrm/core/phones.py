@@ -75,7 +75,7 @@ def spellings(e164: str) -> list[str]:
 
     ``+79161234567`` → ``+79161234567``, ``79161234567``, ``+7 916 123-45-67``,
     ``8 (916) 123-45-67``, ``89161234567``, ``9161234567`` and the usual Russian groupings with
-    ``+7`` and ``8``: at most 20, what one Bitrix24 duplicate search takes.
+    ``+7`` and ``8``: at most 20, what one duplicate search of a CRM takes.
     """
     import phonenumbers
 

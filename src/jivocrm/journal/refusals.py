@@ -8,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from jivocrm.core.errors import JivoCRMError
 from jivocrm.engine.model import Project
-from jivocrm.errors import JivoCRMError
 from jivocrm.store.base import RefusalCount, Rejection, Store
 
 
