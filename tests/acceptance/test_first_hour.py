@@ -21,12 +21,19 @@ from pathlib import Path
 
 import pytest
 
+from jivocrm.scaffold import crm_types
 from jivocrm.testing.daemon import Daemon, jivocrm
 from jivocrm.testing.net import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = ("JIVO_SHOP_TOKEN", "AMO_TOKEN", "B24_WEBHOOK_URL", "JIVOCRM_ADMIN_TOKEN")
-CRM_SETS = [["amocrm"], ["bitrix24"], ["amocrm", "bitrix24"]]
+SECRETS = (
+    "JIVO_SHOP_TOKEN",
+    "AMO_TOKEN",
+    "B24_WEBHOOK_URL",
+    "RETAILCRM_API_KEY",
+    "JIVOCRM_ADMIN_TOKEN",
+)
+CRM_SETS = [[c] for c in crm_types()] + [crm_types()]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 pytestmark = pytest.mark.timeout(180)
@@ -148,7 +155,8 @@ def test_an_init_project_with_its_secrets_in_env_only_validates_tests_checks_and
     token = "token-from-the-env-file-0001"
     (project / ".env").write_text(
         f"JIVO_SHOP_TOKEN={token}\nAMO_TOKEN=emulator-admin-token\n"
-        "B24_WEBHOOK_URL=https://myshop.bitrix24.ru/rest/1/abc123def456/\n",
+        "B24_WEBHOOK_URL=https://myshop.bitrix24.ru/rest/1/abc123def456/\n"
+        "RETAILCRM_API_KEY=emulator-api-key\n",
         "utf-8",
     )
     env = clean_env()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from jivocrm.engine.project import load_project
-from jivocrm.journal_retention import apply_retention
+from jivocrm.journal.retention import apply_retention
 from jivocrm.store.sqlite import SQLiteStore
 from journal_world import World, journal_world, sample
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from jivocrm.journal_channels import JIVO_PATH
+from jivocrm.journal.channels import JIVO_PATH
 from journal_world import TOKEN, World, sample
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ import pytest
 from jivocrm.connectors.amocrm.contract_target import ADMIN_TOKEN, connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.base import ContactData, DealData, UnsortedData
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -10,7 +10,7 @@ import pytest
 from jivocrm.connectors.amocrm.contract_target import ADMIN_TOKEN, connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.base import ContactData, DealData
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 ONE_TRY = {"retries": {"attempts": 1}, "rate_limit": {"rate": 1000}}
 

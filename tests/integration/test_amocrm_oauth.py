@@ -17,7 +17,7 @@ import pytest
 from jivocrm.connectors.amocrm.contract_target import connect
 from jivocrm.connectors.amocrm.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.http import recording
-from jivocrm.errors import AuthError
+from jivocrm.core.errors import AuthError
 
 OAUTH = {
     "client_id": "emulator-client",

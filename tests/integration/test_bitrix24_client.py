@@ -15,7 +15,7 @@ from jivocrm.connectors.bitrix24.client import Bitrix24Connector
 from jivocrm.connectors.bitrix24.contract_target import CONTRACT_SEED, connect, webhook_config
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.spec import ConnectionContext
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from jivocrm.connectors.bitrix24.contract_target import connect, webhook_config
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.bitrix24.errors import classify
 from jivocrm.connectors.http import Response
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 CODE = "goodcode1"
 SEED = f"""

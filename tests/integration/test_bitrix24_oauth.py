@@ -19,7 +19,7 @@ from jivocrm.connectors.bitrix24.contract_target import connect
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
 from jivocrm.connectors.http import recording
 from jivocrm.connectors.tokens import MemoryTokenStore
-from jivocrm.errors import AuthError
+from jivocrm.core.errors import AuthError
 
 CLIENT_ID, SECRET, REFRESH, ACCESS = (
     "local.emulator",

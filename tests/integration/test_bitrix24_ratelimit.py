@@ -12,7 +12,7 @@ import pytest
 
 from jivocrm.connectors.bitrix24.contract_target import connect, webhook_config
 from jivocrm.connectors.bitrix24.emulator import RunningEmulator, running_emulator
-from jivocrm.errors import RetriableError
+from jivocrm.core.errors import RetriableError
 
 RATE, BURST = 20.0, 5
 # The portal's bucket a little larger than the connection's, as on a real portal (50 there):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jivocrm.journal_channels import JIVO_PATH
+from jivocrm.journal.channels import JIVO_PATH
 from jivocrm.testing.net import free_port
 from journal_world import World, journal_world, sample
 

@@ -1,7 +1,6 @@
-"""Every connector passes the shared contract over real HTTP against its emulator on port 0.
-
-To add a connector: one line in ``TARGETS`` (see ``jivocrm.testing.contract``).
-"""
+"""Every registered connector passes the shared contract over real HTTP against its emulator on
+port 0: a CRM plugged into ``jivocrm.connectors.CONNECTORS`` is tested here without a line of
+this file changing (its kit names its contract target; see ``jivocrm.testing.contract``)."""
 
 from __future__ import annotations
 
@@ -9,19 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from jivocrm.connectors.amocrm.contract_target import amocrm_target
-from jivocrm.connectors.retailcrm.contract_target import retailcrm_target
-from jivocrm.testing.contract import ConnectorContract, ContractTarget, TargetFactory, make_target
-
-TARGETS: dict[str, TargetFactory] = {
-    "amocrm": amocrm_target,
-    "retailcrm": retailcrm_target,
-}
+from jivocrm.connectors import CONNECTORS
+from jivocrm.testing.contract import ConnectorContract, ContractTarget, make_target
 
 
-@pytest.fixture(params=sorted(TARGETS))
+@pytest.fixture(params=sorted(CONNECTORS))
 async def contract_target(request: pytest.FixtureRequest) -> AsyncIterator[ContractTarget]:
-    async for target in make_target(TARGETS[request.param]):
+    async for target in make_target(CONNECTORS[request.param].kit().contract_target):
         yield target
 
 

@@ -18,7 +18,7 @@ from jivocrm import samples
 from jivocrm.engine.connections import Connections
 from jivocrm.engine.model import Project
 from jivocrm.engine.runner import Runner
-from jivocrm.server.execution import execute_stored
+from jivocrm.journal.execution import execute_stored
 from jivocrm.store.base import NewEvent, NewRun, Run
 from jivocrm.store.journal import StoreJournal
 from jivocrm.store.sqlite import SQLiteStore

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from jivocrm.errors import StoreError
+from jivocrm.core.errors import StoreError
 from jivocrm.store.postgres import PostgresStore
 from jivocrm.store.postgres_db import redact_url, split_url
 from jivocrm.store.queries import migrations

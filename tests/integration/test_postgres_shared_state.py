@@ -11,13 +11,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from jivocrm.connectors import CONNECTORS
+from jivocrm.connectors.spec import SHARED_WINDOW
 from jivocrm.store.postgres import PostgresStore
-from jivocrm.store.postgres_limits import (
-    AMOCRM_WINDOW,
-    PostgresRateLimiter,
-    Reservation,
-    parameters,
-)
+from jivocrm.store.postgres_limits import PostgresRateLimiter, Reservation
 from jivocrm.testing.store_contract import T0, event, pg_dsn, scratch_database
 
 pytestmark = pytest.mark.postgres
@@ -61,7 +58,7 @@ async def reservations(limiters: list[PostgresRateLimiter], each: int) -> list[R
 async def test_three_instances_together_stay_within_amocrms_seven_per_second(
     stores: list[PostgresStore],
 ) -> None:
-    interval, burst = parameters("amocrm", 7, 1)
+    interval, burst = CONNECTORS["amocrm"].shared_limit(7, 1)
     limiters = [s.rate_limiter("amo", interval=interval, burst=burst) for s in stores]
     taken = await reservations(limiters, each=5)  # 3 instances × 2 callers × 5 = 30 requests
     assert max_in_window([r.slot for r in taken]) <= 7
@@ -70,15 +67,15 @@ async def test_three_instances_together_stay_within_amocrms_seven_per_second(
 async def test_the_shared_amocrm_limiter_holds_no_request_back_longer_than_its_interval(
     stores: list[PostgresStore],
 ) -> None:
-    interval, burst = parameters("amocrm", 7, 1)
+    interval, burst = CONNECTORS["amocrm"].shared_limit(7, 1)
     limiters = [s.rate_limiter("amo", interval=interval, burst=burst) for s in stores]
     taken = await reservations(limiters, each=5)
     # A request that asked before its turn gets the slot right after the previous one: seven
-    # per AMOCRM_WINDOW, the most the window allows, not fewer.
+    # per SHARED_WINDOW, the most the window allows, not fewer.
     for before, after in itertools.pairwise(taken):
         if after.wait > 0:
             assert after.slot - before.slot == pytest.approx(interval, abs=1e-6)
-    assert AMOCRM_WINDOW / interval == pytest.approx(7)
+    assert SHARED_WINDOW / interval == pytest.approx(7)
 
 
 async def test_a_bitrix24_burst_goes_at_once_then_the_bucket_drains_at_its_rate(

@@ -12,8 +12,8 @@ import pytest
 from jivocrm.connectors.base import ContactData, DealData
 from jivocrm.connectors.retailcrm.contract_target import connect
 from jivocrm.connectors.retailcrm.emulator import RunningEmulator, running_emulator
-from jivocrm.engine.phones import normalize_phone
-from jivocrm.errors import AuthError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, FatalError, RetriableError
+from jivocrm.core.phones import normalize_phone
 
 
 @pytest.fixture

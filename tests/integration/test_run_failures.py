@@ -9,7 +9,7 @@ import asyncio
 from test_server import URL, Start, emulator, sample, settled, start
 
 from jivocrm.connectors.amocrm.emulator_routes import STATE
-from jivocrm.server.app import DAEMON, STORE
+from jivocrm.server.app import STORE, WORKERS
 from jivocrm.store.base import RunFilter
 
 __all__ = ["start"]
@@ -67,7 +67,7 @@ async def test_a_run_that_cannot_be_read_back_fails_at_once(start: Start) -> Non
     await store.db.write(  # type: ignore[attr-defined]
         lambda c: c.execute("UPDATE events SET body = x'ff00' WHERE id = ?", (first.id,))
     )
-    await app[DAEMON].pool.start()  # type: ignore[union-attr]
+    await app[WORKERS].start()
     await settled(app)
     [(status, attempt, error), (later, _, _)] = (await by_bundle(app))["plain"]
     assert (status, attempt, later) == ("failed", 1, "succeeded")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from jivocrm.logs import Redactor, configure
+from jivocrm.core.logs import Redactor, configure
 from jivocrm.server.reload import snapshot
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from soak_kit import EmulatorProcess, write_project
 
 from jivocrm.testing.daemon import Daemon
 from jivocrm.testing.net import free_port
-from jivocrm.testing.soak import EmulatorProcess, write_project
 
 TOKEN = "reliability-channel-token-0001"
 AMO_TOKEN = "emulator-admin-token"  # the emulator's default seed accepts it

@@ -14,9 +14,7 @@ from collections.abc import Callable
 
 import aiohttp
 import pytest
-
-from jivocrm.testing.daemon import Daemon
-from jivocrm.testing.soak import (
+from soak_kit import (
     EmulatorProcess,
     Ledger,
     Retry,
@@ -25,6 +23,8 @@ from jivocrm.testing.soak import (
     send_chat,
     write_project,
 )
+
+from jivocrm.testing.daemon import Daemon
 
 
 async def outage(

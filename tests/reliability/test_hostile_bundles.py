@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from jivocrm.core.errors import TemplateError
 from jivocrm.engine.templates import render
-from jivocrm.errors import TemplateError
 from jivocrm.testing.daemon import jivocrm, sample
 
 BOUND = 20.0

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from soak_kit import WIDGET, EmulatorProcess, write_project
 
 from jivocrm import samples
 from jivocrm.engine import catalogue
 from jivocrm.testing.daemon import Daemon
 from jivocrm.testing.net import free_port
-from jivocrm.testing.soak import WIDGET, EmulatorProcess, write_project
 
 TOKEN = "fuzz-channel-token-0001"
 LIMIT = 65536  # the project's server.body_limit

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from soak_kit import NOTE, EmulatorProcess, event_body
 
 from jivocrm.testing.daemon import Daemon, emulator_state, post
-from jivocrm.testing.soak import NOTE, EmulatorProcess, event_body
 
 CHAT = 42
 ORDINARY = 20

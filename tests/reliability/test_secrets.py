@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from ruamel.yaml import YAML
+from soak_kit import BUNDLE, WIDGET, event_body
 
 import jivocrm.connectors.amocrm as amocrm_package
 import jivocrm.connectors.bitrix24 as bitrix24_package
@@ -23,7 +24,6 @@ from jivocrm.connectors.amocrm.emulator import running_emulator as amo_emulator
 from jivocrm.connectors.bitrix24.emulator import running_emulator as b24_emulator
 from jivocrm.testing.daemon import Daemon, jivocrm, post
 from jivocrm.testing.net import free_port
-from jivocrm.testing.soak import BUNDLE, WIDGET, event_body
 
 CHANNEL_TOKEN = "sentinelChanTok9q8w7e6r"
 AMO_TOKEN = "sentinelAmoTok5t4y3u2i"

@@ -9,7 +9,7 @@ import pytest
 
 from jivocrm.connectors.amocrm.errors import classify
 from jivocrm.connectors.http import Response
-from jivocrm.errors import AuthError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, FatalError, RetriableError
 
 # amoCRM's documented error bodies (the team's api/samples), inline so the tests stand alone.
 SAMPLES: dict[str, Any] = {

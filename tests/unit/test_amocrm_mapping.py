@@ -6,7 +6,7 @@ import pytest
 
 from jivocrm.connectors.amocrm import mapping
 from jivocrm.connectors.base import ContactData, DealData
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
 
 
 def test_contact_body_writes_phones_and_emails_by_field_code() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from jivocrm.connectors.amocrm import SPEC, build
 from jivocrm.connectors.spec import ConnectionContext
-from jivocrm.errors import FatalError
+from jivocrm.core.errors import FatalError
 
 VALID: list[dict[str, Any]] = [
     {"type": "amocrm", "subdomain": "myshop", "auth": {"long_lived_token": "${AMO}"}},

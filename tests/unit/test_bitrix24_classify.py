@@ -13,7 +13,7 @@ import pytest
 
 from jivocrm.connectors.bitrix24.errors import classify, error_for, scope_of
 from jivocrm.connectors.http import Response
-from jivocrm.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
 
 
 def answer(status: int, error: str | None, description: str = "") -> Response:

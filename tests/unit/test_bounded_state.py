@@ -3,8 +3,8 @@ labels by known sets."""
 
 from __future__ import annotations
 
-from jivocrm.engine import phones
-from jivocrm.engine.phones import normalize_phone
+from jivocrm.core import phones
+from jivocrm.core.phones import normalize_phone
 from jivocrm.server.metrics import content_type_label, event_label
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from jivocrm.engine.journal import RunOutcome
-from jivocrm.engine.retry import RetryPolicy
-from jivocrm.server.execution import verdict
+from jivocrm.core.records import RunOutcome
+from jivocrm.core.retry import RetryPolicy
+from jivocrm.journal.execution import verdict
 from jivocrm.store.base import Run
 
 POLICY = RetryPolicy(attempts=3, initial=5.0, multiplier=3.0, max_delay=60.0, jitter=False)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from jivocrm.cli import cli
 from jivocrm.engine.envvars import references
 from jivocrm.engine.project import load_project
+from jivocrm.scaffold import crm_types
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,12 +30,12 @@ def files_of(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("crms", [["amocrm"], ["bitrix24"], ["amocrm", "bitrix24"]])
+@pytest.mark.parametrize("crms", [[c] for c in crm_types()] + [crm_types()])
 @pytest.mark.parametrize("emulate", [False, True])
 def test_the_project_validates_without_any_variable_set(
     tmp_path: Path, crms: list[str], emulate: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("JIVO_SHOP_TOKEN", "AMO_TOKEN", "B24_WEBHOOK_URL"):
+    for name in ("JIVO_SHOP_TOKEN", "AMO_TOKEN", "B24_WEBHOOK_URL", "RETAILCRM_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     args = [str(tmp_path)] + [a for crm in crms for a in ("--crm", crm)]
     code, _ = init(*args, *(["--emulate"] if emulate else []))
@@ -43,7 +44,8 @@ def test_the_project_validates_without_any_variable_set(
     assert problems == []
     assert project is not None
     assert len(project.bundles) == 7 * len(crms)
-    assert set(project.connections) == {{"amocrm": "amo", "bitrix24": "b24"}[c] for c in crms}
+    names = {"amocrm": "amo", "bitrix24": "b24", "retailcrm": "retail"}
+    assert set(project.connections) == {names[c] for c in crms}
     assert all(c.emulate is emulate for c in project.connections.values())
 
 
@@ -93,18 +95,17 @@ def test_existing_files_are_never_overwritten_without_force(tmp_path: Path) -> N
 
 
 def test_the_example_project_is_exactly_what_init_writes(tmp_path: Path) -> None:
-    code, _ = init(str(tmp_path), "--crm", "amocrm", "--crm", "bitrix24", "--emulate")
+    every = [a for crm in crm_types() for a in ("--crm", crm)]
+    code, _ = init(str(tmp_path), *every, "--emulate")
     assert code == 0
-    assert files_of(ROOT / "bundles") == files_of(tmp_path), (
-        "regenerate: jivocrm init bundles --crm amocrm --crm bitrix24 --emulate --force"
-    )
+    assert files_of(ROOT / "bundles") == files_of(tmp_path), "regenerate: make example"
 
 
 def test_every_example_bundle_validates() -> None:
     project, problems = load_project(ROOT / "bundles")
     assert problems == []
     assert project is not None
-    assert len(project.bundles) == 14
+    assert len(project.bundles) == 7 * len(crm_types())
 
 
 @pytest.mark.parametrize("crm", ["amocrm", "bitrix24"])

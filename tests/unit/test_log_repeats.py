@@ -9,7 +9,7 @@ import json
 
 import structlog
 
-from jivocrm.logs import REPEAT_WINDOW, Repeats, configure
+from jivocrm.core.logs import REPEAT_WINDOW, Repeats, configure
 
 
 def test_the_same_error_twice_a_second_is_one_line_a_minute() -> None:

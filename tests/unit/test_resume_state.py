@@ -3,7 +3,7 @@ failed retriably after a write that got no clear answer."""
 
 from __future__ import annotations
 
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core.records import StepRecord
 from jivocrm.store.base import StepRow
 from jivocrm.store.journal import resume_state
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from jivocrm.core.errors import FatalError, RetriableError
+from jivocrm.core.records import MemoryJournal, StepRecord
 from jivocrm.engine.events import parse_event
-from jivocrm.engine.journal import MemoryJournal, StepRecord
 from jivocrm.engine.model import Bundle, Project, Step
 from jivocrm.engine.runner import Runner
-from jivocrm.errors import FatalError, RetriableError
 from jivocrm.testing.fake import FakeConnector
 
 EVENT = parse_event(

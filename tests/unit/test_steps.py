@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from jivocrm.core.errors import StepError
 from jivocrm.engine.events import parse_event
 from jivocrm.engine.matching import match
 from jivocrm.engine.model import Bundle, Channel, Condition, Project, Step
 from jivocrm.engine.reply import merge_replies
-from jivocrm.errors import StepError
 from jivocrm.steps import jivo_reply, table_replace
 from jivocrm.steps.base import StepContext
 from jivocrm.steps.new_task import due_at

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jivocrm.engine.journal import StepRecord
+from jivocrm.core.records import StepRecord
 from jivocrm.store import open_store
 from jivocrm.store.base import NewEvent, NewRun, RunFilter, Store
 from jivocrm.store.journal import resume_state

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from jivocrm.core.errors import TemplateError
 from jivocrm.engine import template_budget
 from jivocrm.engine.templates import render, render_async, unsafe
-from jivocrm.errors import TemplateError
 
 CONTEXT: dict[str, Any] = {
     "event": {

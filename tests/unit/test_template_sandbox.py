@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jivocrm.engine.templates import references, render, render_tree, syntax_error, truthy
-from jivocrm.errors import TemplateError
+from jivocrm.core.errors import TemplateError
+from jivocrm.core.values import truthy
+from jivocrm.engine.templates import references, render, render_tree, syntax_error
 
 CTX = {
     "event": {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from jivocrm.core.errors import TemplateError
 from jivocrm.engine.events import parse_event
 from jivocrm.engine.templates import TIMEZONE_KEY, render
-from jivocrm.errors import TemplateError
 
 EVENT = parse_event(
     {
