@@ -5,10 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+LOCALE := src/jivocrm/locale
+CATALOGUES := $(wildcard $(LOCALE)/*/LC_MESSAGES/*.po)
 
-.PHONY: run test check lint typecheck fmt bench soak docs example clean
+.PHONY: run test check lint typecheck fmt bench soak docs example catalogues compile-catalogues clean
 
-$(RUNTIME): pyproject.toml
+# Installing compiles the catalogues (hatch_build.py), so a changed .po installs again.
+$(RUNTIME): pyproject.toml $(CATALOGUES)
 	@echo "Installing jivocrm and what it needs to run into $(VENV) (once; about half a minute)…"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
@@ -23,7 +26,7 @@ $(DEV): $(RUNTIME)
 run: $(RUNTIME)
 	$(BIN)/python -m jivocrm.cli.first_run
 
-test: $(DEV)
+test: $(DEV) compile-catalogues
 	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/jivocrm test --project bundles
 
@@ -52,6 +55,17 @@ bench: $(DEV)
 
 soak: $(DEV)
 	$(BIN)/python -m pytest -q -m slow tests/reliability
+
+# After adding or changing a message: the template from the code, then each language's .po
+# (translate the new entries; tests/unit/test_translations.py fails until every one is).
+catalogues: $(DEV)
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k N_ -k Text -k ngettext:1,2 --no-location \
+		--sort-output --project jivocrm -o $(LOCALE)/jivocrm.pot src/jivocrm
+	$(BIN)/pybabel --quiet update -i $(LOCALE)/jivocrm.pot -d $(LOCALE) -D jivocrm --no-fuzzy-matching
+	$(MAKE) compile-catalogues
+
+compile-catalogues: $(DEV)
+	$(BIN)/pybabel --quiet compile -d $(LOCALE) -D jivocrm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .jivocrm

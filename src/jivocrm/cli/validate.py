@@ -8,6 +8,7 @@ import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
 from jivocrm.core.diagnostics import render
+from jivocrm.core.i18n import ngettext
 from jivocrm.engine.project import load_project
 
 
@@ -22,15 +23,18 @@ def validate(path: Path, fmt: str) -> int:
         if fmt == "text":
             count = len(errors)
             files = len({p.file for p in errors})
-            plural = ("s" if count != 1 else "", "s" if files != 1 else "")
-            click.echo(f"{count} error{plural[0]} in {files} file{plural[1]}", err=True)
+            in_files = ngettext("in {files} file", "in {files} files", files).format(files=files)
+            summary = ngettext("{count} error {in_files}", "{count} errors {in_files}", count)
+            click.echo(summary.format(count=count, in_files=in_files), err=True)
         return USER_ERROR
     if fmt == "text" and project is not None:
-        click.echo(
-            f"ok: {project.file.name} and {len(project.bundles)} "
-            f"bundle{'s' if len(project.bundles) != 1 else ''} are valid",
-            err=True,
+        bundles = len(project.bundles)
+        valid = ngettext(
+            "ok: {file} and {count} bundle are valid",
+            "ok: {file} and {count} bundles are valid",
+            bundles,
         )
+        click.echo(valid.format(file=project.file.name, count=bundles), err=True)
     return OK
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from jivocrm.core.i18n import localized
+
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
@@ -35,7 +37,7 @@ class Diagnostic:
         if self.line:
             where += f":{self.line}:{self.column or 1}"
         prefix = f"{self.shown_path}: " if self.path else ""
-        return f"{where}: {prefix}{self.message}"
+        return f"{where}: {prefix}{localized(self.message)}"
 
     def github(self) -> str:
         # GitHub Actions workflow command; its parameters must escape %, \r, \n, ':' and ','.

@@ -11,12 +11,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.i18n import Text
 from jivocrm.engine.loader import Document
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return Text(" (did you mean '{choice}'?)", choice=close[0]) if close else ""
 
 
 _VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
@@ -43,7 +44,8 @@ def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
         )
         if extras:
             key = extras[0]
-            return (*path, key), f"unknown key '{key}'{did_you_mean(key, allowed)}", True
+            hint = did_you_mean(key, allowed)
+            return (*path, key), Text("unknown key '{key}'{hint}", key=key, hint=hint), True
     if kind == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return path, f"missing required key '{missing}'", False
