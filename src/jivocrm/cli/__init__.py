@@ -11,6 +11,7 @@ import importlib
 import click
 
 from jivocrm import __version__
+from jivocrm.core import i18n
 
 # Command name → (module, the one line ``jivocrm --help`` shows). The help lists commands from
 # here without importing them; tests/unit/test_cli_startup.py keeps each line equal to the
@@ -116,6 +117,7 @@ def cli() -> None:
 
 
 def main() -> None:
+    i18n.set_language(i18n.from_environment())
     cli(prog_name="jivocrm")
 
 
