@@ -5,6 +5,7 @@ customer however the visitor writes the phone, the returning chat in the open or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -95,3 +96,31 @@ async def test_sample_events_make_one_customer_and_one_order_whatever_the_phone_
     transcripts = [n for n in state["notes"] if n["customer"]["id"] == customer["id"]]
     assert len(transcripts) == 2
     assert daemon.run_counts() == {"succeeded": 3}
+
+
+async def test_two_chats_of_one_new_visitor_at_once_make_one_customer_and_one_order(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    root = tmp_path / "shop"
+    init_project(root, emulator.url)
+    daemon = Daemon(root, free_port(), token=TOKEN)
+    await daemon.start()
+    orders_before = len((await emulator_state(emulator.url))["orders"])
+    try:
+        async with aiohttp.ClientSession() as session:
+            # Two lanes (two chats), the same person, spelled two ways, in the same moment.
+            chats = [
+                sample("chat_finished", chat_id=chat, visitor={**VISITOR, "phone": phone})
+                for chat, phone in ((71001, "8 926 555 01 02"), (71002, "+7 926 5550102"))
+            ]
+            await asyncio.gather(
+                *(post(session, daemon.webhook, json.dumps(c).encode()) for c in chats)
+            )
+        await daemon.settled(2)
+        state = await emulator_state(emulator.url)
+    finally:
+        assert await daemon.stop() == 0
+    [customer] = the_visitors(state)
+    assert len(state["orders"]) == orders_before + 1
+    transcripts = [n for n in state["notes"] if n["customer"]["id"] == customer["id"]]
+    assert len(transcripts) == 2

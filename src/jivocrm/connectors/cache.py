@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import structlog
 
+from jivocrm.core.claims import Claims
+
 if TYPE_CHECKING:
     from jivocrm.connectors.base import Connector, CrmUser, Metadata
 
@@ -69,6 +71,8 @@ class ConnectionCache:
         self._clock = clock
         self._users: _Slot[list[CrmUser]] = _Slot(user_ttl)
         self._metadata: _Slot[Metadata] = _Slot(metadata_ttl)
+        # The people being looked up and created by runs of this connection (core/claims.py).
+        self.claims = Claims()
 
     def preload(self, metadata: Metadata) -> None:
         """Seed from a snapshot; its users count too."""

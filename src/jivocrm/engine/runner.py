@@ -153,15 +153,19 @@ class _Run:
         self.log = log.bind(run_id=self.info.get("id"), bundle=bundle.name)
 
     async def execute(self) -> RunOutcome:
-        for step in self.bundle.steps:
-            if step.id in self.done:
-                continue
-            try:
-                await self.step(step)
-                await self.settle(step)
-            except StepFailed as failed:
-                return await self.stop(step, failed)
-        return RunOutcome("succeeded", steps=self.records, reply=self.reply())
+        try:
+            for step in self.bundle.steps:
+                if step.id in self.done:
+                    continue
+                try:
+                    await self.step(step)
+                    await self.settle(step)
+                except StepFailed as failed:
+                    return await self.stop(step, failed)
+            return RunOutcome("succeeded", steps=self.records, reply=self.reply())
+        finally:
+            for cache in self.runner.caches.values():
+                cache.claims.release(self)
 
     def reply(self) -> dict[str, Any] | None:
         replies = [
@@ -247,6 +251,7 @@ class _Run:
             run_id=str(self.info["id"]) if self.info.get("id") is not None else None,
             defer_contact=step.id in self.deferrals,
             durable=bool(getattr(self.journal, "durable", False)),
+            holder=self,
         )
 
     def apply(self, record: StepRecord, result: StepResult) -> None:

@@ -115,6 +115,8 @@ class StepContext:
     # The run's journal outlives the process (the daemon's store): the run may resume after a
     # crash, so a write is marked to be found again (add_note).
     durable: bool = False
+    # The run, as the owner of the claims its steps take (see writing.claim_person).
+    holder: object | None = None
 
 
 StepFn = Callable[[StepContext, Mapping[str, Any]], Awaitable[StepResult]]

@@ -140,6 +140,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     phones = data.phones if "phone" in match else []
     emails = data.emails if "email" in match else []
     if mode != "create" and (phones or emails):
+        await writing.claim_person(ctx, "contact", phones, emails)
         found = await _find(crm, match, phones, emails)
         if found:
             contact_id, by = found[0]

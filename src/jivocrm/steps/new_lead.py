@@ -66,6 +66,7 @@ async def _found(ctx: StepContext, match: Sequence[str], data: LeadData) -> tupl
     emails = data.emails if "email" in match else []
     if not (phones or emails):
         return None
+    await writing.claim_person(ctx, "lead", phones, emails)
     found = await resolve.connector(ctx).find_lead_ids(phones=phones, emails=emails)
     return found[0] if found else None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jivocrm.connectors.base import Created
@@ -94,3 +94,16 @@ def url(ctx: StepContext, kind: Any, entity_id: str | None) -> str | None:
 
 
 __all__ = ["found", "is_placeholder", "placeholder", "plain", "update", "url", "write"]
+
+
+async def claim_person(
+    ctx: StepContext, kind: str, phones: Sequence[str], emails: Sequence[str]
+) -> None:
+    """Hold the person's phones and e-mails on this connection until the run ends, before looking
+    them up: a run of another lane matching the same person waits for this one's write and then
+    finds it, so two chats of one new visitor make one record, not two."""
+    if ctx.cache is None or ctx.holder is None or ctx.dry_run:
+        return
+    keys = [f"{kind}:phone:{p}" for p in phones] + [f"{kind}:email:{e}" for e in emails]
+    if keys:
+        await ctx.cache.claims.claim(ctx.holder, keys)
