@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -54,36 +55,40 @@ def the_visitors(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def emulator() -> Any:
+async def emulator() -> AsyncIterator[RunningEmulator]:
     async with running_emulator() as emu:
         yield emu
 
 
-async def test_sample_events_make_one_customer_and_one_order_whatever_the_phone_spelling(
-    tmp_path: Path, emulator: RunningEmulator
-) -> None:
+@pytest.fixture
+async def daemon(tmp_path: Path, emulator: RunningEmulator) -> AsyncIterator[Daemon]:
+    """``jivocrm serve`` on a fresh init project, started; stopped cleanly after the test."""
     root = tmp_path / "shop"
     init_project(root, emulator.url)
-    daemon = Daemon(root, free_port(), token=TOKEN)
-    await daemon.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            accepted = sample("chat_accepted", visitor={**VISITOR, "phone": "+7 (926) 555-01-02"})
-            status, reply = await post(session, daemon.webhook, json.dumps(accepted).encode())
-            first = sample(
-                "chat_finished", chat_id=70001, visitor={**VISITOR, "phone": "8 926 555 01 02"}
-            )
-            second = sample(
-                "chat_finished", chat_id=70002, visitor={**VISITOR, "phone": "+7 926 5550102"}
-            )
-            # A returning visitor: the second chat comes once the first is in the CRM.
-            await post(session, daemon.webhook, json.dumps(first).encode())
-            await daemon.settled(2)
-            await post(session, daemon.webhook, json.dumps(second).encode())
-        await daemon.settled(3)
-        state = await emulator_state(emulator.url)
-    finally:
-        assert await daemon.stop() == 0
+    served = Daemon(root, free_port(), token=TOKEN)
+    await served.start()
+    yield served
+    assert await served.stop() == 0
+
+
+async def test_sample_events_make_one_customer_and_one_order_whatever_the_phone_spelling(
+    daemon: Daemon, emulator: RunningEmulator
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        accepted = sample("chat_accepted", visitor={**VISITOR, "phone": "+7 (926) 555-01-02"})
+        status, reply = await post(session, daemon.webhook, json.dumps(accepted).encode())
+        first = sample(
+            "chat_finished", chat_id=70001, visitor={**VISITOR, "phone": "8 926 555 01 02"}
+        )
+        second = sample(
+            "chat_finished", chat_id=70002, visitor={**VISITOR, "phone": "+7 926 5550102"}
+        )
+        # A returning visitor: the second chat comes once the first is in the CRM.
+        await post(session, daemon.webhook, json.dumps(first).encode())
+        await daemon.settled(2)
+        await post(session, daemon.webhook, json.dumps(second).encode())
+    await daemon.settled(3)
+    state = await emulator_state(emulator.url)
 
     [customer] = the_visitors(state)
     assert status == 200
@@ -99,27 +104,20 @@ async def test_sample_events_make_one_customer_and_one_order_whatever_the_phone_
 
 
 async def test_two_chats_of_one_new_visitor_at_once_make_one_customer_and_one_order(
-    tmp_path: Path, emulator: RunningEmulator
+    daemon: Daemon, emulator: RunningEmulator
 ) -> None:
-    root = tmp_path / "shop"
-    init_project(root, emulator.url)
-    daemon = Daemon(root, free_port(), token=TOKEN)
-    await daemon.start()
     orders_before = len((await emulator_state(emulator.url))["orders"])
-    try:
-        async with aiohttp.ClientSession() as session:
-            # Two lanes (two chats), the same person, spelled two ways, in the same moment.
-            chats = [
-                sample("chat_finished", chat_id=chat, visitor={**VISITOR, "phone": phone})
-                for chat, phone in ((71001, "8 926 555 01 02"), (71002, "+7 926 5550102"))
-            ]
-            await asyncio.gather(
-                *(post(session, daemon.webhook, json.dumps(c).encode()) for c in chats)
-            )
-        await daemon.settled(2)
-        state = await emulator_state(emulator.url)
-    finally:
-        assert await daemon.stop() == 0
+    async with aiohttp.ClientSession() as session:
+        # Two lanes (two chats), the same person, spelled two ways, in the same moment.
+        chats = [
+            sample("chat_finished", chat_id=chat, visitor={**VISITOR, "phone": phone})
+            for chat, phone in ((71001, "8 926 555 01 02"), (71002, "+7 926 5550102"))
+        ]
+        await asyncio.gather(
+            *(post(session, daemon.webhook, json.dumps(c).encode()) for c in chats)
+        )
+    await daemon.settled(2)
+    state = await emulator_state(emulator.url)
     [customer] = the_visitors(state)
     assert len(state["orders"]) == orders_before + 1
     transcripts = [n for n in state["notes"] if n["customer"]["id"] == customer["id"]]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -120,24 +120,11 @@ log = structlog.get_logger("jivocrm.runs")
 Ending = Literal["succeeded", "retry", "failed", "paused"]
 
 
-class RunEnds(Protocol):
+class RunEnds:
     """What happens beside the store as a run goes: the daemon's metrics, reply waiters and
-    alerts. A replay in the CLI has none of these (``QUIET``)."""
+    alerts (``server.workers.DaemonEnds``). A replay in the CLI has none of these: this base
+    does nothing (``QUIET``)."""
 
-    def step_recorded(self, bundle: Bundle, record: StepRecord) -> None: ...
-
-    def ended(
-        self,
-        run: Run,
-        how: Ending,
-        *,
-        reply: Mapping[str, Any] | None = None,
-        error: str | None = None,
-        lane_held: bool = False,
-    ) -> None: ...
-
-
-class Quiet:
     def step_recorded(self, bundle: Bundle, record: StepRecord) -> None:
         return None
 
@@ -153,7 +140,7 @@ class Quiet:
         return None
 
 
-QUIET = Quiet()
+QUIET = RunEnds()
 
 
 class Execution:

@@ -23,7 +23,7 @@ import structlog
 from jivocrm.core.errors import StoreError
 from jivocrm.core.records import StepRecord
 from jivocrm.engine.model import Bundle
-from jivocrm.journal.execution import Ending, Execution
+from jivocrm.journal.execution import Ending, Execution, RunEnds
 from jivocrm.server.state import Daemon
 from jivocrm.store.base import Run
 
@@ -155,7 +155,7 @@ class WorkerPool:
             raise
 
 
-class DaemonEnds:
+class DaemonEnds(RunEnds):
     """What the daemon does beside the store as a run goes: metrics, the reply Jivo waits for,
     alerts."""
 
