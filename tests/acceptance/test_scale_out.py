@@ -375,3 +375,41 @@ async def test_three_daemons_one_killed_process_every_event_once_in_order_within
     assert counts == {"succeeded": total}
     assert (set(contacts), set(deals)) == ({1}, {1})
     assert violations == 0
+
+
+async def test_chats_of_one_new_visitor_on_three_instances_at_once_make_one_contact(
+    tmp_path: Path,
+) -> None:
+    """Three chats of each new visitor (three lanes) at the same moment, one to each instance:
+    each instance's run claims the visitor's phone in the shared store before looking it up."""
+    visitors = 10
+    bodies: list[list[bytes]] = []
+    for visitor in range(visitors):
+        chats = []
+        for n in range(INSTANCES):
+            data = copy.deepcopy(sample("chat_accepted"))
+            data["chat_id"] = 950_000 + visitor * INSTANCES + n
+            data["visitor"] = {"name": f"Посетитель {visitor}", "phone": phone(visitor)}
+            chats.append(json.dumps(data, ensure_ascii=False).encode())
+        bodies.append(chats)
+    async with scratch_database(pg_dsn()) as store_url:
+        with amo_emulator(tmp_path) as amo_url:
+            write_project(tmp_path, amo_url)
+            async with daemons(tmp_path, store_url) as instances, aiohttp.ClientSession() as s:
+                posts = [
+                    s.post(f"{instances[n][0]}/jivo/{TOKEN}", data=body)
+                    for chats in bodies
+                    for n, body in enumerate(chats)
+                ]
+                answers = await asyncio.gather(*posts)
+                statuses = {answer.status for answer in answers}
+                for answer in answers:
+                    answer.release()
+                counts = await settled(store_url, visitors * INSTANCES, time.monotonic() + 120)
+                state = await emulator_state(amo_url)
+    assert statuses == {200}
+    assert counts == {"succeeded": visitors * INSTANCES}
+    contacts = [
+        sum(phone(v)[1:] in json.dumps(c) for c in state["contacts"]) for v in range(visitors)
+    ]
+    assert contacts == [1] * visitors

@@ -14,6 +14,7 @@ import pytest
 from jivocrm.connectors import CONNECTORS
 from jivocrm.connectors.spec import SHARED_WINDOW
 from jivocrm.store.postgres import PostgresStore
+from jivocrm.store.postgres_claims import PostgresClaims
 from jivocrm.store.postgres_limits import PostgresRateLimiter, Reservation
 from jivocrm.testing.store_contract import T0, event, pg_dsn, scratch_database
 
@@ -195,3 +196,40 @@ async def test_no_run_slips_past_a_hold_while_instances_accept(
     assert set(stats.runs) == {("b", "paused")}
     assert stats.runs[("b", "paused")] == 80
     assert await ops.release_bundle("b", requeue=True) == 80
+
+
+async def test_a_person_claimed_on_one_instance_waits_on_another_until_released(
+    stores: list[PostgresStore],
+) -> None:
+    first, second = stores[0].person_claims("amo"), stores[1].person_claims("amo")
+    run_a, run_b = object(), object()
+    assert await first.claim(run_a, ["contact:phone:+79265550102", "contact:email:a@b.ru"])
+    waiting = asyncio.create_task(second.claim(run_b, ["contact:phone:+79265550102"]))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await first.release(run_a)
+    assert await waiting
+    assert await second.holder("contact:phone:+79265550102") == second._owner(run_b)
+    assert await first.holder("contact:email:a@b.ru") is None
+
+
+async def test_person_claims_are_per_connection(stores: list[PostgresStore]) -> None:
+    amo, b24 = stores[0].person_claims("amo"), stores[1].person_claims("b24")
+    assert await amo.claim(object(), ["contact:phone:+79265550102"])
+    assert await b24.claim(object(), ["contact:phone:+79265550102"])
+
+
+async def test_a_claim_of_an_instance_that_died_lapses(stores: list[PostgresStore]) -> None:
+    gone = PostgresClaims(stores[0].db, "amo", lease=0.0)  # as if its lease ran out
+    assert await gone.claim(object(), ["contact:phone:+79265550102"])
+    later = stores[1].person_claims("amo")
+    assert await later.claim(object(), ["contact:phone:+79265550102"])
+
+
+async def test_a_claim_held_too_long_is_given_up_not_waited_for_forever(
+    stores: list[PostgresStore],
+) -> None:
+    holder = stores[0].person_claims("amo")
+    impatient = PostgresClaims(stores[1].db, "amo", wait=0.1)
+    await holder.claim(object(), ["contact:phone:+79265550102"])
+    assert await impatient.claim(object(), ["contact:phone:+79265550102"]) is False

@@ -14,7 +14,7 @@ async def test_a_second_owner_waits_until_the_first_lets_go() -> None:
     waiting = asyncio.create_task(claims.claim(second, ["email:a@b.ru"]))
     await asyncio.sleep(0)
     assert not waiting.done()
-    claims.release(first)
+    await claims.release(first)
     assert await waiting
     assert claims.holder("email:a@b.ru") is second
     assert claims.holder("phone:+79265550102") is None

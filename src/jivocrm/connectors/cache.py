@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import structlog
 
-from jivocrm.core.claims import Claims
+from jivocrm.core.claims import Claims, PersonClaims
 
 if TYPE_CHECKING:
     from jivocrm.connectors.base import Connector, CrmUser, Metadata
@@ -72,7 +72,7 @@ class ConnectionCache:
         self._users: _Slot[list[CrmUser]] = _Slot(user_ttl)
         self._metadata: _Slot[Metadata] = _Slot(metadata_ttl)
         # The people being looked up and created by runs of this connection (core/claims.py).
-        self.claims = Claims()
+        self.claims: PersonClaims = Claims()
 
     def preload(self, metadata: Metadata) -> None:
         """Seed from a snapshot; its users count too."""

@@ -5,19 +5,29 @@ rest of the run: another run matching the same person (a second chat of the same
 in a lane of its own) waits until the first has created the contact, then finds it instead of
 creating a duplicate. Keys are taken in sorted order; a claim that cannot be had within ``wait``
 seconds is given up with a warning (two runs crossing over two keys never stall each other for
-longer than that).
+longer than that). Several daemon instances on one PostgreSQL database share their claims there.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Protocol
 
 import structlog
 
 log = structlog.get_logger("jivocrm.claims")
 
 WAIT = 30.0
+
+
+class PersonClaims(Protocol):
+    """Claims of one connection: in this process (``Claims``), or in the store every instance
+    shares (``store.postgres_claims.PostgresClaims``)."""
+
+    async def claim(self, owner: object, keys: Iterable[str]) -> bool: ...
+
+    async def release(self, owner: object) -> None: ...
 
 
 class Claims:
@@ -47,7 +57,7 @@ class Claims:
                     self._held[key] = (owner, asyncio.Event())
         return complete
 
-    def release(self, owner: object) -> None:
+    async def release(self, owner: object) -> None:
         for key, (holder, event) in list(self._held.items()):
             if holder is owner:
                 del self._held[key]

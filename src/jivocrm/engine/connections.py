@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from jivocrm.connectors.ratelimit import RateLimiter
     from jivocrm.connectors.tokens import TokenStore
+    from jivocrm.core.claims import PersonClaims
 
 log = structlog.get_logger("jivocrm.connections")
 
@@ -140,6 +141,8 @@ class SharesLimits(Protocol):
     def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> RateLimiter: ...
 
     def token_store(self) -> TokenStore: ...
+
+    def person_claims(self, connection: str) -> PersonClaims: ...
 
 
 def shared_limiters(store: SharesLimits, project: Project) -> dict[str, RateLimiter]:

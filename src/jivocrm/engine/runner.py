@@ -165,7 +165,7 @@ class _Run:
             return RunOutcome("succeeded", steps=self.records, reply=self.reply())
         finally:
             for cache in self.runner.caches.values():
-                cache.claims.release(self)
+                await cache.claims.release(self)
 
     def reply(self) -> dict[str, Any] | None:
         replies = [

@@ -90,6 +90,9 @@ def create_app(
             limiters=shared_limiters(shared, project) if shared else None,
             token_store=shared.token_store() if shared else None,
         ) as connections:
+            if shared:  # and the people being created, so two instances make one contact
+                for name, cache in connections.caches.items():
+                    cache.claims = shared.person_claims(name)
             app[CONNECTIONS] = connections
             view = build_view(project, connections, environ)
             red = redactor or Redactor()

@@ -18,6 +18,7 @@ The driver is psycopg 3 with psycopg_pool; why, see ``postgres_db.py``. Statemen
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from jivocrm.store.base import (
     StepRow,
     StoreStats,
 )
+from jivocrm.store.postgres_claims import PostgresClaims
 from jivocrm.store.postgres_db import BUNDLES_LOCK, LOCK_NAMESPACE, Conn, Database, Q, migrate
 from jivocrm.store.postgres_limits import PostgresRateLimiter
 from jivocrm.store.postgres_tokens import PostgresTokenStore
@@ -81,6 +83,7 @@ class PostgresStore(StatementWrites):
         self.db = Database(url)
         self.auto_migrate = migrate
         self._tokens: PostgresTokenStore | None = None
+        self._instance = uuid.uuid4().hex  # names this instance's person claims
 
     async def open(self) -> None:
         await self.db.open()
@@ -103,6 +106,10 @@ class PostgresStore(StatementWrites):
     def rate_limiter(self, name: str, *, interval: float, burst: int = 1) -> PostgresRateLimiter:
         """A limiter whose bucket is one row of ``rate_limits``, shared by every instance."""
         return PostgresRateLimiter(self.db, name, interval=interval, burst=burst)
+
+    def person_claims(self, connection: str) -> PostgresClaims:
+        """Claims on the people a connection's runs are creating, shared by every instance."""
+        return PostgresClaims(self.db, connection, instance=self._instance)
 
     def token_store(self) -> PostgresTokenStore:
         """OAuth token pairs in the database, refreshed under a cross-instance lock."""

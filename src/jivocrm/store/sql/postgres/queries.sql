@@ -355,3 +355,20 @@ SELECT (SELECT count(*) FROM events) AS events,
        (SELECT count(*) FROM steps) AS steps,
        (SELECT count(*) FROM rejections) AS rejections,
        pg_database_size(current_database()) AS bytes;
+
+-- name: claim_take
+-- The key becomes the owner's when nobody holds it, the owner already does, or the holder's claim
+-- has lapsed; no row back means another owner holds it.
+INSERT INTO person_claims (key, owner, expires_at)
+VALUES (%(key)s, %(owner)s, extract(epoch FROM clock_timestamp())::double precision + %(lease)s)
+ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+WHERE person_claims.owner = EXCLUDED.owner
+   OR person_claims.expires_at < extract(epoch FROM clock_timestamp())::double precision
+RETURNING owner;
+
+-- name: claim_holder
+SELECT owner FROM person_claims
+WHERE key = %(key)s AND expires_at >= extract(epoch FROM clock_timestamp())::double precision;
+
+-- name: claim_release
+DELETE FROM person_claims WHERE owner = %(owner)s;
