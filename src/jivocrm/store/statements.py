@@ -11,7 +11,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, Literal
 
 from jivocrm.core import storable
@@ -31,6 +31,15 @@ def to_json(value: Any) -> str:
     """JSON for a column: whatever the record holds (a CRM's answer with half an emoji, an
     unexpected type), the store accepts it."""
     return storable.dumps(value)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(StepRecord))
+
+
+def record_fields(record: StepRecord) -> dict[str, Any]:
+    """A step record's fields as the journal stores them. No copy: the record's values are
+    JSON-ready already (the runner made them so), and they are encoded at once."""
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
 
 
 class StatementWrites(ABC):
@@ -104,7 +113,7 @@ class StatementWrites(ABC):
             "run_id": run_id,
             "step_id": step_id,
             "attempt": attempt,
-            "record": to_json(asdict(record)),
+            "record": to_json(record_fields(record)),
         }
         await self._update("step_started", params)
 
@@ -114,7 +123,7 @@ class StatementWrites(ABC):
             "step_id": record.step_id,
             "attempt": attempt,
             "status": record.status,
-            "record": to_json(asdict(record)),
+            "record": to_json(record_fields(record)),
         }
         await self._update("step_finished", params)
 
