@@ -100,6 +100,29 @@ class JivoEvent(dict[str, Any]):
         return None
 
 
+VALUE, OBJECT, OPTIONAL_OBJECT, LIST = 0, 1, 2, 3
+Plan = tuple[tuple[str, int, Any], ...]
+_PLANS: dict[int, tuple[Mapping[str, catalogue.Field], Plan]] = {}
+
+
+def _plan(tree: Mapping[str, catalogue.Field]) -> Plan:
+    """A block's documented keys as (key, what, the tree below): read once per tree, so
+    filling an event reads no field specs."""
+    found = _PLANS.get(id(tree))
+    if found is not None and found[0] is tree:
+        return found[1]
+    plan: list[tuple[str, int, Any]] = []
+    for key, spec in tree.items():
+        if spec.kind == "object":
+            plan.append((key, OPTIONAL_OBJECT if spec.optional else OBJECT, spec.fields))
+        elif spec.kind == "list":
+            plan.append((key, LIST, spec.fields))
+        else:
+            plan.append((key, VALUE, None))
+    _PLANS[id(tree)] = (tree, tuple(plan))
+    return _PLANS[id(tree)][1]
+
+
 def _fill(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
     """A copy of an object with every documented key present (None when absent); a null object
     becomes one. Only the dicts that get keys are copied: the payload itself is never changed.
@@ -109,14 +132,18 @@ def _fill(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
     if not isinstance(value, dict):
         return value  # an unexpected shape stays as it came: data is never rewritten
     value = dict(value)
-    for key, spec in tree.items():
-        inner = value.get(key)
-        if spec.kind == "object" and (inner is not None or not spec.optional):
-            value[key] = _fill(inner, spec.fields)
-        elif spec.kind == "list":
-            value[key] = _items(inner, spec.fields)
+    for key, what, below in _plan(tree):
+        if what == VALUE:
+            if key not in value:
+                value[key] = None
+        elif what == LIST:
+            value[key] = _items(value.get(key), below)
         else:
-            value.setdefault(key, None)
+            inner = value.get(key)
+            if inner is not None or what == OBJECT:
+                value[key] = _fill(inner, below)
+            elif key not in value:
+                value[key] = None
     return value
 
 

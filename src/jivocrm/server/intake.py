@@ -44,6 +44,7 @@ from jivocrm.store.base import Accepted, NewEvent, NewRun
 log = structlog.get_logger("jivocrm.intake")
 
 OK: dict[str, Any] = {"result": "ok"}
+OK_BODY = json.dumps(OK).encode()
 
 
 def find_channel(view: ProjectView, token: str) -> Channel | None:
@@ -146,6 +147,8 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     if event.name in REPLY_EVENTS:
         reply = await _reply(daemon, view, accepted, runs, slog)
     daemon.metrics.replied(event.name, time.perf_counter() - started)
+    if reply is OK:  # the answer to most webhooks, encoded once
+        return web.Response(body=OK_BODY, content_type="application/json", charset="utf-8")
     return web.json_response(reply)
 
 
