@@ -136,3 +136,37 @@ async def test_a_crash_inside_the_one_write_is_not_written_twice(tmp_path: Path)
     assert len(state["deals"]) == 1
     assert len(written) == 1
     assert "written before the interruption" in (rows["note"].record.message or "")
+
+
+async def test_when_the_note_fails_inside_the_one_write_its_deal_is_not_made_again(
+    tmp_path: Path,
+) -> None:
+    project, store = await stored_run(tmp_path)
+    try:
+        async with opened(project, tmp_path) as conns:
+            rest = conns["b24"].rest  # type: ignore[attr-defined]
+            send = rest.batch
+
+            async def blank_comment(commands: Any, **options: Any) -> Any:
+                # The portal refuses the comment: contact and deal are made, the note is not.
+                if "note" in commands:
+                    method, params = commands["note"]
+                    commands = {
+                        **commands,
+                        "note": (method, {"fields": {**params["fields"], "COMMENT": " "}}),
+                    }
+                return await send(commands, **options)
+
+            rest.batch = blank_comment
+            [run] = await store.claim("w", now=2.0, lease=60)
+            outcome = await run_once(store, project, conns, run)
+            state = entities(project, conns, "b24")
+            rows = {s.step_id: s for s in await store.steps(run.id)}
+    finally:
+        await store.close()
+    assert outcome.status == "failed"
+    assert len(state["contacts"]) == 1
+    assert len(state["deals"]) == 1
+    assert rows["deal"].record.output["id"] == state["deals"][0]["id"]
+    assert rows["contact"].record.output["id"] == state["contacts"][0]["id"]
+    assert rows["note"].record.status == "failed"

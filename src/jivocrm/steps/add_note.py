@@ -15,7 +15,7 @@ from typing import Any
 
 from jivocrm.connectors.base import Connector, EntityKind
 from jivocrm.connectors.spec import CHAINED_WRITES, NOTES
-from jivocrm.core.errors import StepError
+from jivocrm.core.errors import ConnectorError, StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import TEXT, PendingDeal, StepContext, StepResult, StepSpec
 from jivocrm.steps.new_task import ENTITY, entity_of
@@ -89,13 +89,20 @@ async def _with_deal(
     body = f"{text}\n\n{mark}" if mark else text
     contact = pending.contact
     contact_data = contact.data if contact is not None else None
-    made = await writing.write(
-        ctx,
-        "create_deal_with_note",
-        {"deal": pending.data, "contact": contact_data, "entity": kind, "text": body},
-        lambda: crm.create_deal_with_note(pending.data, contact_data, kind, body),
-        "note",
-    )
+    try:
+        made = await writing.write(
+            ctx,
+            "create_deal_with_note",
+            {"deal": pending.data, "contact": contact_data, "entity": kind, "text": body},
+            lambda: crm.create_deal_with_note(pending.data, contact_data, kind, body),
+            "note",
+        )
+    except ConnectorError as exc:
+        # The records the call made before its failing part are the pending steps' own.
+        pending.deal_id = exc.written.get("deal")
+        if contact is not None:
+            contact.contact_id = exc.written.get("contact")
+        raise
     pending.deal_id = str(made.extra["deal_id"])
     if contact is not None:
         contact.contact_id = made.contact_id

@@ -72,11 +72,13 @@ def _deferred(ctx: StepContext, data: DealData, contact: PendingContact | None) 
 async def create_pending(ctx: StepContext, pending: PendingDeal) -> str:
     """A deal left pending that no later step took: made now, with its pending contact."""
     crm = resolve.connector(ctx)
-    if pending.contact is not None:
-        contact = pending.contact
+    contact = pending.contact
+    if contact is not None and contact.contact_id is None:
         made = await crm.create_deal_with_contact(pending.data, contact.data)
         contact.contact_id, contact.merged = made.contact_id, bool(made.extra.get("merged"))
     else:
+        if contact is not None:  # made by the call that failed after it
+            pending.data.contact_id = contact.contact_id
         made = await crm.create_deal(pending.data)
     pending.deal_id = made.id
     return made.id

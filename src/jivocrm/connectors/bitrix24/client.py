@@ -346,12 +346,18 @@ class Bitrix24Connector(Connector):
         comment = {"ENTITY_TYPE": kind, "ENTITY_ID": "$result[deal]", "COMMENT": text}
         commands["note"] = ("crm.timeline.comment.add", {"fields": comment})
         answer = await self.rest.batch(commands, halt=True)
-        contact_id = _id(answer.get("contact")) if contact is not None else None
-        deal_id = _id(answer.get("deal"))
-        if contact_id is not None:
-            deal.contact_id = contact_id
-        note_id = _id(answer.get("note"))
-        return Created(note_id, contact_id=contact_id, extra={"deal_id": deal_id})
+        written: dict[str, str] = {}
+        try:
+            for key in commands:  # in order: with halt, a failed one stopped the rest
+                written[key] = _id(answer.get(key))
+        except ConnectorError as exc:
+            exc.written = written  # what was made before it failed is not made again
+            raise
+        if "contact" in written:
+            deal.contact_id = written["contact"]
+        return Created(
+            written["note"], contact_id=written.get("contact"), extra={"deal_id": written["deal"]}
+        )
 
     # ---- other records -----------------------------------------------------------------------
     @staticmethod
