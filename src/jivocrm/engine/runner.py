@@ -197,6 +197,9 @@ class _Run:
 
     # ---- one step ------------------------------------------------------------------------------
     async def step(self, step: Step) -> None:
+        flush = getattr(self.journal, "flush", None)
+        if flush is not None:
+            await flush()  # the results so far are durable before this step runs
         spec = STEPS[step.type]
         record = StepRecord(step.id, "ok", attempt=int(self.info.get("attempt", 1)))
         record.started_at = time.time()
