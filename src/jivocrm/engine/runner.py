@@ -14,7 +14,12 @@ mode they create again and record "uncertain", a duplicate may exist).
 
 CRM call economy: a ``new_contact`` step that decides to create, followed by a ``new_deal`` step
 linking ``{{ steps.<contact>.id }}`` on the same connection, leaves the creation to the deal step,
-which makes both in ONE call (``Deferral``). Both steps still get their records and outputs.
+which makes both in ONE call (``Deferral``). On a CRM that chains a run's writes
+(``CHAINED_WRITES``) the deal step leaves its creation to an ``add_note`` on the deal in turn:
+contact, deal and note are one call. Every step still gets its record and outputs.
+
+Journal: the runner calls ``journal.flush()`` (where the journal has it) before each step, so
+the results of the step before are durable before this one runs.
 """
 
 from __future__ import annotations
