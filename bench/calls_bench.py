@@ -14,6 +14,10 @@ Calls are classed as search, read, write or metadata. chats/s at the CRM's limit
 calls per run (amoCRM 7 requests/s per account; Bitrix24 2 requests/s sustained). Goal (issue
 8): 2 calls per new visitor for both CRMs; 1 search + 1 update for a returning visitor.
 
+Then the default chat_finished bundle of ``jivocrm init`` (contact, deal, transcript note) for
+every CRM of ``jivocrm.connectors.CONNECTORS``, on the emulator its spec names, counted in the
+run's journal against the floor of 2 (one search, one write) for a new visitor.
+
     python bench/calls_bench.py [--quick]
 """
 
@@ -22,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -170,6 +176,101 @@ async def measure_crm(crm: str, new_visitors: int, variant: dict[str, Any]) -> d
     }
 
 
+# The bundle `jivocrm init` writes for a finished chat with a phone or an e-mail: the contact,
+# the deal (an order) and the transcript as a note. Floor: one search and one write.
+DEFAULT_BUNDLE = "chat-finished-with-contacts"
+FLOOR = 2
+
+
+def _call_kind(call: dict[str, Any]) -> str:
+    """search, read or write for one call of a run's journal, whichever CRM made it."""
+    method = str(call.get("method", "")).upper()
+    url = str(call.get("url", ""))
+    text = url + json.dumps(call.get("request"), ensure_ascii=False, default=str)
+    if any(verb in text for verb in (".add", ".update", ".delete", "/create", "/edit")):
+        return "write"
+    if "findbycomm" in text or "query=" in url or "filter" in text:
+        return "search"
+    return (
+        "write"
+        if method in ("PUT", "PATCH", "DELETE")
+        or (method == "POST" and "batch" not in url and "/list" not in url)
+        else "read"
+    )
+
+
+def init_project(crm: str) -> Path:
+    """A scratch project from ``jivocrm init --crm <crm> --emulate``."""
+    root = harness.scratch(f"init-{crm}")
+    init = projects.jivocrm_command("init", str(root), "--crm", crm, "--emulate", "--force")
+    subprocess.run(init, check=True, capture_output=True, timeout=120)
+    return root
+
+
+async def measure_default(crm: str, new_visitors: int, root: Path) -> dict[str, Any]:
+    """Calls per run of the default chat_finished bundle of ``jivocrm init --crm <crm>`` (in
+    ``root``), its connection on the emulator the CRM's spec names, counted in the run's
+    journal."""
+    from jivocrm.connectors import CONNECTORS
+    from jivocrm.core.records import MemoryJournal
+    from jivocrm.engine.bundle_tests import crm_state
+    from jivocrm.engine.connections import open_connections
+    from jivocrm.engine.matching import match_bundle
+    from jivocrm.engine.project import load_project
+    from jivocrm.engine.runner import Runner
+
+    project, problems = load_project(root)
+    if project is None:
+        raise harness.BenchError(f"{crm}: init project invalid: {problems}")
+    bundle = next(b for b in project.bundles if b.name.endswith(DEFAULT_BUNDLE))
+    seeds = {
+        name: crm_state.write_seed(c.type, {"contacts": []}, root, name)
+        for name, c in project.connections.items()
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        open_connections(project, session, seeds=seeds, fast_emulators=True) as conns,
+    ):
+        for name, emulator in conns.emulators.items():
+            crm_state.quiet(project.connections[name].type, emulator.app)
+        runner = Runner(project, conns, conns.caches)
+        spec = CONNECTORS[crm]
+        routes: list[list[str]] = []
+
+        async def one(n: int, *, returning: bool = False) -> list[str]:
+            event = project.parse(json.loads(payloads.body(n, returning=returning)))
+            if not match_bundle(bundle, event).matched:
+                raise harness.BenchError(f"{crm}: {bundle.name} does not match the bench event")
+            journal = MemoryJournal()
+            outcome = await runner.execute(bundle, event, journal=journal)
+            if outcome.status != "succeeded":
+                raise harness.BenchError(f"{crm}: run {outcome.status}: {outcome.error}")
+            calls = [c for r in journal.records for c in r.calls]
+            routes.append([spec.call_name(str(c["method"]), str(c["url"])) for c in calls])
+            return [_call_kind(c) for c in calls]
+
+        first = await one(4_000_000)
+        news = [await one(4_000_001 + i) for i in range(new_visitors)]
+        await one(5_000_000, returning=True)
+        returning = await one(5_000_001, returning=True)
+    rate = CONNECTORS[crm].default_rate[0]
+    calls_new = sum(len(r) for r in news) / len(news)
+    out: dict[str, Any] = {"bundle": bundle.name, "limit_per_s": rate, "floor": FLOOR}
+    out["warmup_calls"] = round(len(first) - calls_new, 2)
+    for case, runs in (("new_visitor", news), ("returning_visitor", [returning])):
+        calls = sum(len(r) for r in runs) / len(runs)
+        by_kind = _per_run([{"kinds": r} for r in runs])
+        by_kind.pop("metadata", None)
+        out[case] = {
+            "calls": round(calls, 2),
+            "by_kind": by_kind,
+            "chats_per_s_at_limit": round(rate / calls, 2) if calls else None,
+        }
+    out["goal_new_met"] = calls_new <= FLOOR
+    out["new_visitor"]["routes"], out["returning_visitor"]["routes"] = routes[-3], routes[-1]
+    return out
+
+
 def _per_run(runs: list[dict[str, Any]]) -> dict[str, float]:
     total: Counter[str] = Counter()
     for run in runs:
@@ -196,6 +297,13 @@ def run(quick: bool = False) -> dict[str, Any]:
             name: asyncio.run(measure_crm(crm, new_visitors, variant))
             for name, variant in VARIANTS.items()
         }
+    from jivocrm.connectors import CONNECTORS
+
+    out["default_bundle"] = {
+        crm: asyncio.run(measure_default(crm, new_visitors, init_project(crm)))
+        for crm, spec in CONNECTORS.items()
+        if spec.emulator is not None and spec.scaffold is not None
+    }
     report(out)
     return out
 
@@ -205,6 +313,8 @@ def _kinds_text(by_kind: dict[str, float]) -> str:
 
 
 def report(out: dict[str, Any]) -> None:
+    defaults = out.get("default_bundle") or {}
+    out = {k: v for k, v in out.items() if k != "default_bundle"}
     rows = []
     for crm, variants in out.items():
         for variant, r in variants.items():
@@ -228,6 +338,29 @@ def report(out: dict[str, Any]) -> None:
         rows,
         ["CRM", "bundle (duplicate checks)", "visitor", "calls", "kinds", "chats/s", "goal"],
     )
+    if defaults:
+        harness.print_table(
+            f"CRM calls per run of the default bundle of `jivocrm init` ({DEFAULT_BUNDLE}: "
+            "contact, deal, transcript note), counted in the run's journal; chats/s at the "
+            "CRM's default rate",
+            [
+                [
+                    crm,
+                    case.split("_")[0],
+                    r[case]["calls"],
+                    _kinds_text(r[case]["by_kind"]),
+                    r[case]["chats_per_s_at_limit"],
+                    r["floor"] if case == "new_visitor" else "",
+                    harness.verdict(r["goal_new_met"]) if case == "new_visitor" else "",
+                ]
+                for crm, r in defaults.items()
+                for case in ("new_visitor", "returning_visitor")
+            ],
+            ["CRM", "visitor", "calls", "kinds", "chats/s", "floor", "goal"],
+        )
+    for crm, r in defaults.items():
+        for case in ("new_visitor", "returning_visitor"):
+            note(f"{crm}, default bundle, {case.split('_')[0]}: {' → '.join(r[case]['routes'])}")
     for crm, variants in out.items():
         first = next(iter(variants.values()))
         note(

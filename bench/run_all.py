@@ -186,7 +186,22 @@ def _e2e(r: dict[str, Any]) -> list[Row]:
 
 def _calls(r: dict[str, Any]) -> list[Row]:
     rows = []
+    for crm, c in (r.get("default_bundle") or {}).items():
+        new, ret = c["new_visitor"], c["returning_visitor"]
+        rows.append(
+            [
+                f"{crm} CRM calls/run new / returning (default {c['bundle']})",
+                f"{new['calls']:g} / {ret['calls']:g}",
+                f"{new['chats_per_s_at_limit']:g} / {ret['chats_per_s_at_limit']:g} chats/s "
+                f"at {c['limit_per_s']:g} req/s",
+                "",
+                f"{c['floor']} (floor) for a new visitor",
+                harness.verdict(c["goal_new_met"]),
+            ]
+        )
     for crm, variants in r.items():
+        if crm == "default_bundle":
+            continue
         for variant, c in variants.items():
             new, ret = c["new_visitor"], c["returning_visitor"]
             rows.append(

@@ -128,6 +128,16 @@ async def run_daemon(
     return OK
 
 
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """``asyncio.run`` on uvloop where it is installed: aiohttp answers a request on it in
+    about two thirds of the CPU time."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - no uvloop on Windows
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def serve(
     path: Path,
     host: str | None,
@@ -152,7 +162,7 @@ def serve(
             held.release()
 
     try:
-        return asyncio.run(
+        return run_loop(
             run_daemon(
                 project,
                 path,

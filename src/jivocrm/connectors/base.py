@@ -268,6 +268,21 @@ class Connector(ABC):
         created = await self.create_deal(deal)
         return Created(created.id, contact_id=made.id)
 
+    async def create_deal_with_note(
+        self, deal: DealData, contact: ContactData | None, kind: EntityKind, text: str
+    ) -> Created:
+        """A new deal (with a new contact when ``contact`` is given) and a note on it, in as few
+        calls as the CRM allows (``connectors.spec.CHAINED_WRITES``: one).
+
+        ``Created.id`` is the note, ``Created.contact_id`` the contact, ``extra["deal_id"]`` the
+        deal. The default makes the deal as ``create_deal_with_contact`` does, then the note."""
+        if contact is not None:
+            made = await self.create_deal_with_contact(deal, contact)
+        else:
+            made = await self.create_deal(deal)
+        note = await self.add_note(kind, made.id, text)
+        return Created(note.id, contact_id=made.contact_id, extra={"deal_id": made.id})
+
     # ---- other records -----------------------------------------------------------------------
     async def create_lead(self, data: LeadData) -> Created:
         raise NotImplementedError(f"{self.type} has no leads; use new_deal")

@@ -20,6 +20,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from jivocrm.connectors.ratelimit import RateLimiter
+from jivocrm.core import fastjson
 from jivocrm.core.errors import ConnectorError, RetriableError
 from jivocrm.core.retry import IN_CALL, RetryPolicy
 
@@ -210,7 +211,7 @@ class Transport:
                 data: Any = None
                 if body:
                     try:
-                        data = json.loads(body)
+                        data = fastjson.loads(body)
                     except ValueError:
                         data = None
                 response = Response(resp.status, dict(resp.headers), body, data)
@@ -269,6 +270,8 @@ def _shown_body(response: Response | None) -> Any:
     if response is None:
         return None
     if response.data is not None:
+        if len(response.body) * 4 <= MAX_RECORDED_BODY:
+            return response.data  # a short body: written out again it stays under the limit
         text = json.dumps(response.data, ensure_ascii=False)
         if len(text) <= MAX_RECORDED_BODY:
             return response.data

@@ -37,6 +37,9 @@ UNSORTED = "unsorted"  # requests waiting to be accepted (an inbox of leads)
 DEAL_TAGS = "deal_tags"
 NOTE_LISTING = "note_listing"  # recent_notes works: a resumed note step finds its note
 DEAL_WITH_CONTACT = "deal_with_contact_in_one_call"
+# A run's writes in one request, later ones naming what earlier ones made (a batch with result
+# references): a new contact, its deal and the note on the deal cost one call.
+CHAINED_WRITES = "writes_chained_in_one_call"
 BASIC = frozenset({CONTACTS, DEALS, TASKS, NOTES, USERS})
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -64,6 +64,9 @@ class ConnectorError(JivoCRMError):
         self.status = status
         self.code = code
         self.retry_after = retry_after
+        # What a call of several writes made before the part that failed (a batch): record
+        # kind → id, so nothing is made a second time.
+        self.written: dict[str, str] = {}
 
 
 class RetriableError(ConnectorError):

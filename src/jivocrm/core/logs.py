@@ -12,6 +12,7 @@ second) are rate-limited by ``Repeats``: the first is logged, the same line agai
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -22,7 +23,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
-from jivocrm.core import storable
+from jivocrm.core import fastjson, storable
 
 MASK = "***"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -114,7 +115,7 @@ def configure(
     if json_output is None:
         json_output = not out.isatty()
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if json_output
         else structlog.dev.ConsoleRenderer(colors=True)
     )
@@ -137,6 +138,14 @@ def configure(
         cache_logger_on_first_use=False,
     )
     return redactor
+
+
+def _json_line(event: EventDict, **options: Any) -> str:
+    """One log line's JSON (orjson where installed; the redactor made every text writable);
+    ``default`` is structlog's, for values JSON has no type for."""
+    default = options.get("default", repr)
+    fast = fastjson.dumps(event, default)
+    return fast if fast is not None else json.dumps(event, ensure_ascii=False, default=default)
 
 
 def _noop(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:

@@ -58,6 +58,9 @@ class RunJournal(Protocol):
 
     async def step_finished(self, record: StepRecord) -> None: ...
 
+    # A journal may hold results to store several in one transaction; ``flush`` (called
+    # before each step) stores what it holds. Optional: a journal without it stores at once.
+
 
 class MemoryJournal:
     """Keeps the records in memory: for `jivocrm run`, `jivocrm test` and tests."""

@@ -12,11 +12,14 @@ import json
 import re
 from typing import Any
 
+from jivocrm.core import fastjson
+
 REPLACEMENT = "\ufffd"
 _INVALID = re.compile("[\ud800-\udfff\x00]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # What a JSON text holds when it decodes to an invalid string: a surrogate or NUL escape.
 _ESCAPED = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_ESCAPED_BYTES = re.compile(_ESCAPED.pattern.encode())
 
 
 def text(value: str) -> str:
@@ -40,16 +43,17 @@ def clean(value: Any) -> Any:
     return value
 
 
-def may_hold_invalid(json_text: str) -> bool:
+def may_hold_invalid(json_text: str | bytes) -> bool:
     """Whether decoding ``json_text`` may give strings that need ``clean`` (a cheap test)."""
+    if isinstance(json_text, bytes):
+        return _ESCAPED_BYTES.search(json_text) is not None
     return _ESCAPED.search(json_text) is not None
 
 
 def loads(json_text: str | bytes) -> Any:
     """``json.loads``, with the result made storable."""
-    data = json.loads(json_text)
-    raw = json_text if isinstance(json_text, str) else json_text.decode("utf-8", "replace")
-    return clean(data) if may_hold_invalid(raw) else data
+    data = fastjson.loads(json_text)
+    return clean(data) if may_hold_invalid(json_text) else data
 
 
 def _fallback(value: Any) -> str:
@@ -63,6 +67,9 @@ def _fallback(value: Any) -> str:
 def dumps(value: Any) -> str:
     """JSON text (no ASCII escapes) that any store accepts. NUL needs no care here: JSON
     writes it as an escape."""
+    fast = fastjson.dumps(value, _fallback)
+    if fast is not None:
+        return fast  # orjson refuses lone surrogates: what it wrote needs no cleaning
     out = json.dumps(value, ensure_ascii=False, default=_fallback)
     if _SURROGATE.search(out):
         out = json.dumps(clean(value), ensure_ascii=False, default=_fallback)

@@ -23,7 +23,7 @@ An unknown ``event_name`` is not an error here: the daemon records such an event
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from jivocrm.core.errors import JivoCRMError
@@ -31,6 +31,7 @@ from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.engine import catalogue, transcript
 
 PERSON_KEYS = ("id", "name", "email", "phone")
+SKIPPABLE = frozenset({"transcript", "phone"})
 VISITOR_LABEL = transcript.VISITOR_LABEL
 
 
@@ -54,9 +55,18 @@ class JivoEvent(dict[str, Any]):
     Templates get ``dict(event)``, so the properties below never shadow payload keys there.
     """
 
-    def __init__(self, data: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        skipped: frozenset[str] = frozenset(),
+        region: str = "RU",
+    ) -> None:
         super().__init__(data)
         self.raw: dict[str, Any] = dict(raw)
+        # Computed fields left out (``parse_event(skip=…)``): absent, never read at intake.
+        self.skipped = skipped
+        self.region = region
 
     @property
     def name(self) -> str:
@@ -80,16 +90,37 @@ class JivoEvent(dict[str, Any]):
         visitor = self.get("visitor")
         if not isinstance(visitor, Mapping):  # a visitor that came as text, a list, a number
             visitor = {}
-        for value in (
-            visitor.get("number"),
-            self.get("user_token"),
-            self.get("phone"),
-            self.get("email"),
-        ):
+        phone = self.get("phone")
+        if "phone" in self.skipped:
+            phone = _phone(self, self.region)
+        for value in (visitor.get("number"), self.get("user_token"), phone, self.get("email")):
             key = text_id(value)
             if key:
                 return key
         return None
+
+
+VALUE, OBJECT, OPTIONAL_OBJECT, LIST = 0, 1, 2, 3
+Plan = tuple[tuple[str, int, Any], ...]
+_PLANS: dict[int, tuple[Mapping[str, catalogue.Field], Plan]] = {}
+
+
+def _plan(tree: Mapping[str, catalogue.Field]) -> Plan:
+    """A block's documented keys as (key, what, the tree below): read once per tree, so
+    filling an event reads no field specs."""
+    found = _PLANS.get(id(tree))
+    if found is not None and found[0] is tree:
+        return found[1]
+    plan: list[tuple[str, int, Any]] = []
+    for key, spec in tree.items():
+        if spec.kind == "object":
+            plan.append((key, OPTIONAL_OBJECT if spec.optional else OBJECT, spec.fields))
+        elif spec.kind == "list":
+            plan.append((key, LIST, spec.fields))
+        else:
+            plan.append((key, VALUE, None))
+    _PLANS[id(tree)] = (tree, tuple(plan))
+    return _PLANS[id(tree)][1]
 
 
 def _fill(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
@@ -101,14 +132,18 @@ def _fill(value: Any, tree: Mapping[str, catalogue.Field]) -> Any:
     if not isinstance(value, dict):
         return value  # an unexpected shape stays as it came: data is never rewritten
     value = dict(value)
-    for key, spec in tree.items():
-        inner = value.get(key)
-        if spec.kind == "object" and (inner is not None or not spec.optional):
-            value[key] = _fill(inner, spec.fields)
-        elif spec.kind == "list":
-            value[key] = _items(inner, spec.fields)
+    for key, what, below in _plan(tree):
+        if what == VALUE:
+            if key not in value:
+                value[key] = None
+        elif what == LIST:
+            value[key] = _items(value.get(key), below)
         else:
-            value.setdefault(key, None)
+            inner = value.get(key)
+            if inner is not None or what == OBJECT:
+                value[key] = _fill(inner, below)
+            elif key not in value:
+                value[key] = None
     return value
 
 
@@ -196,10 +231,12 @@ def parse_event(
     region: str = "RU",
     timezone: str | None = None,
     channels: Mapping[str, str] | None = None,
+    skip: Collection[str] = (),
 ) -> JivoEvent:
     """A ``JivoEvent`` from a decoded webhook body; ``region`` is the default for phones,
     ``timezone`` (IANA; UTC when None) the clock of the transcript, ``channels`` the project's
-    channel names by widget id."""
+    channel names by widget id. ``skip`` leaves out computed fields of ``SKIPPABLE`` that
+    nobody will read (intake, when no filter or lane reads them)."""
     if not isinstance(payload, Mapping):
         raise EventError(f"a Jivo event is a JSON object, not {type(payload).__name__}")
     name = payload.get("event_name")
@@ -207,16 +244,24 @@ def parse_event(
         raise EventError("the payload has no text `event_name`; is it a Jivo webhook?")
     data = _filled(dict(payload))
     visitor = data.get("visitor") if isinstance(data.get("visitor"), Mapping) else {}
-    call = data.get("call") if isinstance(data.get("call"), Mapping) else {}
-    raw_phone = (visitor or {}).get("phone") or (call or {}).get("phone")
     data["operator"] = _operator(data)
-    data["transcript"] = _transcript(data, transcript.zone(timezone))
-    data["phone"] = normalize_phone(None if raw_phone is None else str(raw_phone), region)
+    if "transcript" not in skip:
+        data["transcript"] = _transcript(data, transcript.zone(timezone))
+    if "phone" not in skip:
+        data["phone"] = _phone(data, region)
     email = (visitor or {}).get("email")
     data["email"] = normalize_email(None if email is None else str(email))
     data["chat"] = data.get("chat") if isinstance(data.get("chat"), Mapping) else None
     data["channel"] = (channels or {}).get(text_id(data.get("widget_id")) or "")
-    return JivoEvent(data, payload)
+    return JivoEvent(data, payload, frozenset(skip) & SKIPPABLE, region)
+
+
+def _phone(data: Mapping[str, Any], region: str) -> str | None:
+    """The visitor's phone (or the call's) in E.164."""
+    visitor = data.get("visitor") if isinstance(data.get("visitor"), Mapping) else {}
+    call = data.get("call") if isinstance(data.get("call"), Mapping) else {}
+    raw_phone = (visitor or {}).get("phone") or (call or {}).get("phone")
+    return normalize_phone(None if raw_phone is None else str(raw_phone), region)
 
 
 __all__ = ["EventError", "JivoEvent", "parse_event", "text_id"]

@@ -143,6 +143,17 @@ class Project:
         return next((b for b in self.bundles if b.name == name), None)
 
     @functools.cached_property
+    def unread_at_intake(self) -> frozenset[str]:
+        """The costly computed fields (``transcript``, ``phone``) that no filter or lane template
+        reads: intake matches without them, and a run computes every field from the stored
+        body anyway."""
+        read = {
+            c.field.split(".")[0].split("[")[0] for b in self.bundles for g in b.filter for c in g
+        }
+        lanes = " ".join(b.lane for b in self.bundles if b.lane)
+        return frozenset(f for f in ("transcript", "phone") if f not in read and f not in lanes)
+
+    @functools.cached_property
     def environ(self) -> Mapping[str, str]:
         """What ``${VAR}`` references resolve against: the environment, then ``.env``."""
         from jivocrm.engine.envvars import project_environ

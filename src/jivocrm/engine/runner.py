@@ -14,7 +14,12 @@ mode they create again and record "uncertain", a duplicate may exist).
 
 CRM call economy: a ``new_contact`` step that decides to create, followed by a ``new_deal`` step
 linking ``{{ steps.<contact>.id }}`` on the same connection, leaves the creation to the deal step,
-which makes both in ONE call (``Deferral``). Both steps still get their records and outputs.
+which makes both in ONE call (``Deferral``). On a CRM that chains a run's writes
+(``CHAINED_WRITES``) the deal step leaves its creation to an ``add_note`` on the deal in turn:
+contact, deal and note are one call. Every step still gets its record and outputs.
+
+Journal: the runner calls ``journal.flush()`` (where the journal has it) before each step, so
+the results of the step before are durable before this one runs.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from jivocrm.engine.model import Bundle, Project, Step
 from jivocrm.engine.reply import merge_replies
 from jivocrm.engine.templates import TIMEZONE_KEY, render_async, render_tree_async
 from jivocrm.steps import STEPS
-from jivocrm.steps.base import PendingContact, StepContext, StepResult
+from jivocrm.steps.base import PendingContact, PendingDeal, StepContext, StepResult
 from jivocrm.steps.writing import plain
 
 log = structlog.get_logger("jivocrm.runner")
@@ -62,7 +67,7 @@ class StepFailed(Exception):
 
 def jsonable(value: Any) -> Any:
     """Rendered values as the journal stores them: a pending contact becomes its description."""
-    if isinstance(value, PendingContact):
+    if isinstance(value, PendingContact | PendingDeal):
         return str(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
@@ -148,7 +153,9 @@ class _Run:
             TIMEZONE_KEY: runner.project.timezone,
         }
         self.records: list[StepRecord] = []
-        self.deferrals: dict[str, Deferral] = plan_deferrals(bundle, self.done, resumed)
+        self.deferrals: dict[str, Deferral] = plan_deferrals(
+            bundle, self.done, resumed, None if dry_run else self.able
+        )
         self.waiting: dict[str, tuple[Deferral, StepRecord, StepContext]] = {}
         self.log = log.bind(run_id=self.info.get("id"), bundle=bundle.name)
 
@@ -199,6 +206,9 @@ class _Run:
 
     # ---- one step ------------------------------------------------------------------------------
     async def step(self, step: Step) -> None:
+        flush = getattr(self.journal, "flush", None)
+        if flush is not None:
+            await flush()  # the results so far are durable before this step runs
         spec = STEPS[step.type]
         record = StepRecord(step.id, "ok", attempt=int(self.info.get("attempt", 1)))
         record.started_at = time.time()
@@ -226,11 +236,12 @@ class _Run:
             return
         self.apply(record, result)
         pending = result.output.get("id")
-        if isinstance(pending, PendingContact) and step.id in self.deferrals:
+        if isinstance(pending, PendingContact | PendingDeal) and step.id in self.deferrals:
             # Recorded once the deal step has made the contact (or it is made alone).
             self.outputs[step.id] = dict(result.output)
             self.waiting[step.id] = (self.deferrals[step.id], record, ctx)
-            slog.info("contact_deferred", to=self.deferrals[step.id].deal)
+            what = "contact_deferred" if isinstance(pending, PendingContact) else "deal_deferred"
+            slog.info(what, to=self.deferrals[step.id].deal)
             return
         await self.finish(step, record)
 
@@ -250,9 +261,18 @@ class _Run:
             now=self.now,
             run_id=str(self.info["id"]) if self.info.get("id") is not None else None,
             defer_contact=step.id in self.deferrals,
+            defer_deal=step.id in self.deferrals,
             durable=bool(getattr(self.journal, "durable", False)),
             holder=self,
         )
+
+    def able(self, step: Step, capability: str) -> bool:
+        """Whether the CRM of ``step``'s connection has ``capability`` (its spec says so)."""
+        from jivocrm.connectors import CONNECTORS
+
+        connector = self.runner.connectors.get(step.connection or "")
+        spec = CONNECTORS.get(connector.type) if connector is not None else None
+        return spec is not None and capability in spec.capabilities
 
     def apply(self, record: StepRecord, result: StepResult) -> None:
         record.status = "uncertain" if result.uncertain else result.status
@@ -294,37 +314,80 @@ class _Run:
 
     # ---- deferred contacts ---------------------------------------------------------------------
     async def settle(self, step: Step | None) -> None:
-        """After the deal step (or on the way out): record contacts made with it, make the rest."""
-        for contact_step_id, (deferral, record, ctx) in list(self.waiting.items()):
-            if step is not None and step.id != deferral.deal:
+        """After the step that took pending writes (or on the way out): record the steps whose
+        writes it made, make the rest. A chain settles from its end: the deal, then its contact."""
+        later_first = sorted(self.waiting, key=self._index, reverse=True)
+        for waiting_id in later_first:
+            if waiting_id not in self.waiting:
                 continue
-            del self.waiting[contact_step_id]
+            deferral, record, ctx = self.waiting[waiting_id]
+            if step is not None and (step.id != deferral.deal or step.id in self.waiting):
+                continue
+            del self.waiting[waiting_id]
+            waiting_step = self.bundle.step(waiting_id)
+            assert waiting_step is not None
             pending = record.output["id"]
-            assert isinstance(pending, PendingContact)
-            contact_step = self.bundle.step(contact_step_id)
-            assert contact_step is not None
-            merged: dict[str, Any] = {}
-            if pending.contact_id is None:
-                await self.create_alone(contact_step, record, ctx, pending)
-            elif pending.merged:
-                record.message = (
-                    f"the CRM's duplicate control found contact {pending.contact_id}: it took the "
-                    f"request of steps.{deferral.deal} instead of a new contact"
-                )
-                merged = {"created": False, "matched_by": "crm"}
+            if isinstance(pending, PendingDeal):
+                await self.settle_deal(waiting_step, deferral, record, ctx, pending)
             else:
-                record.message = (
-                    f"contact {pending.contact_id} created together with steps.{deferral.deal} "
-                    "in one CRM call"
-                )
-            record.output = {
-                **record.output,
-                "id": pending.contact_id,
-                "url": _url(ctx, pending.contact_id),
-                **merged,
-            }
+                assert isinstance(pending, PendingContact)
+                await self.settle_contact(waiting_step, deferral, record, ctx, pending)
             self.records_insert(record)
-            await self.finish_deferred(contact_step, record)
+            await self.finish_deferred(waiting_step, record)
+            if step is not None:
+                await self.settle(waiting_step)  # the contact the deal was made with
+
+    async def settle_deal(
+        self,
+        deal_step: Step,
+        deferral: Deferral,
+        record: StepRecord,
+        ctx: StepContext,
+        pending: PendingDeal,
+    ) -> None:
+        if pending.deal_id is None:
+            await self.create_alone(deal_step, record, ctx, pending)
+            if pending.deal_id is not None:
+                record.message = f"deal {pending.deal_id} created"
+        else:
+            record.message = (
+                f"deal {pending.deal_id} created together with steps.{deferral.deal} "
+                "in one CRM call"
+            )
+        record.output = {
+            **record.output,
+            "id": pending.deal_id,
+            "url": writing_url(ctx, "deal", pending.deal_id),
+        }
+
+    async def settle_contact(
+        self,
+        contact_step: Step,
+        deferral: Deferral,
+        record: StepRecord,
+        ctx: StepContext,
+        pending: PendingContact,
+    ) -> None:
+        merged: dict[str, Any] = {}
+        if pending.contact_id is None:
+            await self.create_alone(contact_step, record, ctx, pending)
+        elif pending.merged:
+            record.message = (
+                f"the CRM's duplicate control found contact {pending.contact_id}: it took the "
+                f"request of steps.{deferral.deal} instead of a new contact"
+            )
+            merged = {"created": False, "matched_by": "crm"}
+        else:
+            record.message = (
+                f"contact {pending.contact_id} created together with steps.{deferral.deal} "
+                "in one CRM call"
+            )
+        record.output = {
+            **record.output,
+            "id": pending.contact_id,
+            "url": _url(ctx, pending.contact_id),
+            **merged,
+        }
 
     def records_insert(self, record: StepRecord) -> None:
         """Place the contact's record before the deal's: the order the steps are written in."""
@@ -345,15 +408,21 @@ class _Run:
             raise StepFailed(record)
 
     async def create_alone(
-        self, step: Step, record: StepRecord, ctx: StepContext, pending: PendingContact
+        self,
+        step: Step,
+        record: StepRecord,
+        ctx: StepContext,
+        pending: PendingContact | PendingDeal,
     ) -> None:
         write = STEPS[step.type].writes_pending
         assert write is not None  # only a step whose spec defers writes leaves one pending
-        ctx.defer_contact = False
+        ctx.defer_contact = ctx.defer_deal = False
         with recording() as calls:
             try:
-                pending.contact_id = await write(ctx, pending.data)
-                record.message = f"contact {pending.contact_id} created"
+                made = await write(ctx, pending)
+                if isinstance(pending, PendingContact):
+                    pending.contact_id = made
+                    record.message = f"contact {pending.contact_id} created"
             except Exception as exc:
                 record.status, record.error = "failed", f"{where(step)}: {exc}"
                 record.error_kind = classify(exc)
@@ -363,9 +432,13 @@ class _Run:
 
 
 def _url(ctx: StepContext, contact_id: str | None) -> str | None:
+    return writing_url(ctx, "contact", contact_id)
+
+
+def writing_url(ctx: StepContext, kind: str, record_id: str | None) -> str | None:
     from jivocrm.steps.writing import url
 
-    return url(ctx, "contact", contact_id)
+    return url(ctx, kind, record_id)
 
 
 __all__ = ["Runner", "classify", "jsonable"]

@@ -59,18 +59,29 @@ class Versions:
 
 
 async def execute_stored(
-    store: Store, runner: Runner, bundle: Bundle, run: Run, *, journal: RunJournal
+    store: Store,
+    runner: Runner,
+    bundle: Bundle,
+    run: Run,
+    *,
+    journal: RunJournal,
+    hold_last: bool = False,
 ) -> RunOutcome | str:
-    """The run's outcome, or why it cannot run at all (its event was pruned)."""
+    """The run's outcome, or why it cannot run at all (its event was pruned). With
+    ``hold_last`` the last results stay in the journal (``StoreJournal.take_held``) for the
+    caller to store with the run's end; else they are stored before this returns."""
     stored = await store.get_event(run.event_id)
     if stored is None:
         return "the event is gone from the store"
     event = runner.project.parse(stored.payload())
     done, resumed = resume_state(await store.steps(run.id))
     info = {"id": run.id, "attempt": run.attempt, "lane": run.lane, "event_id": run.event_id}
-    return await runner.execute(
+    outcome = await runner.execute(
         bundle, event, journal=journal, done=done, resumed=resumed, run_info=info
     )
+    if not hold_last and isinstance(journal, StoreJournal):
+        await journal.flush()
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -204,13 +215,18 @@ class Execution:
             return
         rlog.info("run_started")
         journal = StoreJournal(self.store, run.id, run.attempt, self.check_stopping)
-        outcome = await execute_stored(self.store, runner, bundle, run, journal=journal)
+        outcome = await execute_stored(
+            self.store, runner, bundle, run, journal=journal, hold_last=True
+        )
         if isinstance(outcome, str):
             await self._fail(run, bundle, outcome, rlog)
             return
         for record in journal.records:
             self.ends.step_recorded(bundle, record)
-        await self._end(project, run, bundle, verdict(project.retry, run, outcome), rlog, outcome)
+        decided = verdict(project.retry, run, outcome)
+        if decided.status != "succeeded":
+            await journal.flush()
+        await self._end(project, run, bundle, decided, rlog, outcome, journal.take_held())
 
     async def _settle(
         self,
@@ -240,11 +256,19 @@ class Execution:
         decided: Verdict,
         rlog: structlog.stdlib.BoundLogger,
         outcome: RunOutcome | None = None,
+        steps: list[StepRecord] | None = None,
     ) -> None:
         ran = bundle.version_hash if bundle else None
         if decided.status == "succeeded" and outcome is not None:
+            # The last steps' results and the run's end: one transaction.
             await self.store.finish_run(
-                run.id, self.owner, status="succeeded", ran_hash=ran, reply=outcome.reply
+                run.id,
+                self.owner,
+                status="succeeded",
+                ran_hash=ran,
+                reply=outcome.reply,
+                steps=steps or (),
+                attempt=run.attempt,
             )
             self.ends.ended(run, "succeeded", reply=outcome.reply)
             rlog.info("run_succeeded", version=ran)

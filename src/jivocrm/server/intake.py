@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from jivocrm.core import storable
+from jivocrm.core import fastjson, storable
 from jivocrm.core.errors import StoreError
 from jivocrm.engine.events import EventError, JivoEvent, parse_event
 from jivocrm.engine.matching import Match, match
@@ -44,6 +44,7 @@ from jivocrm.store.base import Accepted, NewEvent, NewRun
 log = structlog.get_logger("jivocrm.intake")
 
 OK: dict[str, Any] = {"result": "ok"}
+OK_BODY = json.dumps(OK).encode()
 
 
 def find_channel(view: ProjectView, token: str) -> Channel | None:
@@ -91,7 +92,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
         timeout = view.project.server.body_timeout
         _refused(daemon, request, channel, 408, f"the body took over {timeout:g} s to arrive")
         raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
-    parsed = _decode(received, view.project.region)
+    parsed = _decode(received, view.project.region, view.project.unread_at_intake)
     if isinstance(parsed, web.Response):
         daemon.metrics.event(None, "malformed")
         _refused(daemon, request, channel, 400, error_of(parsed), received)
@@ -146,6 +147,8 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     if event.name in REPLY_EVENTS:
         reply = await _reply(daemon, view, accepted, runs, slog)
     daemon.metrics.replied(event.name, time.perf_counter() - started)
+    if reply is OK:  # the answer to most webhooks, encoded once
+        return web.Response(body=OK_BODY, content_type="application/json", charset="utf-8")
     return web.json_response(reply)
 
 
@@ -164,27 +167,33 @@ def _finite(text: str) -> float:
     return value
 
 
-def _decode(body: bytes, region: str) -> tuple[JivoEvent, bytes] | web.Response:
+def _decode(
+    body: bytes, region: str, skip: frozenset[str] = frozenset()
+) -> tuple[JivoEvent, bytes] | web.Response:
     """The event and the body to store, or the 400 that says why there is none."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return bad_request(f"the body is not UTF-8 (byte {exc.start})")
-    try:
-        payload = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except NotANumber as exc:
-        return bad_request(str(exc))
-    except ValueError as exc:
-        return bad_request(f"the body is not JSON: {exc}")
-    except RecursionError:
-        return bad_request("the body is nested too deeply")
-    if storable.may_hold_invalid(text):
+    # orjson reads a well-formed body; whatever it refuses, the standard library reads or
+    # refuses with the message the sender gets.
+    done, payload = fastjson.loads_fast(body)
+    if not done:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return bad_request(f"the body is not UTF-8 (byte {exc.start})")
+        try:
+            payload = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        except NotANumber as exc:
+            return bad_request(str(exc))
+        except ValueError as exc:
+            return bad_request(f"the body is not JSON: {exc}")
+        except RecursionError:
+            return bad_request("the body is nested too deeply")
+    if storable.may_hold_invalid(body):
         cleaned = storable.clean(payload)
         if cleaned is not payload:
             payload = cleaned
             body = json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
     try:
-        return parse_event(payload, region=region), body
+        return parse_event(payload, region=region, skip=skip), body
     except EventError as exc:
         return bad_request(str(exc))
     except RecursionError:

@@ -38,6 +38,9 @@ NO_EVENT = "-"  # a delivery refused before it was read as an event
 OTHER = "other"
 
 
+LABEL_CACHE = 256
+
+
 def event_label(name: str | None) -> str:
     """A catalogue event name as it is; any other name is ``other``."""
     if name is None:
@@ -55,6 +58,9 @@ def content_type_label(header: str | None) -> str:
 
 class Metrics:
     def __init__(self) -> None:
+        self._events: dict[tuple[str, str], Any] = {}
+        self._replies: dict[str, Any] = {}
+        self._types: dict[str | None, Any] = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter(
@@ -128,14 +134,29 @@ class Metrics:
             registry=r,
         )
 
+    # The labelled series intake touches on every webhook, each looked up once (the labels are
+    # bounded: catalogue events, outcomes, common media types).
     def event(self, name: str | None, outcome: str) -> None:
-        self.events.labels(event_label(name), outcome).inc()
+        key = (event_label(name), outcome)
+        series = self._events.get(key)
+        if series is None:
+            series = self._events[key] = self.events.labels(*key)
+        series.inc()
 
     def replied(self, name: str, seconds: float) -> None:
-        self.reply_seconds.labels(event_label(name)).observe(seconds)
+        label = event_label(name)
+        series = self._replies.get(label)
+        if series is None:
+            series = self._replies[label] = self.reply_seconds.labels(label)
+        series.observe(seconds)
 
     def content_type(self, header: str | None) -> None:
-        self.content_types.labels(content_type_label(header)).inc()
+        series = self._types.get(header)
+        if series is None:
+            series = self.content_types.labels(content_type_label(header))
+            if len(self._types) < LABEL_CACHE:  # headers are the sender's text: bounded
+                self._types[header] = series
+        series.inc()
 
     def step(self, bundle: Bundle, record: StepRecord) -> None:
         took = max(0.0, record.finished_at - record.started_at)

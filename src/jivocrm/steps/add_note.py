@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.base import Connector, EntityKind
-from jivocrm.connectors.spec import NOTES
-from jivocrm.core.errors import StepError
+from jivocrm.connectors.spec import CHAINED_WRITES, NOTES
+from jivocrm.core.errors import ConnectorError, StepError
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import TEXT, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import TEXT, PendingDeal, StepContext, StepResult, StepSpec
 from jivocrm.steps.new_task import ENTITY, entity_of
 
 
@@ -42,6 +42,9 @@ async def written_before(
 
 async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     crm = resolve.connector(ctx)
+    pending = (params.get("entity") or {}).get("id")
+    if isinstance(pending, PendingDeal):
+        return await _with_deal(ctx, crm, params, pending)
     kind, entity_id = entity_of(params)
     if entity_id is None:
         raise StepError(f"entity: the {kind} id is empty; did the step that makes it run?")
@@ -74,6 +77,42 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     return StepResult("ok", {"id": made.id}, message, uncertain=uncertain)
 
 
+async def _with_deal(
+    ctx: StepContext, crm: Connector, params: Mapping[str, Any], pending: PendingDeal
+) -> StepResult:
+    """A new deal (with its new contact, if any) and the note on it in ONE CRM call."""
+    kind: EntityKind = (params.get("entity") or {}).get("type") or "deal"
+    text = str(params.get("text") or "")
+    if not text.strip():
+        return StepResult("skipped", {"id": None}, "the note's text is empty: nothing to add")
+    mark = marker(ctx) if params.get("marker", True) else None
+    body = f"{text}\n\n{mark}" if mark else text
+    contact = pending.contact
+    contact_data = contact.data if contact is not None else None
+    try:
+        made = await writing.write(
+            ctx,
+            "create_deal_with_note",
+            {"deal": pending.data, "contact": contact_data, "entity": kind, "text": body},
+            lambda: crm.create_deal_with_note(pending.data, contact_data, kind, body),
+            "note",
+        )
+    except ConnectorError as exc:
+        # The records the call made before its failing part are the pending steps' own.
+        pending.deal_id = exc.written.get("deal")
+        if contact is not None:
+            contact.contact_id = exc.written.get("contact")
+        raise
+    pending.deal_id = str(made.extra["deal_id"])
+    if contact is not None:
+        contact.contact_id = made.contact_id
+    return StepResult(
+        "ok",
+        {"id": made.id},
+        f"note {made.id} added to {kind} {pending.deal_id}, created with it in one call",
+    )
+
+
 SPEC = StepSpec(
     type="add_note",
     description="Add a text note to a contact, deal or lead.",
@@ -99,4 +138,7 @@ SPEC = StepSpec(
     run=run,
     writes=True,
     needs=NOTES,
+    takes_pending="entity.id",
+    takes_pending_of="new_deal",
+    takes_pending_needs=CHAINED_WRITES,
 )

@@ -87,6 +87,25 @@ class PendingContact:
         return f"<new contact of step {self.step_id}, created together with the deal>"
 
 
+@dataclass(eq=False)
+class PendingDeal:
+    """A deal new_deal decided to create but left to a later step that writes on it (add_note)
+    on a CRM that takes a run's writes in one request (``connectors.spec.CHAINED_WRITES``).
+
+    ``{{ steps.<deal>.id }}`` renders to this object; the later step makes the deal (with its
+    pending contact, if any) and its own record in ONE call and fills ``deal_id``, else the
+    runner makes the deal alone.
+    """
+
+    step_id: str
+    data: Any  # connectors.base.DealData
+    contact: PendingContact | None = None
+    deal_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"<new deal of step {self.step_id}, created together with the next write>"
+
+
 @dataclass
 class StepContext:
     """What a step may use besides its params."""
@@ -112,6 +131,8 @@ class StepContext:
     run_id: str | None = None
     # new_contact may leave a creation to the new_deal step that links to it (PendingContact).
     defer_contact: bool = False
+    # new_deal may leave its creation to a later step that writes on the deal (PendingDeal).
+    defer_deal: bool = False
     # The run's journal outlives the process (the daemon's store): the run may resume after a
     # crash, so a write is marked to be found again (add_note).
     durable: bool = False
@@ -153,9 +174,13 @@ class StepSpec:
     # A write the step may leave to a later step on the same connection that takes it
     # (``takes_pending``), so the CRM gets both in one call: how to write it when none does.
     writes_pending: Callable[[StepContext, Any], Awaitable[str]] | None = None
-    # The ``fields`` key through which the step takes an earlier step's pending write: its
-    # template is exactly ``{{ steps.<that step>.id }}``.
+    # Where the step takes an earlier step's pending write (a dotted path in its params, e.g.
+    # ``fields.contact``): its template is exactly ``{{ steps.<that step>.id }}``.
     takes_pending: str | None = None
+    # The step type whose pending write it takes, and the capability its connection's CRM
+    # needs for the hand-over (None: every CRM).
+    takes_pending_of: str | None = None
+    takes_pending_needs: str | None = None
     # Keys of the step (dotted paths) that only some CRMs take → the capability they need.
     key_needs: Mapping[str, str] = field(default_factory=dict)
     names: CrmNames = CrmNames()

@@ -208,6 +208,6 @@ SPEC = StepSpec(
     run=run,
     writes=True,
     needs=CONTACTS,
-    writes_pending=create_now,
+    writes_pending=lambda ctx, pending: create_now(ctx, pending.data),
     names=CrmNames(users=(("fields", "responsible"),), custom=((("fields", "custom"), "contact"),)),
 )

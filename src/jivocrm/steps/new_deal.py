@@ -15,6 +15,7 @@ from jivocrm.steps.base import (
     VALUE,
     CrmNames,
     PendingContact,
+    PendingDeal,
     StepContext,
     StepResult,
     StepSpec,
@@ -58,8 +59,35 @@ async def deal_data(ctx: StepContext, fields: Mapping[str, Any]) -> DealData:
     )
 
 
+def _deferred(ctx: StepContext, data: DealData, contact: PendingContact | None) -> StepResult:
+    """The deal (and its pending contact) left to the later step that writes on it."""
+    pending = PendingDeal(ctx.step_id, data, contact)
+    return StepResult(
+        "ok",
+        {"id": pending, "url": None, "created": True},
+        "new deal, created together with the next write on it",
+    )
+
+
+async def create_pending(ctx: StepContext, pending: PendingDeal) -> str:
+    """A deal left pending that no later step took: made now, with its pending contact."""
+    crm = resolve.connector(ctx)
+    contact = pending.contact
+    if contact is not None and contact.contact_id is None:
+        made = await crm.create_deal_with_contact(pending.data, contact.data)
+        contact.contact_id, contact.merged = made.contact_id, bool(made.extra.get("merged"))
+    else:
+        if contact is not None:  # made by the call that failed after it
+            pending.data.contact_id = contact.contact_id
+        made = await crm.create_deal(pending.data)
+    pending.deal_id = made.id
+    return made.id
+
+
 async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContact) -> StepResult:
     """A new contact and its deal in ONE CRM call; the contact step's output is filled here."""
+    if ctx.defer_deal and not ctx.dry_run:
+        return _deferred(ctx, data, pending)
     crm = resolve.connector(ctx)
     payload = {"deal": data, "contact": pending.data}
     made = await writing.write(
@@ -124,6 +152,8 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
             )
     if mode == "update_only":
         return StepResult("skipped", _output(ctx, None, False), "no open deal to update")
+    if ctx.defer_deal and not ctx.dry_run:
+        return _deferred(ctx, data, None)
     uncertain = ctx.resumed and mode == "create"
     made = await writing.write(ctx, "create_deal", data, lambda: crm.create_deal(data), "deal")
     note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
@@ -183,7 +213,9 @@ SPEC = StepSpec(
     run=run,
     writes=True,
     needs=DEALS,
-    takes_pending="contact",
+    writes_pending=create_pending,
+    takes_pending="fields.contact",
+    takes_pending_of="new_contact",
     key_needs={"fields.tags": DEAL_TAGS},
     names=CrmNames(
         users=(("fields", "responsible"),),

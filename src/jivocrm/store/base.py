@@ -273,8 +273,11 @@ class Store(Protocol):
         ran_hash: str | None,
         error: str | None = None,
         reply: dict[str, Any] | None = None,
+        steps: Sequence[StepRecord] = (),
+        attempt: int = 1,
     ) -> bool:
-        """End a run the owner holds; False when the lease was lost (nothing written)."""
+        """End a run the owner holds, with the results of its last steps (of ``attempt``) in
+        the same transaction; False when the lease was lost (the run is not ended)."""
 
     async def retry_run(
         self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
@@ -309,6 +312,11 @@ class Store(Protocol):
     ) -> None: ...
 
     async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None: ...
+
+    async def steps_finished(
+        self, run_id: int, attempt: int, records: Sequence[StepRecord]
+    ) -> None:
+        """The results of several steps (one CRM call made them all) in one transaction."""
 
     async def steps(self, run_id: int) -> list[StepRow]: ...
 

@@ -11,7 +11,12 @@ from jivocrm.store.base import StepRow, Store
 
 class StoreJournal:
     """Records one attempt of one run. ``before_write`` runs before a step starts writing to the
-    CRM: the daemon uses it to stop a run at a step boundary when it shuts down."""
+    CRM: the daemon uses it to stop a run at a step boundary when it shuts down.
+
+    Results are held until ``flush``, which the runner calls before each step: the results one
+    step finished (a deal and the contact made in its call) go in one transaction, and the
+    last ones go with the end of the run (``take_held``). A step's result is durable before the
+    next step runs, as before."""
 
     durable = True
 
@@ -27,17 +32,30 @@ class StoreJournal:
         self.attempt = attempt
         self.before_write = before_write
         self.records: list[StepRecord] = []
+        self.held: list[StepRecord] = []
 
     async def step_started(self, step_id: str, input: dict[str, Any]) -> None:
         if self.before_write is not None:
             self.before_write()
+        await self.flush()
         # Durable before the CRM hears anything: a crash after this point makes the step
         # "resumed" (redone through its duplicate check), never silently skipped.
         await self.store.step_started(self.run_id, step_id, self.attempt, input)
 
     async def step_finished(self, record: StepRecord) -> None:
         self.records.append(record)
-        await self.store.step_finished(self.run_id, self.attempt, record)
+        self.held.append(record)
+
+    async def flush(self) -> None:
+        """Store the results held so far, in one transaction."""
+        if self.held:
+            held, self.held = self.held, []
+            await self.store.steps_finished(self.run_id, self.attempt, held)
+
+    def take_held(self) -> list[StepRecord]:
+        """The results not stored yet, for the caller to store with the run's end."""
+        held, self.held = self.held, []
+        return held
 
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -225,6 +225,14 @@ class PostgresStore(StatementWrites):
         params.setdefault("now", time.time())
         return await self.db.execute(name, params)
 
+    async def _updates(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        now, changed = time.time(), []
+        async with self.db.transaction() as conn:
+            for name, params in items:
+                params.setdefault("now", now)
+                changed.append((await conn.execute(Q[name], params)).rowcount)
+        return changed
+
     @staticmethod
     def _ids(values: Sequence[Any]) -> Any:
         return list(values)

@@ -168,6 +168,12 @@ class SQLiteStore(StatementWrites):
         params.setdefault("now", time.time())
         return await self.db.write(lambda c: c.execute(Q[name], params).rowcount)
 
+    async def _updates(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        now = time.time()
+        for _, params in items:
+            params.setdefault("now", now)
+        return await self.db.write(lambda c: [c.execute(Q[n], p).rowcount for n, p in items])
+
     @staticmethod
     def _ids(values: Sequence[Any]) -> Any:
         return to_json(list(values))

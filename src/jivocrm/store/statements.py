@@ -11,7 +11,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, Literal
 
 from jivocrm.core import storable
@@ -33,9 +33,22 @@ def to_json(value: Any) -> str:
     return storable.dumps(value)
 
 
+_RECORD_FIELDS = tuple(f.name for f in fields(StepRecord))
+
+
+def record_fields(record: StepRecord) -> dict[str, Any]:
+    """A step record's fields as the journal stores them. No copy: the record's values are
+    JSON-ready already (the runner made them so), and they are encoded at once."""
+    return {name: getattr(record, name) for name in _RECORD_FIELDS}
+
+
 class StatementWrites(ABC):
     @abstractmethod
     async def _update(self, name: str, params: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    async def _updates(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        """Run named statements in ONE transaction; the rows each changed."""
 
     @staticmethod
     @abstractmethod
@@ -64,6 +77,8 @@ class StatementWrites(ABC):
         ran_hash: str | None,
         error: str | None = None,
         reply: dict[str, Any] | None = None,
+        steps: Sequence[StepRecord] = (),
+        attempt: int = 1,
     ) -> bool:
         params = {
             "id": run_id,
@@ -73,7 +88,11 @@ class StatementWrites(ABC):
             "error": storable.text(error) if error is not None else None,
             "reply": to_json(reply) if reply is not None else None,
         }
-        return await self._update("finish_run", params) == 1
+        if not steps:
+            return await self._update("finish_run", params) == 1
+        items = [("step_finished", _finished(run_id, attempt, r)) for r in steps]
+        changed = await self._updates([*items, ("finish_run", params)])
+        return changed[-1] == 1
 
     async def retry_run(
         self, run_id: int, owner: str, *, retry_at: float, ran_hash: str | None, error: str
@@ -104,19 +123,28 @@ class StatementWrites(ABC):
             "run_id": run_id,
             "step_id": step_id,
             "attempt": attempt,
-            "record": to_json(asdict(record)),
+            "record": to_json(record_fields(record)),
         }
         await self._update("step_started", params)
 
     async def step_finished(self, run_id: int, attempt: int, record: StepRecord) -> None:
-        params = {
-            "run_id": run_id,
-            "step_id": record.step_id,
-            "attempt": attempt,
-            "status": record.status,
-            "record": to_json(asdict(record)),
-        }
-        await self._update("step_finished", params)
+        await self._update("step_finished", _finished(run_id, attempt, record))
+
+    async def steps_finished(
+        self, run_id: int, attempt: int, records: Sequence[StepRecord]
+    ) -> None:
+        if records:
+            await self._updates([("step_finished", _finished(run_id, attempt, r)) for r in records])
+
+
+def _finished(run_id: int, attempt: int, record: StepRecord) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "step_id": record.step_id,
+        "attempt": attempt,
+        "status": record.status,
+        "record": to_json(record_fields(record)),
+    }
 
 
 # ---- rows back into records (sqlite3.Row and psycopg's dict rows both index by column) --------

@@ -422,6 +422,25 @@ class StoreContract:
             ("contact", "ok", {"id": 7})
         ]
 
+    async def test_results_of_several_steps_are_stored_together(self, store: Store) -> None:
+        a1 = await run_in(store, "A")
+        await store.step_started(a1, "contact", 1, {})
+        await store.step_started(a1, "deal", 1, {})
+        made = [StepRecord("deal", "ok", output={"id": 9}), StepRecord("contact", "ok")]
+        await store.steps_finished(a1, 1, made)
+        rows = [(r.step_id, r.status) for r in await store.steps(a1)]
+        assert rows == [("contact", "ok"), ("deal", "ok")]
+
+    async def test_a_run_ends_with_its_last_results_in_one_write(self, store: Store) -> None:
+        a1 = await run_in(store, "A")
+        await claim_ids(store)
+        await store.step_started(a1, "deal", 1, {})
+        last = [StepRecord("deal", "ok", output={"id": 9})]
+        assert await store.finish_run(a1, "w1", status="succeeded", ran_hash="v1", steps=last)
+        (row,) = await store.steps(a1)
+        assert (row.status, row.record.output) == ("ok", {"id": 9})
+        assert (await must_get(store, a1)).status == "succeeded"
+
     async def test_a_started_step_keeps_its_input(self, store: Store) -> None:
         a1 = await run_in(store, "A")
         await store.step_started(a1, "contact", 1, {"name": "Анна", "note": "\u0000"})

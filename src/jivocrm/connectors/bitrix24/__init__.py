@@ -22,6 +22,7 @@ from jivocrm.connectors.bitrix24.schema import (
 from jivocrm.connectors.kit import CrmKit
 from jivocrm.connectors.spec import (
     BASIC,
+    CHAINED_WRITES,
     DEAL_WITH_CONTACT,
     LEADS,
     NOTE_LISTING,
@@ -93,7 +94,7 @@ SPEC = ConnectorSpec(
     ),
     kit=kit,
     emulator_connection=emulator_connection,
-    capabilities=BASIC | {LEADS, NOTE_LISTING, DEAL_WITH_CONTACT},
+    capabilities=BASIC | {LEADS, NOTE_LISTING, DEAL_WITH_CONTACT, CHAINED_WRITES},
     default_rate=DEFAULT_RATE,
     check_config=check_config,
     call_name=call_name,

@@ -106,7 +106,17 @@ def _entities(snapshot: Mapping[str, Any]) -> dict[str, list[Entity]]:
                 "fields": {k: v for k, v in raw.items() if k not in DEAL_KEYS},
             }
         )
-    return {"contacts": contacts, "deals": deals, "leads": list(snapshot.get("leads") or [])}
+    notes = [
+        {
+            "id": str(raw["ID"]),
+            "entity": raw.get("ENTITY_TYPE"),
+            "entity_id": text_or_none(raw.get("ENTITY_ID")),
+            "text": raw.get("COMMENT"),
+        }
+        for raw in snapshot.get("comments") or []
+    ]
+    leads = list(snapshot.get("leads") or [])
+    return {"contacts": contacts, "deals": deals, "leads": leads, "notes": notes}
 
 
 def quiet(app: web.Application) -> None:

@@ -332,6 +332,33 @@ class Bitrix24Connector(Connector):
         deal.contact_id = contact_id
         return Created(_id(answer.get("deal")), contact_id=contact_id)
 
+    async def create_deal_with_note(
+        self, deal: DealData, contact: ContactData | None, kind: EntityKind, text: str
+    ) -> Created:
+        """Contact (when new), deal and the timeline comment in ONE batch: the deal names the
+        contact as ``$result[contact]``, the comment the deal as ``$result[deal]``."""
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        if contact is not None:
+            fields = self._contact_fields(contact, _phones(contact.phones), _emails(contact.emails))
+            commands["contact"] = ("crm.contact.add", {"fields": fields})
+            deal.contact_id = "$result[contact]"
+        commands["deal"] = ("crm.deal.add", {"fields": self._deal_fields(deal)})
+        comment = {"ENTITY_TYPE": kind, "ENTITY_ID": "$result[deal]", "COMMENT": text}
+        commands["note"] = ("crm.timeline.comment.add", {"fields": comment})
+        answer = await self.rest.batch(commands, halt=True)
+        written: dict[str, str] = {}
+        try:
+            for key in commands:  # in order: with halt, a failed one stopped the rest
+                written[key] = _id(answer.get(key))
+        except ConnectorError as exc:
+            exc.written = written  # what was made before it failed is not made again
+            raise
+        if "contact" in written:
+            deal.contact_id = written["contact"]
+        return Created(
+            written["note"], contact_id=written.get("contact"), extra={"deal_id": written["deal"]}
+        )
+
     # ---- other records -----------------------------------------------------------------------
     @staticmethod
     def _lead_fields(
