@@ -31,48 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JIVOCRM = ROOT / ".venv" / "bin" / "jivocrm"
 GOAL_SECONDS = 3.0
 WIDGETS = ["aB3dE5fGh7", "Kx81LmQ0pz", "Qw7Er5Ty3u"]
-
-SNAPSHOT = """version: 1
-connections:
-  amo:
-    type: amocrm
-    pipelines:
-      - id: "7700001"
-        name: "Продажи"
-        stages:
-          - {id: "61000010", name: "Неразобранное", kind: "open"}
-          - {id: "61000011", name: "Первичный контакт", kind: "open"}
-          - {id: "61000012", name: "Переговоры", kind: "open"}
-      - id: "7700002"
-        name: "Опт"
-        stages:
-          - {id: "61000020", name: "Новая заявка", kind: "open"}
-    users:
-      - {id: "6100001", name: "Ольга Петрова", email: "o.petrova@shop-example.ru"}
-      - {id: "6100002", name: "Дмитрий Ковалёв", email: "d.kovalev@shop-example.ru"}
-    fields:
-      contact:
-        - {id: "264915", name: "Должность", code: "POSITION", type: "text"}
-      deal:
-        - {id: "264950", name: "Источник", code: null, type: "select"}
-  b24:
-    type: bitrix24
-    pipelines:
-      - id: "0"
-        name: "Общая"
-        stages:
-          - {id: "NEW", name: "Новая", kind: "open"}
-      - id: "3"
-        name: "Чаты с сайта"
-        stages:
-          - {id: "C3:NEW", name: "Новая заявка из чата", kind: "open"}
-          - {id: "C3:PREPARATION", name: "Консультация", kind: "open"}
-    users:
-      - {id: "1", name: "Ольга Петрова", email: "o.petrova@shop-example.ru"}
-    fields:
-      deal:
-        - {id: "UF_CRM_SOURCE", name: "Источник", code: "UF_CRM_SOURCE", type: "string"}
-"""
+CRMS = ("amocrm", "bitrix24")
 
 
 def _yaml() -> YAML:
@@ -81,14 +40,14 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _templates() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+def _templates(files: dict[str, str]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The default bundles of each CRM, as ``jivocrm init`` writes them (``files``)."""
     from jivocrm.scaffold import bundle_names
 
     yaml = _yaml()
-    base = ROOT / "src" / "jivocrm" / "scaffold" / "bundles"
     return {
-        crm: [(name[:-5], yaml.load((base / crm / name).read_text("utf-8"))) for name in names]
-        for crm, names in ((c, bundle_names(c)) for c in ("amocrm", "bitrix24"))
+        crm: [(name[:-5], yaml.load(files[f"{crm}/{name}"])) for name in bundle_names(crm)]
+        for crm in CRMS
     }
 
 
@@ -130,7 +89,7 @@ def write_project(root: Path, count: int, seed: int = 2) -> None:
     from jivocrm.scaffold import project_files
 
     rng = random.Random(seed)
-    files = project_files(["amocrm", "bitrix24"], emulate=True)
+    files = project_files(list(CRMS), emulate=True)
     project = files["jivocrm.yaml"].replace("bundles: [amocrm/, bitrix24/]", "bundles: bundles/")
     extra = "".join(
         f"  site{i}:\n    widget_id: {w}\n    token: ${{JIVO_SITE{i}_TOKEN}}\n"
@@ -138,15 +97,18 @@ def write_project(root: Path, count: int, seed: int = 2) -> None:
     )
     project = project.replace("connections:\n", extra + "connections:\n", 1)
     (root / "jivocrm.yaml").write_text(project, "utf-8")
-    (root / "metadata.lock.yaml").write_text(SNAPSHOT, "utf-8")
     (root / "bundles").mkdir()
-    templates = _templates()
+    # The metadata snapshot, as `jivocrm connections refresh` writes it from the emulators.
+    refresh = [str(JIVOCRM), "connections", "refresh", "--project", str(root)]
+    subprocess.run(refresh, check=True, capture_output=True)
+    templates = _templates(files)
     yaml = _yaml()
     for n in range(count):
-        crm = rng.choice(["amocrm", "bitrix24"])
+        crm = rng.choice(CRMS)
         stem, template = rng.choice(templates[crm])
         bundle = json.loads(json.dumps(template))  # a plain deep copy
-        bundle = {"version": 1, "name": f"b{n:04d}-{crm}-{stem}", **bundle}
+        rest = {k: v for k, v in bundle.items() if k not in ("version", "name")}
+        bundle = {"version": 1, "name": f"b{n:04d}-{crm}-{stem}", **rest}
         _vary(bundle, rng, crm)
         out = io.StringIO()
         yaml.dump(bundle, out)
