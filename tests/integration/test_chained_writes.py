@@ -170,3 +170,46 @@ async def test_when_the_note_fails_inside_the_one_write_its_deal_is_not_made_aga
     assert rows["deal"].record.output["id"] == state["deals"][0]["id"]
     assert rows["contact"].record.output["id"] == state["contacts"][0]["id"]
     assert rows["note"].record.status == "failed"
+
+
+async def test_when_the_deal_fails_inside_the_contact_and_deal_batch_the_contact_is_not_made_again(
+    tmp_path: Path,
+) -> None:
+    project = write_project(tmp_path, {"b": bundle("b24", event="chat_finished")})
+    store = SQLiteStore(tmp_path / "journal.db")
+    await store.open()
+    b = project.bundles[0]
+    payload = json.loads(samples.text("chat_finished"))
+    payload["visitor"] |= {"phone": "+7 916 555-20-01", "email": "deal-fails@mail.ru"}
+    await store.accept(
+        NewEvent(
+            "shop",
+            "chat_finished",
+            "k-deal-fails",
+            json.dumps(payload).encode(),
+            1.0,
+            runs=(NewRun(b.name, "l", b.version_hash),),
+        )
+    )
+    try:
+        async with opened(project, tmp_path) as conns:
+            rest = conns["b24"].rest  # type: ignore[attr-defined]
+            send = rest.batch
+
+            async def refused_deal(commands: Any, **options: Any) -> Any:
+                # The portal refuses the deal: the contact before it in the batch is made.
+                if "deal" in commands and "contact" in commands:
+                    commands = {**commands, "deal": ("crm.deal.refused", commands["deal"][1])}
+                return await send(commands, **options)
+
+            rest.batch = refused_deal
+            [run] = await store.claim("w", now=2.0, lease=60)
+            outcome = await run_once(store, project, conns, run)
+            state = entities(project, conns, "b24")
+            rows = {s.step_id: s for s in await store.steps(run.id)}
+    finally:
+        await store.close()
+    assert outcome.status == "failed"
+    assert len(state["contacts"]) == 1
+    assert state["deals"] == []
+    assert rows["contact"].record.output["id"] == state["contacts"][0]["id"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from jivocrm.connectors.base import DealData
 from jivocrm.connectors.spec import DEAL_TAGS, DEALS
-from jivocrm.core.errors import StepError
+from jivocrm.core.errors import ConnectorError, StepError
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
@@ -74,7 +74,11 @@ async def create_pending(ctx: StepContext, pending: PendingDeal) -> str:
     crm = resolve.connector(ctx)
     contact = pending.contact
     if contact is not None and contact.contact_id is None:
-        made = await crm.create_deal_with_contact(pending.data, contact.data)
+        try:
+            made = await crm.create_deal_with_contact(pending.data, contact.data)
+        except ConnectorError as exc:
+            contact.contact_id = exc.written.get("contact")  # made before the deal failed
+            raise
         contact.contact_id, contact.merged = made.contact_id, bool(made.extra.get("merged"))
     else:
         if contact is not None:  # made by the call that failed after it
@@ -90,13 +94,18 @@ async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContac
         return _deferred(ctx, data, pending)
     crm = resolve.connector(ctx)
     payload = {"deal": data, "contact": pending.data}
-    made = await writing.write(
-        ctx,
-        "create_deal_with_contact",
-        payload,
-        lambda: crm.create_deal_with_contact(data, pending.data),
-        "deal",
-    )
+    try:
+        made = await writing.write(
+            ctx,
+            "create_deal_with_contact",
+            payload,
+            lambda: crm.create_deal_with_contact(data, pending.data),
+            "deal",
+        )
+    except ConnectorError as exc:
+        # A contact the call made before its deal failed is the contact step's: not made again.
+        pending.contact_id = exc.written.get("contact")
+        raise
     pending.contact_id = made.contact_id or (
         writing.placeholder("contact") if ctx.dry_run else None
     )

@@ -25,7 +25,7 @@ from jivocrm.connectors.base import (
 )
 from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
 from jivocrm.connectors.bitrix24.metadata import fetch_metadata
-from jivocrm.connectors.bitrix24.rest import Rest, as_items, as_map
+from jivocrm.connectors.bitrix24.rest import BatchResult, Rest, as_items, as_map
 from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
 from jivocrm.core.phones import normalize_email, normalize_phone, spellings
 
@@ -49,6 +49,20 @@ def _phones(values: Sequence[str]) -> list[str]:
 
 def _emails(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(e for e in map(normalize_email, values) if e))
+
+
+def _written(commands: Mapping[str, Any], answer: BatchResult) -> dict[str, str]:
+    """The id each command of a halting batch made, in order; where one failed (and so stopped
+    the rest), its error carries what was made before it (``written``), so nothing is made
+    again."""
+    written: dict[str, str] = {}
+    try:
+        for key in commands:
+            written[key] = _id(answer.get(key))
+    except ConnectorError as exc:
+        exc.written = written
+        raise
+    return written
 
 
 def _id(value: Any) -> str:
@@ -321,16 +335,13 @@ class Bitrix24Connector(Connector):
             contact, _phones(contact.phones), _emails(contact.emails)
         )
         deal.contact_id = "$result[contact]"
-        answer = await self.rest.batch(
-            {
-                "contact": ("crm.contact.add", {"fields": contact_fields}),
-                "deal": ("crm.deal.add", {"fields": self._deal_fields(deal)}),
-            },
-            halt=True,
-        )
-        contact_id = _id(answer.get("contact"))
-        deal.contact_id = contact_id
-        return Created(_id(answer.get("deal")), contact_id=contact_id)
+        commands = {
+            "contact": ("crm.contact.add", {"fields": contact_fields}),
+            "deal": ("crm.deal.add", {"fields": self._deal_fields(deal)}),
+        }
+        written = _written(commands, await self.rest.batch(commands, halt=True))
+        deal.contact_id = written["contact"]
+        return Created(written["deal"], contact_id=written["contact"])
 
     async def create_deal_with_note(
         self, deal: DealData, contact: ContactData | None, kind: EntityKind, text: str
@@ -345,14 +356,7 @@ class Bitrix24Connector(Connector):
         commands["deal"] = ("crm.deal.add", {"fields": self._deal_fields(deal)})
         comment = {"ENTITY_TYPE": kind, "ENTITY_ID": "$result[deal]", "COMMENT": text}
         commands["note"] = ("crm.timeline.comment.add", {"fields": comment})
-        answer = await self.rest.batch(commands, halt=True)
-        written: dict[str, str] = {}
-        try:
-            for key in commands:  # in order: with halt, a failed one stopped the rest
-                written[key] = _id(answer.get(key))
-        except ConnectorError as exc:
-            exc.written = written  # what was made before it failed is not made again
-            raise
+        written = _written(commands, await self.rest.batch(commands, halt=True))
         if "contact" in written:
             deal.contact_id = written["contact"]
         return Created(
