@@ -17,6 +17,10 @@ A page added under ``/ui`` gets all of this without a line of its own:
 * **CSRF.** A form that changes something carries its session's own token, and a browser's
   ``Origin`` (when sent) must be this site: ``null`` and other sites are refused.
 * **Login attempts** are limited per client address.
+* **The language switch** (``POST /ui/language``) is open like the login form: it sets only the
+  reader's ``lang`` cookie, so it needs no session (the login page has it too) and no CSRF token;
+  the host and ``Origin`` checks of every form still apply, and it sends back to ``/ui`` pages
+  only.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ TRACKED_CLIENTS = 10_000  # addresses whose failed logins are remembered, at mos
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PATHS = frozenset({"/ui/login"})  # reachable without a session (still host-checked)
+LANGUAGE_PATH = "/ui/language"
+OPEN_PATHS = frozenset({"/ui/login", LANGUAGE_PATH})  # no session needed (still host-checked)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -296,4 +301,4 @@ def _in(address: str, networks: tuple[str, ...]) -> bool:
     return False
 
 
-__all__ = ["COOKIE", "SESSION", "TOKEN_ENV", "Access", "Client", "Session"]
+__all__ = ["COOKIE", "LANGUAGE_PATH", "SESSION", "TOKEN_ENV", "Access", "Client", "Session"]
