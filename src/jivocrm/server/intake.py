@@ -245,7 +245,9 @@ def _refused(
             content_type=request.content_type,
         )
     if daemon.notifier is not None and daemon.accepting:
-        daemon.notifier.channel_refused(channel.name, f"{status} {reason}")
+        daemon.notifier.channel_refused(
+            channel.name, Text("{status} {reason}", status=status, reason=reason)
+        )
 
 
 __all__ = ["dedup_key", "find_channel", "receive"]
