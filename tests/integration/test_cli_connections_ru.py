@@ -147,3 +147,13 @@ def test_json_stays_english_in_every_language(tmp_path: Path, emulators: dict[st
     oauth = next(r for r in rows if r["connection"] == "b24" and not r["ok"])
     assert oauth["check"] == "authenticated"
     assert oauth["detail"].startswith("Bitrix24 ERROR_OAUTH: application not installed")
+
+
+def test_a_variable_not_set(tmp_path: Path, emulators: dict[str, str]) -> None:
+    assert "B24_WEBHOOK_URL" not in os.environ
+    result = check(tmp_path, emulators, RU, "b24")
+    assert result.returncode == 1
+    assert (
+        "FAIL b24: настройка: переменная окружения B24_WEBHOOK_URL не задана; экспортируйте её"
+        " или впишите в .env (см. .env.example)"
+    ) in result.stdout

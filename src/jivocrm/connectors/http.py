@@ -224,7 +224,7 @@ class Transport:
                     "{connection}: no answer within {seconds} s; the CRM is slow or unreachable"
                     " (raise `timeout` on the connection if this is normal for it)",
                     connection=self.name,
-                    seconds=f"{self.timeout:g}",
+                    seconds=format(self.timeout, "g"),
                 )
             )
         except aiohttp.ClientError as exc:

@@ -91,7 +91,9 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
         daemon.metrics.event(None, "malformed")
         log.info("webhook_body_timeout", remote=request.remote)
         timeout = view.project.server.body_timeout
-        _refused(daemon, request, channel, 408, Text(reasons.TOO_SLOW, seconds=f"{timeout:g}"))
+        _refused(
+            daemon, request, channel, 408, Text(reasons.TOO_SLOW, seconds=format(timeout, "g"))
+        )
         raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
     parsed = _decode(received, view.project.region)
     if isinstance(parsed, web.Response):

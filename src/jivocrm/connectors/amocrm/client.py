@@ -161,7 +161,9 @@ class AmoCRMConnector(Connector):
             current = await self._call("GET", f"/api/v4/contacts/{cid}")
             if current.status == 204:
                 # amoCRM answers 204 with an empty body for a contact it does not have.
-                raise FatalError(f"amoCRM has no contact {cid}: was it deleted in amoCRM?")
+                raise FatalError(
+                    Text("amoCRM has no contact {id}: was it deleted in amoCRM?", id=cid)
+                )
             raw = current.data if isinstance(current.data, dict) else {}
             data = dataclasses.replace(
                 data,

@@ -280,8 +280,10 @@ class Bitrix24Connector(Connector):
     def _deal_fields(data: DealData) -> dict[str, Any]:
         if data.tags:
             raise FatalError(
-                "Bitrix24 deals have no tags: remove `tags` from the step (SOURCE_DESCRIPTION"
-                " under `extra` holds a channel or a note)"
+                Text(
+                    "Bitrix24 deals have no tags: remove `tags` from the step (SOURCE_DESCRIPTION"
+                    " under `extra` holds a channel or a note)"
+                )
             )
         fields: dict[str, Any] = {}
         pipeline, stage = data.pipeline_id, data.stage_id
@@ -377,7 +379,7 @@ class Bitrix24Connector(Connector):
         responsible = data.responsible_id or self.default_user
         if responsible is None:
             raise FatalError(
-                "Bitrix24 tasks need a responsible user: set `responsible` on the step"
+                Text("Bitrix24 tasks need a responsible user: set `responsible` on the step")
             )
         fields: dict[str, Any] = {
             "TITLE": data.title or data.text.strip().splitlines()[0][:250],

@@ -50,7 +50,7 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
                     Text(
                         "connection {name}: {key}: {problem}",
                         name=ctx.name,
-                        key=f"oauth.{key}",
+                        key="oauth." + key,
                         problem=problem,
                     )
                 )

@@ -263,13 +263,17 @@ class RetailCRMConnector(Connector):
         if kind == "contact":
             return mapping.numeric(entity_id, "customer"), ""
         if kind != "deal":
-            raise StepError(f"RetailCRM keeps notes on customers and orders, not on a {kind}")
+            raise StepError(
+                Text("RetailCRM keeps notes on customers and orders, not on a {kind}", kind=kind)
+            )
         oid = mapping.numeric(entity_id, "order")
         if oid not in self._owners:
             order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
             self._remember({"id": oid, **order})
         if oid not in self._owners:
-            raise StepError(f"RetailCRM: order {oid} has no customer to keep the note on")
+            raise StepError(
+                Text("RetailCRM: order {id} has no customer to keep the note on", id=oid)
+            )
         customer, number = self._owners[oid]
         return customer, f"Заказ {number or oid}: "
 
