@@ -157,3 +157,36 @@ def test_a_variable_not_set(tmp_path: Path, emulators: dict[str, str]) -> None:
         "FAIL b24: настройка: переменная окружения B24_WEBHOOK_URL не задана; экспортируйте её"
         " или впишите в .env (см. .env.example)"
     ) in result.stdout
+
+
+def russian_form(count: int) -> int:
+    """Which Russian form a count takes: 1 (одна воронка), 2 (две воронки) or 5 (пять воронок)."""
+    if count % 10 == 1 and count % 100 != 11:
+        return 1
+    return 2 if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14 else 5
+
+
+FORMS = {
+    **dict.fromkeys(("воронка", "этап", "пользователь", "поле"), 1),
+    **dict.fromkeys(("воронки", "этапа", "пользователя", "поля"), 2),
+    **dict.fromkeys(("воронок", "этапов", "пользователей", "полей"), 5),
+}
+
+
+def test_refresh_counts_in_russian_plural_forms(tmp_path: Path, emulators: dict[str, str]) -> None:
+    (tmp_path / "bundles").mkdir()
+    (tmp_path / "jivocrm.yaml").write_text(PROJECT.format(amo=emulators["amocrm"]), "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "jivocrm", "connections", "refresh", "b24"],
+        cwd=tmp_path,
+        env={**os.environ, **RU, **good_webhook(emulators)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("ok   b24: "))
+    said = [part.split(" ", 1) for part in line.removeprefix("ok   b24: ").split(", ")]
+    assert len(said) == 4, line
+    assert all(FORMS[noun] == russian_form(int(count)) for count, noun in said), line
+    assert result.stdout.splitlines()[-1].startswith("записан ")
