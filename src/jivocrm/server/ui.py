@@ -124,7 +124,10 @@ class UI:
         html = self.templates.get_template(name).render(
             csrf=csrf,
             path=request.path,
-            here=request.path_qs,
+            # Where the language switch sends back: a page a GET can show again.
+            here=request.path_qs
+            if request.method == "GET"
+            else request.path.removesuffix("/replay"),
             signed_in=signed_in,
             lang=i18n.current(),
             languages=LANGUAGE_NAMES,
