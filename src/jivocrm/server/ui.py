@@ -6,13 +6,13 @@ refresh) while its run is unfinished. The data and redaction are the CLI's (``jo
 
 Access (host names, loopback trust, the admin token, sessions, CSRF, login limits) is one
 middleware for every path under ``/ui``, in ``ui_access``: a page added here gets it for free.
+Every malformed input (an id past 64 bits, a token in any alphabet, an odd payload) is a 4xx or a
+page that shows what the journal holds, never a 500.
 
 Pages speak the reader's language (Jinja2's i18n extension over ``core.i18n``): the ``lang``
 cookie the switch on every page sets, else the browser's ``Accept-Language``, else the project's
 ``language:``, else English. The request runs in that language, so the texts Python makes for the
 page (a refusal's advice, an error) are in it too.
-Every malformed input (an id past 64 bits, a token in any alphabet, an odd payload) is a 4xx or a
-page that shows what the journal holds, never a 500.
 """
 
 from __future__ import annotations
