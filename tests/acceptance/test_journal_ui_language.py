@@ -131,3 +131,15 @@ async def test_the_switch_works_on_the_sign_in_page_of_a_remote_visitor(client: 
     assert (answer.status, answer.headers["Location"]) == (303, "/ui/login")
     runs = await client.get("/ui/runs", headers=remote, allow_redirects=False)
     assert runs.status == 303  # still has to sign in: the switch opened nothing else
+
+
+async def test_the_access_rules_answer_in_the_readers_language(client: Client) -> None:
+    await client.get("/ui/runs")  # the loopback session's cookie
+    for headers, said in (
+        (RU, "токен формы устарел или отсутствует: обновите страницу"),
+        ({}, "stale or missing form token: reload the page"),
+    ):
+        answer = await client.post("/ui/runs/1/replay", data={"csrf": "0" * 64}, headers=headers)
+        assert (answer.status, await answer.text()) == (403, said)
+    wrong_host = await client.get("/ui/runs", headers={**RU, "Host": "attacker.example"})
+    assert (await wrong_host.text()).startswith("это имя хоста не принадлежит демону")

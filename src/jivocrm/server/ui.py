@@ -324,7 +324,7 @@ def _id(text: str) -> int:
     """A run or event id from the path; anything else is a 404 (the stores' ids are 64-bit)."""
     value = _int(text, -1)
     if not 1 <= value <= MAX_ID:
-        raise web.HTTPNotFound(text="no such id in the journal")
+        raise web.HTTPNotFound(text=_("no such id in the journal"))
     return value
 
 

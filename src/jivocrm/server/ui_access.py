@@ -40,6 +40,7 @@ from urllib.parse import urlencode, urlsplit
 import structlog
 from aiohttp import web
 
+from jivocrm.core.i18n import _
 from jivocrm.engine.model import ServerConfig
 
 log = structlog.get_logger("jivocrm.ui")
@@ -225,8 +226,10 @@ class Access:
             if not self.host_allowed(request, config):
                 log.warning("ui_host_refused", host=request.host, remote=request.remote)
                 raise web.HTTPMisdirectedRequest(
-                    text="this host name is not one of the daemon's; add it to "
-                    "server.allowed_hosts, or use the address in server.public_url"
+                    text=_(
+                        "this host name is not one of the daemon's; add it to"
+                        " server.allowed_hosts, or use the address in server.public_url"
+                    )
                 )
             client = self.client(request, config)
             session = self._authorise(request, client)
@@ -234,7 +237,7 @@ class Access:
                 if self.admin_token() is None:
                     return denied(request, "loopback")
                 if request.method in UNSAFE_METHODS:
-                    raise web.HTTPUnauthorized(text="sign in first: /ui/login")
+                    raise web.HTTPUnauthorized(text=_("sign in first: /ui/login"))
                 raise web.HTTPSeeOther("/ui/login?" + urlencode({"next": request.path_qs}))
             if request.method in UNSAFE_METHODS:
                 await self._check_form(request, session, config)
@@ -263,21 +266,21 @@ class Access:
     ) -> None:
         if not self.origin_ok(request):
             log.warning("ui_origin_refused", origin=request.headers.get("Origin"))
-            raise web.HTTPForbidden(text="a form from another site is refused")
+            raise web.HTTPForbidden(text=_("a form from another site is refused"))
         try:
             async with asyncio.timeout(config.body_timeout):
                 form = await request.post()
         except TimeoutError:
-            raise web.HTTPRequestTimeout(text="the form did not arrive in time") from None
+            raise web.HTTPRequestTimeout(text=_("the form did not arrive in time")) from None
         except ValueError:
-            raise web.HTTPBadRequest(text="the form could not be read") from None
+            raise web.HTTPBadRequest(text=_("the form could not be read")) from None
         if session is None or session.bearer or request.path in OPEN_PATHS:
             return  # the login form (no session yet), or a script with the token itself
         offered = str(form.get("csrf", ""))
         if session.cookie is not None or not hmac.compare_digest(
             _ascii(offered), _ascii(session.csrf)
         ):
-            raise web.HTTPForbidden(text="stale or missing form token: reload the page")
+            raise web.HTTPForbidden(text=_("stale or missing form token: reload the page"))
 
 
 def _loopback(address: str) -> bool:
