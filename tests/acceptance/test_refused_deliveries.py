@@ -192,3 +192,50 @@ def test_each_refused_delivery_is_on_the_page_with_its_reason(
         assert row["reason"][:160] in page
     with urllib.request.urlopen(f"{w.url}/ui/refused/{by_status[413]['id']}", timeout=10) as one:
         assert "raise server.body_limit" in html.unescape(one.read().decode())
+
+
+def explain_in(w: World, refusal_id: int, language: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    env = {**w.env, "LANG": language, "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
+    command = [sys.executable, "-m", "jivocrm", "events", "explain", "--refused", str(refusal_id)]
+    done = subprocess.run(
+        [*command, *args, "--project", str(w.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "advice"),
+    [
+        (400, "причина: тело запроса — не JSON: ", "Тело запроса — не событие Jivo"),
+        (403, "причина: widget_id Qq1Ww2Ee3R — не виджет канала shop", "из другого канала Jivo"),
+        (413, "причина: тело запроса больше server.body_limit (", "увеличьте server.body_limit"),
+        (408, "причина: тело запроса шло дольше 1 с", "медленное или оборванное соединение"),
+        (503, "причина: хранилище не смогло его принять: ", "проверьте диск и базу данных"),
+    ],
+)
+def test_a_refused_delivery_is_explained_in_russian(
+    refused: tuple[World, dict[int, Any]], status: int, reason: str, advice: str
+) -> None:
+    w, by_status = refused
+    text = explain_in(w, by_status[status]["id"], "ru_RU.UTF-8")
+    assert text.startswith(f"отклонённая доставка {by_status[status]['id']}: {status} · канал shop")
+    assert reason in text
+    assert f"что изменить: {advice}" in text or advice in text.split("что изменить: ", 1)[1]
+
+
+def test_explain_refused_json_is_the_same_in_every_language(
+    refused: tuple[World, dict[int, Any]],
+) -> None:
+    w, by_status = refused
+    refusal_id = by_status[403]["id"]
+    russian = explain_in(w, refusal_id, "ru_RU.UTF-8", "--format", "json")
+    assert russian == explain_in(w, refusal_id, "C.UTF-8", "--format", "json")
+    assert json.loads(russian)["advice"].startswith("The event came from another Jivo channel")

@@ -33,15 +33,39 @@ def served(tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     with sync_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ru-RU")
+        launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            yield context.new_page()
+            yield launched
         finally:
-            context.close()
-            browser.close()
+            launched.close()
+
+
+def open_page(browser: Any, locale: str) -> Any:
+    """A page of a fresh browser profile whose Accept-Language is ``locale``'s."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale=locale)
+    return context.new_page()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A browser that asks for English pages (the tests read the English texts)."""
+    opened = open_page(browser, "en-US")
+    try:
+        yield opened
+    finally:
+        opened.context.close()
+
+
+@pytest.fixture
+def page_ru(browser: Any) -> Iterator[Any]:
+    """A browser set to Russian, as the journal's readers' mostly are."""
+    opened = open_page(browser, "ru-RU")
+    try:
+        yield opened
+    finally:
+        opened.context.close()

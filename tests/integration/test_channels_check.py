@@ -83,3 +83,33 @@ def test_the_webhook_url_is_the_public_one_with_the_token_masked(world: World) -
     with_public_url(world, public)
     _, data, _ = checked(world)
     assert by_name(data)["shop"]["webhook_url"] == f"{public}/jivo/********"
+
+
+def in_language(w: World, language: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    env = {**w.env, "LANG": language, "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "jivocrm", "channels", "check", *args, "--project", str(w.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_channels_check_speaks_russian_and_its_json_does_not(world: World) -> None:
+    with_public_url(world, world.url)
+    text = in_language(world, "ru_RU.UTF-8")
+    assert f"  ✓ по адресу {world.url} отвечает этот демон" in text
+    assert "  ✗ не https: токен передаётся открытым текстом" in text
+    assert "  ✗ последняя доставка от Jivo: ни разу" in text
+    assert f"  1. В Jivo откройте {JIVO_PATH} для сайта этого канала." in text
+    assert "тогда Jivo пишет «Ой-ёй, подключение не удалось»" in text
+    assert re.search(r"Осталось сделать \d+ дел", text)
+    english = in_language(world, "C.UTF-8", "--format", "json")
+    assert in_language(world, "ru_RU.UTF-8", "--format", "json") == english
+    assert json.loads(english)["channels"][1]["steps"][1].startswith("Switch webhooks on")

@@ -54,3 +54,33 @@ def test_a_wrong_bot_token_says_where_to_get_the_right_one(tmp_path: Path) -> No
     telegram = json.loads(done.stdout)["telegram"]
     assert (done.returncode, telegram["sent"]) == (1, False)
     assert "check notify.telegram.bot_token (from @BotFather)" in telegram["error"]
+
+
+def test_people_read_the_test_message_in_russian_and_the_webhook_json_stays_english(
+    tmp_path: Path,
+) -> None:
+    ru = {"LANG": "ru_RU.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
+    with AlertSinks(bot_token=BOT) as sinks:
+        env = {"ALERT_URL": sinks.webhook_url, "TG": BOT, **ru}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jivocrm",
+                "notify",
+                "test",
+                f"--project={project(tmp_path, sinks)}",
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        telegram, mail, webhook = sinks.telegram[0], sinks.mail[0], sinks.webhook[0]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "✓ telegram: отправлено" in done.stdout.splitlines()
+    assert telegram["text"].startswith("jivocrm: тестовое оповещение\n\nТестовое сообщение от")
+    assert mail["Subject"] == "jivocrm: тестовое оповещение"
+    assert "оповещения доходят до этого канала" in mail.get_content()
+    assert (webhook["alert"], webhook["title"]) == ("test", "jivocrm: test alert")
+    assert webhook["text"].endswith(": alerts reach this channel.")

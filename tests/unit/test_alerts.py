@@ -85,3 +85,22 @@ def test_state_changes_ride_in_the_message() -> None:
     assert "connection amo recovered" in message.text
     assert f"{UI}/ui/runs?status=queued" in message.text
     assert message.data["alert"] == "state_changed"
+
+
+def test_people_read_the_message_in_russian_while_its_json_stays_english() -> None:
+    from jivocrm.core import i18n
+
+    batch = Batch()
+    for n in range(22):
+        batch.add(failure(n))
+    batch.add(Alert("connection_unavailable", "amo", "amo: 503", 1_700_000_000))
+    with i18n.language("ru"):
+        message = render(batch, UI)
+    assert message.title == "jivocrm: 22 runs failed (digest); connection amo is unavailable"
+    assert message.shown_title == (
+        "jivocrm: 22 запуска завершились ошибкой (сводка); подключение amo недоступно"
+    )
+    assert "22 запуска завершились ошибкой с " in message.shown_text
+    assert "По связкам: deals 22" in message.shown_text
+    assert "22 runs failed between" in message.text
+    assert message.data["runs"][0]["hint"].startswith("jivocrm runs show 0; jivocrm runs replay")

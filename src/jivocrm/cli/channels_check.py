@@ -20,8 +20,10 @@ import aiohttp
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, USER_ERROR, echo_json
+from jivocrm.core.i18n import Text, _, localized, ngettext
 from jivocrm.engine.addresses import local_address, public_address
 from jivocrm.journal.channels import channel_rows, jivo_steps
+from jivocrm.journal.refusals import shown_reason
 
 PATIENCE = 5.0  # seconds for each /healthz probe
 
@@ -53,25 +55,38 @@ async def reachability(public: str, local: str | None) -> dict[str, Any]:
         outside = await probe(session, public)
         here = await probe(session, local) if local and local != public else outside
     if outside.status is None:
-        return {"ok": False, "text": f"no answer from {public}/healthz: {outside.error}"}
+        text = Text("no answer from {url}/healthz: {error}", url=public, error=outside.error)
+        return {"ok": False, "text": text}
     if outside.status != 200 or outside.instance is None:
         return {
             "ok": False,
-            "text": f"{public}/healthz answers {outside.status}, but not as jivocrm: the address"
-            " leads elsewhere (check the proxy or DNS)",
+            "text": Text(
+                "{url}/healthz answers {status}, but not as jivocrm: the address leads elsewhere"
+                " (check the proxy or DNS)",
+                url=public,
+                status=outside.status,
+            ),
         }
     if here.instance is None:
         return {
             "ok": True,
-            "text": f"{public} answers a jivocrm daemon; none answers at {local}, so whether it"
-            " is this project's cannot be told from here",
+            "text": Text(
+                "{url} answers a jivocrm daemon; none answers at {local}, so whether it is this"
+                " project's cannot be told from here",
+                url=public,
+                local=local,
+            ),
         }
     if here.instance != outside.instance:
         return {
             "ok": False,
-            "text": f"{public} answers another jivocrm daemon than the one at {local}",
+            "text": Text(
+                "{url} answers another jivocrm daemon than the one at {local}",
+                url=public,
+                local=local,
+            ),
         }
-    return {"ok": True, "text": f"{public} answers this daemon"}
+    return {"ok": True, "text": Text("{url} answers this daemon", url=public)}
 
 
 def problems_of(row: dict[str, Any], public_set: bool, https: bool, reach: dict[str, Any]) -> int:
@@ -101,14 +116,18 @@ def check(project_path: Path, show_token: bool, fmt: str) -> int:
     now = time.time()
     if not public_set:
         out.print(
-            "✗ server.public_url is not set: Jivo cannot post to a local address. Set it to the"
-            " https address Jivo reaches this daemon at (a reverse proxy or tunnel).",
+            _(
+                "✗ server.public_url is not set: Jivo cannot post to a local address. Set it to"
+                " the https address Jivo reaches this daemon at (a reverse proxy or tunnel)."
+            ),
             markup=False,
         )
     for row in rows:
         for line in _channel_lines(row, https, reach, now):
             out.print(line, markup=False, soft_wrap=True)
-    out.print("Everything is in place." if not bad else f"{bad} thing(s) to do, above.")
+    done = _("Everything is in place.")
+    to_do = ngettext("{count} thing to do, above.", "{count} things to do, above.", bad)
+    out.print(done if not bad else to_do.format(count=bad))
     return USER_ERROR if bad else OK
 
 
@@ -119,32 +138,45 @@ def _mark(ok: bool) -> str:
 def _channel_lines(
     row: dict[str, Any], https: bool, reach: dict[str, Any], now: float
 ) -> list[str]:
+    insecure = _("not https: the token travels in the clear; put TLS in front")
     lines = [
         "",
-        f"channel {row['channel']} (widget {row['widget_id']})",
-        f"  webhook URL for Jivo: {row['webhook_url']}",
-        f"  {_mark(https)} "
-        + ("https" if https else "not https: the token travels in the clear; put TLS in front"),
-        f"  {_mark(reach['ok'])} {reach['text']}",
+        _("channel {channel} (widget {widget})").format(
+            channel=row["channel"], widget=row["widget_id"]
+        ),
+        "  " + _("webhook URL for Jivo: {url}").format(url=row["webhook_url"]),
+        f"  {_mark(https)} " + ("https" if https else insecure),
+        f"  {_mark(reach['ok'])} {localized(reach['text'])}",
     ]
     if row["bundles"]:
-        lines.append(f"  ✓ bundles serving it: {', '.join(row['bundles'])}")
+        serving = _("bundles serving it: {bundles}").format(bundles=", ".join(row["bundles"]))
+        lines.append(f"  ✓ {serving}")
     else:
-        lines.append("  ✗ no bundle serves it: its events are stored and do nothing")
+        lines.append("  ✗ " + _("no bundle serves it: its events are stored and do nothing"))
     last = row["last_event_at"]
+    when = f"{fmt_.ago(last, now)} ({fmt_.when(last)})" if last else _("never")
     lines.append(
-        f"  {_mark(last is not None)} last delivery from Jivo: "
-        + (f"{fmt_.ago(last, now)} ({fmt_.when(last)})" if last else "never")
+        f"  {_mark(last is not None)} " + _("last delivery from Jivo: {when}").format(when=when)
     )
     refusal = row["last_refusal"]
     if refusal:
-        lines.append(
-            f"  ! {row['refused']} refused; the last {fmt_.ago(refusal['received_at'], now)}:"
-            f" {refusal['status']} {refusal['reason']}"
-            f" (`jivocrm events explain --refused {refusal['id']}` says what to change)"
+        last_refused = ngettext(
+            "{count} refused; the last {ago}: {status} {reason} (`jivocrm events explain"
+            " --refused {id}` says what to change)",
+            "{count} refused; the last {ago}: {status} {reason} (`jivocrm events explain"
+            " --refused {id}` says what to change)",
+            row["refused"],
         )
+        shown = last_refused.format(
+            count=row["refused"],
+            ago=fmt_.ago(refusal["received_at"], now),
+            status=refusal["status"],
+            reason=shown_reason(refusal["reason"]),
+            id=refusal["id"],
+        )
+        lines.append(f"  ! {shown}")
     for number, step in enumerate(row["steps"], 1):
-        lines.append(f"  {number}. {step}")
+        lines.append(f"  {number}. {localized(step)}")
     return lines
 
 

@@ -15,12 +15,21 @@ from jivocrm.cli.common import OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.connectors.base import CheckResult, Connector, Metadata
 from jivocrm.core.diagnostics import render
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import N_, Text, _, localized, ngettext
 from jivocrm.engine import snapshot
 from jivocrm.engine.connections import open_connections
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 
 T = TypeVar("T")
+
+# The checks as people read them; ``--format json`` keeps the names.
+CHECKS = {
+    "configuration": N_("configuration"),
+    "reachable": N_("reachable"),
+    "authenticated": N_("authenticated"),
+    "rights": N_("rights"),
+}
 
 PROJECT = click.option(
     "--project",
@@ -42,8 +51,14 @@ def _project(
     names = sorted(project.connections)
     if name is not None:
         if name not in project.connections:
-            known = ", ".join(names) or "none"
-            raise JivoCRMError(f"no connection named {name!r} (the project has: {known})")
+            known = ", ".join(names) or Text("none")
+            raise JivoCRMError(
+                Text(
+                    "no connection named {name!r} (the project has: {known})",
+                    name=name,
+                    known=known,
+                )
+            )
         names = [name]
     return project, names
 
@@ -78,7 +93,12 @@ def check(path: Path, name: str | None, fmt: str) -> int:
     for conn, outcome in results.items():
         if isinstance(outcome, JivoCRMError):
             rows.append(
-                {"connection": conn, "check": "configuration", "ok": False, "detail": str(outcome)}
+                {
+                    "connection": conn,
+                    "check": "configuration",
+                    "ok": False,
+                    "detail": outcome.message,
+                }
             )
         else:
             rows.extend(
@@ -91,7 +111,8 @@ def check(path: Path, name: str | None, fmt: str) -> int:
     else:
         for row in rows:
             mark = "ok  " if row["ok"] else "FAIL"
-            click.echo(f"{mark} {row['connection']}: {row['check']}: {row['detail']}")
+            shown = _(CHECKS.get(row["check"], row["check"]))
+            click.echo(f"{mark} {row['connection']}: {shown}: {localized(row['detail'])}")
     return USER_ERROR if failed else OK
 
 
@@ -111,7 +132,7 @@ def refresh(path: Path, name: str | None, fmt: str) -> int:
     for conn, outcome in results.items():
         if isinstance(outcome, JivoCRMError):
             failed = True
-            summary.append({"connection": conn, "error": str(outcome)})
+            summary.append({"connection": conn, "error": outcome.message})
             continue
         snapshot.write_connection(target, conn, project.connections[conn].type, outcome)
         summary.append(
@@ -128,14 +149,23 @@ def refresh(path: Path, name: str | None, fmt: str) -> int:
     else:
         for item in summary:
             if "error" in item:
-                click.echo(f"FAIL {item['connection']}: {item['error']}")
+                click.echo(f"FAIL {item['connection']}: {localized(item['error'])}")
             else:
-                click.echo(
-                    f"ok   {item['connection']}: {item['pipelines']} pipelines, "
-                    f"{item['stages']} stages, {item['users']} users, {item['fields']} fields"
-                )
-        click.echo(f"wrote {target}; review it with `git diff` and commit it")
+                click.echo(f"ok   {item['connection']}: {_counts(item)}")
+        click.echo(_("wrote {file}; review it with `git diff` and commit it").format(file=target))
     return USER_ERROR if failed else OK
+
+
+def _counts(item: dict[str, Any]) -> str:
+    """``3 pipelines, 9 stages, 4 users, 6 fields`` with each noun in the form its number takes."""
+    parts = [
+        ngettext("{count} pipeline", "{count} pipelines", item["pipelines"]),
+        ngettext("{count} stage", "{count} stages", item["stages"]),
+        ngettext("{count} user", "{count} users", item["users"]),
+        ngettext("{count} field", "{count} fields", item["fields"]),
+    ]
+    counts = (item["pipelines"], item["stages"], item["users"], item["fields"])
+    return ", ".join(p.format(count=n) for p, n in zip(parts, counts, strict=True))
 
 
 FORMAT = click.option(

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from jivocrm.cli.common import OK, finish, guarded
 from jivocrm.connectors import CONNECTORS
+from jivocrm.core.i18n import _
 
 
 def snippet(crm: str, url: str) -> str:
@@ -31,8 +32,11 @@ def snippet(crm: str, url: str) -> str:
 def emulate(crm: str, host: str, port: int, seed: Path | None) -> int:
     app = CONNECTORS[crm].emulator(seed)
     url = f"http://{host}:{port}"
-    click.echo(f"{CONNECTORS[crm].title} emulator on {url} (state: GET {url}/_emulator/state)")
-    click.echo("Use it from a project (jivocrm.yaml):\n" + snippet(crm, url), nl=False)
+    title = CONNECTORS[crm].title
+    click.echo(
+        _("{crm} emulator on {url} (state: GET {url}/_emulator/state)").format(crm=title, url=url)
+    )
+    click.echo(_("Use it from a project (jivocrm.yaml):") + "\n" + snippet(crm, url), nl=False)
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return OK
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, echo_json
+from jivocrm.core.i18n import _, localized
 from jivocrm.journal.redaction import journal_redactor
-from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
+from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list, shown_reason
 
 
 def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) -> int:
@@ -30,7 +31,7 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
             fmt_.when(row["received_at"]),
             row["channel"],
             str(row["status"]),
-            fmt_.short(row["reason"], 70),
+            fmt_.short(shown_reason(row["reason"]), 70),
             row["remote"] or "—",
             fmt_.short(row["excerpt"], 40) or "—",
         )
@@ -49,7 +50,7 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
             markup=False,
         )
     if data["unknown_tokens"]:
-        out.print(UNKNOWN_ADVICE, markup=False)
+        out.print(localized(UNKNOWN_ADVICE), markup=False)
     out.print("`jivocrm events explain --refused ID` says what to change.")
     return OK
 
@@ -57,17 +58,27 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
 def explain_refused(project_path: Path, refusal_id: int, fmt: str) -> int:
     project = fmt_.load(project_path)
     found = fmt_.query(project, lambda store: refusal_detail(store, project, refusal_id))
-    data = journal_redactor(project).value(found)
     if fmt == "json":
-        echo_json(data)
+        echo_json(journal_redactor(project).value(found))
         return OK
+    # The reason is kept in English and the advice made in English: read in the reader's language.
+    found = {**found, "reason": shown_reason(found["reason"]), "advice": localized(found["advice"])}
+    data = journal_redactor(project).value(found)
     out = fmt_.console()
     for line in (
-        f"refused delivery {data['id']}: {data['status']} · channel {data['channel']} · "
-        f"received {fmt_.when(data['received_at'])} · from {data['remote'] or '—'}",
-        f"reason: {data['reason']}",
-        f"body (excerpt): {data['excerpt'] or '—'}",
-        f"what to change: {data['advice']}",
+        _(
+            "refused delivery {id}: {status} · channel {channel} · received {received} · from"
+            " {remote}"
+        ).format(
+            id=data["id"],
+            status=data["status"],
+            channel=data["channel"],
+            received=fmt_.when(data["received_at"]),
+            remote=data["remote"] or "—",
+        ),
+        _("reason: {reason}").format(reason=data["reason"]),
+        _("body (excerpt): {excerpt}").format(excerpt=data["excerpt"] or "—"),
+        _("what to change: {advice}").format(advice=data["advice"]),
     ):
         out.print(line, markup=False, soft_wrap=True)
     return OK

@@ -14,14 +14,18 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import Text, _, localized
 from jivocrm.server.alert_senders import AlertNotSent, resolved_targets, senders
 from jivocrm.server.alerts import Message
 
 
 def test_message() -> Message:
+    """English for the webhook's JSON, the reader's language for Telegram and e-mail."""
     host = socket.gethostname()
-    text = f"A test message from jivocrm on {host}: alerts reach this channel."
-    return Message("jivocrm: test alert", text, {"alert": "test", "host": host})
+    title = Text("jivocrm: test alert")
+    text = Text("A test message from jivocrm on {host}: alerts reach this channel.", host=host)
+    data = {"alert": "test", "host": host}
+    return Message(title, text, data, localized(title), localized(text))
 
 
 async def send_all(targets: dict[str, object], patience: float) -> dict[str, str | None]:
@@ -32,7 +36,7 @@ async def send_all(targets: dict[str, object], patience: float) -> dict[str, str
                 await sender.send(test_message())
                 results[sender.name] = None
             except AlertNotSent as exc:
-                results[sender.name] = str(exc)
+                results[sender.name] = exc.args[0] if exc.args else str(exc)
         return results
 
 
@@ -41,8 +45,10 @@ def notify_test(project_path: Path, fmt: str) -> int:
     targets = resolved_targets(project.notify, project.environ)
     if not targets:
         raise JivoCRMError(
-            "the project has no alert channel: add notify.webhook_url, notify.email or"
-            " notify.telegram to jivocrm.yaml (docs/operating.md, Alerts)"
+            Text(
+                "the project has no alert channel: add notify.webhook_url, notify.email or"
+                " notify.telegram to jivocrm.yaml (docs/operating.md, Alerts)"
+            )
         )
     results = asyncio.run(send_all(targets, project.notify.timeout))
     if fmt == "json":
@@ -51,7 +57,8 @@ def notify_test(project_path: Path, fmt: str) -> int:
         )
     else:
         for name, error in results.items():
-            click.echo(f"✓ {name}: sent" if error is None else f"✗ {name}: {error}")
+            sent = _("{channel}: sent").format(channel=name)
+            click.echo(f"✓ {sent}" if error is None else f"✗ {name}: {localized(error)}")
     return USER_ERROR if any(results.values()) else OK
 
 

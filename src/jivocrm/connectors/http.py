@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from jivocrm.connectors.ratelimit import RateLimiter
 from jivocrm.core import fastjson
 from jivocrm.core.errors import ConnectorError, RetriableError
+from jivocrm.core.i18n import Text
 from jivocrm.core.retry import IN_CALL, RetryPolicy
 
 log = structlog.get_logger("jivocrm.http")
@@ -220,12 +221,20 @@ class Transport:
                 error.retry_after = _retry_after_header(response.headers)
         except TimeoutError:
             error = RetriableError(
-                f"{self.name}: no answer within {self.timeout:g} s; the CRM is slow or unreachable"
-                " (raise `timeout` on the connection if this is normal for it)"
+                Text(
+                    "{connection}: no answer within {seconds} s; the CRM is slow or unreachable"
+                    " (raise `timeout` on the connection if this is normal for it)",
+                    connection=self.name,
+                    seconds=format(self.timeout, "g"),
+                )
             )
         except aiohttp.ClientError as exc:
             error = RetriableError(
-                f"{self.name}: cannot reach the CRM: {redact(str(exc), secrets)}"
+                Text(
+                    "{connection}: cannot reach the CRM: {reason}",
+                    connection=self.name,
+                    reason=redact(str(exc), secrets),
+                )
             )
         # Again after the answer: it may have issued new secrets (a refreshed token pair).
         secrets = [*secrets, *self.secrets()]

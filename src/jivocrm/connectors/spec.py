@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from jivocrm.core.i18n import Text
 from jivocrm.core.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -94,16 +95,20 @@ def https_problem(url: str, form: str, crm: str) -> str | None:
     """What is wrong with a CRM address; https only, except loopback hosts (emulators, tests)."""
     text = url.strip()
     if "://" not in text:
-        return f"add https://, the correct form is {form}"
+        return Text("add https://, the correct form is {form}", form=form)
     try:
         parts = urlsplit(text)
         host = parts.hostname
     except ValueError:
         host = None
     if host is None or parts.scheme not in ("http", "https"):
-        return f"the address must have the form {form}"
+        return Text("the address must have the form {form}", form=form)
     if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        return f"https required: {crm} answers only over https; the correct form is {form}"
+        return Text(
+            "https required: {crm} answers only over https; the correct form is {form}",
+            crm=crm,
+            form=form,
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 The tree, top down::
 
     JivoCRMError                  anything jivocrm raises on purpose; str() is the user-facing text
+                                  in English, ``localized(error.message)`` in the reader's language
     ├── ProjectError              the project or a bundle is wrong; carries every Diagnostic
     ├── TemplateError             a template failed to render (missing field, sandbox, size cap)
     ├── StepError                 a step could not do its job for a reason that is not the CRM's
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 
 class JivoCRMError(Exception):
     """Base of every error jivocrm raises on purpose."""
+
+    @property
+    def message(self) -> str:
+        """The message as it was made: a :class:`~jivocrm.core.i18n.Text` where one was given,
+        which a person can read in their language (``localized``); ``str()`` is the English."""
+        first = self.args[0] if len(self.args) == 1 else None
+        return first if isinstance(first, str) else str(self)
 
 
 class ProjectError(JivoCRMError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import Text
 
 REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -22,10 +23,20 @@ class MissingVariable(JivoCRMError):
     def __init__(self, names: list[str]) -> None:
         self.names = names
         listed = ", ".join(names)
-        super().__init__(
-            f"environment variable{'s' if len(names) > 1 else ''} {listed} not set; "
-            "export it or put it in .env (see .env.example)"
-        )
+        # One or several: the names are listed, so no count is said (no plural form by number).
+        if len(names) > 1:
+            message = Text(
+                "environment variables {names} not set; export it or put it in .env (see"
+                " .env.example)",
+                names=listed,
+            )
+        else:
+            message = Text(
+                "environment variable {names} not set; export it or put it in .env (see"
+                " .env.example)",
+                names=listed,
+            )
+        super().__init__(message)
 
 
 ENV_FILE = ".env"
@@ -71,7 +82,9 @@ def resolve_text(text: str, environ: Mapping[str, str], missing: list[str]) -> s
                 return ""
             value = default
         if "\n" in value or "\r" in value:
-            raise JivoCRMError(f"environment variable {name} contains a line break; remove it")
+            raise JivoCRMError(
+                Text("environment variable {name} contains a line break; remove it", name=name)
+            )
         return value
 
     return REFERENCE.sub(sub, text)

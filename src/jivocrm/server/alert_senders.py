@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import aiohttp
 import aiosmtplib
 
+from jivocrm.core.i18n import Text
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import NotifyConfig
 from jivocrm.server.alerts import Message
@@ -45,9 +46,10 @@ class WebhookSender:
                 self.url, json=body, timeout=aiohttp.ClientTimeout(total=self.timeout)
             ) as resp:
                 if resp.status >= 300:
-                    raise AlertNotSent(f"the webhook answered {resp.status}")
+                    raise AlertNotSent(Text("the webhook answered {status}", status=resp.status))
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AlertNotSent(f"the webhook is unreachable: {exc or type(exc).__name__}") from exc
+            reason = str(exc) or type(exc).__name__
+            raise AlertNotSent(Text("the webhook is unreachable: {reason}", reason=reason)) from exc
 
 
 @dataclass
@@ -60,7 +62,7 @@ class TelegramSender:
     name: str = "telegram"
 
     async def send(self, message: Message) -> None:
-        text = f"{message.title}\n\n{message.text}"
+        text = f"{message.shown_title}\n\n{message.shown_text}"
         if len(text) > TELEGRAM_LIMIT:
             text = text[: TELEGRAM_LIMIT - 1] + "…"
         url = f"{self.api_url.rstrip('/')}/bot{self.bot_token}/sendMessage"
@@ -71,15 +73,24 @@ class TelegramSender:
             ) as resp:
                 answer: Any = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise AlertNotSent(f"the Telegram Bot API is unreachable: {exc}") from exc
+            raise AlertNotSent(
+                Text("the Telegram Bot API is unreachable: {reason}", reason=exc)
+            ) from exc
         if not isinstance(answer, dict) or not answer.get("ok"):
             said = answer.get("description") if isinstance(answer, dict) else None
             hint = {
-                401: "; check notify.telegram.bot_token (from @BotFather)",
-                400: "; check notify.telegram.chat_id and that the bot was added to the chat",
-                403: "; the bot was removed from the chat or blocked: add it again",
+                401: Text("; check notify.telegram.bot_token (from @BotFather)"),
+                400: Text("; check notify.telegram.chat_id and that the bot was added to the chat"),
+                403: Text("; the bot was removed from the chat or blocked: add it again"),
             }.get(resp.status, "")
-            raise AlertNotSent(f"Telegram refused the message ({resp.status}: {said}){hint}")
+            raise AlertNotSent(
+                Text(
+                    "Telegram refused the message ({status}: {said}){hint}",
+                    status=resp.status,
+                    said=said,
+                    hint=hint,
+                )
+            )
 
 
 @dataclass
@@ -96,12 +107,12 @@ class EmailSender:
 
     async def send(self, message: Message) -> None:
         mail = EmailMessage()
-        mail["Subject"] = message.title
+        mail["Subject"] = message.shown_title
         mail["From"] = self.sender
         mail["To"] = ", ".join(self.to)
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = make_msgid(domain="jivocrm")
-        mail.set_content(message.text)
+        mail.set_content(message.shown_text)
         try:
             await aiosmtplib.send(
                 mail,
@@ -115,11 +126,21 @@ class EmailSender:
             )
         except aiosmtplib.SMTPAuthenticationError as exc:
             raise AlertNotSent(
-                f"the SMTP server refused the login ({exc.code}): check notify.email.username"
-                " and password"
+                Text(
+                    "the SMTP server refused the login ({code}): check notify.email.username"
+                    " and password",
+                    code=exc.code,
+                )
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise AlertNotSent(f"e-mail to {self.host}:{self.port} failed: {exc}") from exc
+            raise AlertNotSent(
+                Text(
+                    "e-mail to {host}:{port} failed: {reason}",
+                    host=self.host,
+                    port=self.port,
+                    reason=exc,
+                )
+            ) from exc
 
 
 def resolved_targets(notify: NotifyConfig, environ: Mapping[str, str]) -> dict[str, Any]:

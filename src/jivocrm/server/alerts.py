@@ -13,6 +13,9 @@ sleeping:
 State changes (a connection unavailable or recovered, a channel refused or delivering again) ride
 in the same messages; the daemon reports each change once (the Home Assistant rule), so a message
 says "unavailable" once and "recovered" once.
+
+A message is written twice: in English for the alert webhook's JSON (machines read it), and in the
+daemon's language for people (Telegram, e-mail).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
+
+from jivocrm.core import i18n
+from jivocrm.core.i18n import N_, _, localized, ngettext
 
 Kind = Literal[
     "run_failed",
@@ -122,9 +128,20 @@ class Grouping:
 # ---- what a message says ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Message:
-    title: str
+    title: str  # English, as the alert webhook's JSON carries it
     text: str
     data: dict[str, Any]
+    # The same in the language of the daemon, for people (Telegram, e-mail); None: the English.
+    read_title: str | None = None
+    read_text: str | None = None
+
+    @property
+    def shown_title(self) -> str:
+        return self.read_title or self.title
+
+    @property
+    def shown_text(self) -> str:
+        return self.read_text or self.text
 
 
 def _when(ts: float) -> str:
@@ -132,10 +149,17 @@ def _when(ts: float) -> str:
 
 
 STATE_TEXT = {
-    "connection_unavailable": "connection {s} is unavailable: {d}",
-    "connection_recovered": "connection {s} recovered",
-    "channel_refusing": "channel {s}: deliveries refused: {d}",
-    "channel_recovered": "channel {s} delivers again",
+    "connection_unavailable": N_("connection {s} is unavailable: {d}"),
+    "connection_recovered": N_("connection {s} recovered"),
+    "channel_refusing": N_("channel {s}: deliveries refused: {d}"),
+    "channel_recovered": N_("channel {s} delivers again"),
+}
+# In a title, without the detail.
+STATE_TITLE = {
+    "connection_unavailable": N_("connection {s} is unavailable"),
+    "connection_recovered": N_("connection {s} recovered"),
+    "channel_refusing": N_("channel {s}: deliveries refused"),
+    "channel_recovered": N_("channel {s} delivers again"),
 }
 # Where to look: runs wait (queued, retrying) while a connection is down; a channel's page has
 # its refused deliveries.
@@ -149,42 +173,83 @@ STATE_PAGE = {
 
 def render(batch: Batch, ui: str) -> Message:
     """The message for ``batch``; ``ui`` is the daemon's address as people reach it."""
+    runs = [_run(a, ui) for a in batch.failures]
+    since = batch.first_at or 0.0
+    link = f"{ui}/ui/runs?" + urlencode({"status": "failed", "since": _iso(since)})
+    reader = i18n.current()
+    with i18n.language(i18n.SOURCE):
+        title, text = _title(batch), _text(batch, ui, link)
+    read_title = read_text = None
+    if reader != i18n.SOURCE:
+        with i18n.language(reader):
+            read_title, read_text = _title(batch), _text(batch, ui, link)
+    return Message(title, text, _data(batch, runs, link), read_title, read_text)
+
+
+def _text(batch: Batch, ui: str, link: str) -> str:
+    """The body of the message, in the current language."""
     lines = [
-        f"{_when(a.at)} {STATE_TEXT[a.kind].format(s=a.subject, d=a.detail)}"
+        f"{_when(a.at)} {_(STATE_TEXT[a.kind]).format(s=a.subject, d=localized(a.detail))}"
         f" — {ui}{STATE_PAGE[a.kind].format(s=quote(a.subject))}"
         for a in batch.states
     ]
     if batch.states_dropped:
-        lines.append(f"… and {batch.states_dropped} more changes (see the daemon's log)")
-    runs = [_run(a, ui) for a in batch.failures]
+        more = ngettext(
+            "… and {count} more change (see the daemon's log)",
+            "… and {count} more changes (see the daemon's log)",
+            batch.states_dropped,
+        )
+        lines.append(more.format(count=batch.states_dropped))
     since = batch.first_at or 0.0
-    link = f"{ui}/ui/runs?" + urlencode({"status": "failed", "since": _iso(since)})
     if batch.failed and not batch.digest:
-        for alert, run in zip(batch.failures, runs, strict=True):
-            how = (
-                "held its chat's lane too long and failed"
-                if alert.lane_held
-                else f"failed after {alert.attempts} attempt(s)"
-            )
-            lines.append(
-                f"run {alert.run_id} of bundle {alert.subject} {how}: {alert.detail[:ERROR_SHOWN]}"
-            )
-            lines.append(f"  {run['hint']}; {run['ui']}")
+        for alert in batch.failures:
+            values = {
+                "run": alert.run_id,
+                "bundle": alert.subject,
+                "error": alert.detail[:ERROR_SHOWN],
+                "count": alert.attempts,
+            }
+            if alert.lane_held:
+                said = _(
+                    "run {run} of bundle {bundle} held its chat's lane too long and failed: {error}"
+                )
+            else:
+                said = ngettext(
+                    "run {run} of bundle {bundle} failed after {count} attempt: {error}",
+                    "run {run} of bundle {bundle} failed after {count} attempts: {error}",
+                    alert.attempts or 0,
+                )
+            lines.append(said.format(**values))
+            lines.append(f"  {_hint(alert.run_id)}; {ui}/ui/runs/{alert.run_id}")
     elif batch.digest:
         until = _when(batch.last_at or since)
-        lines.append(f"{batch.failed} runs failed between {_when(since)} and {until}.")
-        bundles = batch.by_bundle.most_common()
-        lines.append("By bundle: " + ", ".join(f"{k} {n}" for k, n in bundles))
-        lines.append("Most common errors:")
+        failed = ngettext(
+            "{count} run failed between {since} and {until}.",
+            "{count} runs failed between {since} and {until}.",
+            batch.failed,
+        )
+        lines.append(failed.format(count=batch.failed, since=_when(since), until=until))
+        bundles = ", ".join(f"{k} {n}" for k, n in batch.by_bundle.most_common())
+        lines.append(_("By bundle: {bundles}").format(bundles=bundles))
+        lines.append(_("Most common errors:"))
         lines += [f"  {n}× {error}" for error, n in batch.by_error.most_common(5)]
-        lines.append("First runs: " + ", ".join(str(a.run_id) for a in batch.failures))
+        first = ", ".join(str(a.run_id) for a in batch.failures)
+        lines.append(_("First runs: {runs}").format(runs=first))
         lines.append(
-            f"`jivocrm runs list --status failed --since {_iso(since)}` lists them;"
-            f" `jivocrm runs replay --failed --since {_iso(since)}` replays them once the cause"
-            " is fixed."
+            _(
+                "`jivocrm runs list --status failed --since {since}` lists them;"
+                " `jivocrm runs replay --failed --since {since}` replays them once the cause"
+                " is fixed."
+            ).format(since=_iso(since))
         )
         lines.append(link)
-    return Message(_title(batch), "\n".join(lines), _data(batch, runs, link))
+    return "\n".join(lines)
+
+
+def _hint(run_id: int | None) -> str:
+    return _("jivocrm runs show {run}; jivocrm runs replay {run} once the cause is fixed").format(
+        run=run_id
+    )
 
 
 def _iso(ts: float) -> str:
@@ -201,21 +266,37 @@ def _run(alert: Alert, ui: str) -> dict[str, Any]:
         "error": alert.detail[:ERROR_SHOWN],
         "at": _when(alert.at),
         "hint": f"jivocrm runs show {alert.run_id}; jivocrm runs replay {alert.run_id} once the"
-        " cause is fixed",
+        " cause is fixed",  # English, as the JSON's readers are scripts
         "ui": f"{ui}/ui/runs/{alert.run_id}",
     }
 
 
 def _title(batch: Batch) -> str:
+    """The title, in the current language."""
     parts = []
     if batch.failed == 1:
-        parts.append(f"run {batch.failures[0].run_id} of {batch.failures[0].subject} failed")
+        failure = batch.failures[0]
+        parts.append(
+            _("run {run} of {bundle} failed").format(run=failure.run_id, bundle=failure.subject)
+        )
+    elif batch.failed and batch.digest:
+        digest = ngettext(
+            "{count} run failed (digest)", "{count} runs failed (digest)", batch.failed
+        )
+        parts.append(digest.format(count=batch.failed))
     elif batch.failed:
-        parts.append(f"{batch.failed} runs failed" + (" (digest)" if batch.digest else ""))
+        parts.append(
+            ngettext("{count} run failed", "{count} runs failed", batch.failed).format(
+                count=batch.failed
+            )
+        )
     for alert in batch.states[:3]:
-        parts.append(STATE_TEXT[alert.kind].format(s=alert.subject, d="").rstrip(": "))
+        parts.append(_(STATE_TITLE[alert.kind]).format(s=alert.subject))
     if len(batch.states) > 3:
-        parts.append(f"{len(batch.states) - 3} more changes")
+        more = len(batch.states) - 3
+        parts.append(
+            ngettext("{count} more change", "{count} more changes", more).format(count=more)
+        )
     return "jivocrm: " + "; ".join(parts)
 
 

@@ -32,10 +32,12 @@ from aiohttp import web
 
 from jivocrm.core import fastjson, storable
 from jivocrm.core.errors import StoreError
+from jivocrm.core.i18n import Text
 from jivocrm.engine.events import EventError, JivoEvent, parse_event
 from jivocrm.engine.matching import Match, match
 from jivocrm.engine.model import Channel
 from jivocrm.engine.versions import versions_of
+from jivocrm.journal import refusals as reasons
 from jivocrm.server.refusals import error_of
 from jivocrm.server.reply import REPLY_EVENTS, wait_replies
 from jivocrm.server.state import Daemon, ProjectView
@@ -76,7 +78,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
             daemon.refusals.unknown_token(request.remote)
         raise web.HTTPNotFound()
     if not daemon.accepting:
-        _refused(daemon, request, channel, 503, "the daemon was stopping; Jivo delivers again")
+        _refused(daemon, request, channel, 503, Text(reasons.STOPPING))
         return web.json_response({"result": "shutting down"}, status=503)
     daemon.metrics.content_type(request.headers.get("Content-Type"))
     try:
@@ -84,13 +86,15 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
             received = await request.read()
     except web.HTTPRequestEntityTooLarge:  # a 413, never swallowed into a 400
         limit = view.project.server.body_limit
-        _refused(daemon, request, channel, 413, f"the body is over server.body_limit ({limit} B)")
+        _refused(daemon, request, channel, 413, Text(reasons.TOO_LARGE, limit=limit))
         raise
     except TimeoutError:
         daemon.metrics.event(None, "malformed")
         log.info("webhook_body_timeout", remote=request.remote)
         timeout = view.project.server.body_timeout
-        _refused(daemon, request, channel, 408, f"the body took over {timeout:g} s to arrive")
+        _refused(
+            daemon, request, channel, 408, Text(reasons.TOO_SLOW, seconds=format(timeout, "g"))
+        )
         raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
     parsed = _decode(received, view.project.region, view.project.unread_at_intake)
     if isinstance(parsed, web.Response):
@@ -100,7 +104,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     event, body = parsed
     slog = log.bind(channel=channel.name, event_name=event.name, chat_id=event.chat_id)
     if event.widget_id is not None and event.widget_id != channel.widget_id:
-        reason = f"widget_id {event.widget_id} is not the widget of channel {channel.name}"
+        reason = Text(reasons.OTHER_WIDGET, widget=event.widget_id, channel=channel.name)
         daemon.metrics.event(None, "rejected")
         _refused(daemon, request, channel, 403, reason, body)
         slog.warning("webhook_rejected", reason=reason)
@@ -128,7 +132,7 @@ async def receive(daemon: Daemon, request: web.Request) -> web.StreamResponse:
     except StoreError as exc:
         slog.error("webhook_not_stored", error=str(exc))
         daemon.metrics.event(event.name, "store_failed")
-        _refused(daemon, request, channel, 503, f"the store could not take it: {exc}", body)
+        _refused(daemon, request, channel, 503, Text(reasons.NOT_STORED, error=exc), body)
         return web.json_response({"result": "error", "error": "cannot store the event"}, status=503)
     if daemon.notifier is not None:
         daemon.notifier.channel_delivered(channel.name)
@@ -157,13 +161,13 @@ class NotANumber(ValueError):
 
 
 def _no_constant(name: str) -> float:
-    raise NotANumber(f"{name} is not a JSON number; send null or a finite number")
+    raise NotANumber(Text(reasons.NOT_A_NUMBER, name=name))
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise NotANumber(f"{text} is too large for a number; send it as text")
+        raise NotANumber(Text(reasons.NUMBER_TOO_LARGE, text=text))
     return value
 
 
@@ -178,15 +182,15 @@ def _decode(
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return bad_request(f"the body is not UTF-8 (byte {exc.start})")
+            return bad_request(Text(reasons.NOT_UTF8, byte=exc.start))
         try:
             payload = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         except NotANumber as exc:
             return bad_request(str(exc))
         except ValueError as exc:
-            return bad_request(f"the body is not JSON: {exc}")
+            return bad_request(Text(reasons.NOT_JSON, error=exc))
         except RecursionError:
-            return bad_request("the body is nested too deeply")
+            return bad_request(Text(reasons.TOO_DEEP))
     if storable.may_hold_invalid(body):
         cleaned = storable.clean(payload)
         if cleaned is not payload:
@@ -197,7 +201,7 @@ def _decode(
     except EventError as exc:
         return bad_request(str(exc))
     except RecursionError:
-        return bad_request("the body is nested too deeply")
+        return bad_request(Text(reasons.TOO_DEEP))
 
 
 async def _reply(
@@ -252,7 +256,9 @@ def _refused(
             content_type=request.content_type,
         )
     if daemon.notifier is not None and daemon.accepting:
-        daemon.notifier.channel_refused(channel.name, f"{status} {reason}")
+        daemon.notifier.channel_refused(
+            channel.name, Text("{status} {reason}", status=status, reason=reason)
+        )
 
 
 __all__ = ["dedup_key", "find_channel", "receive"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from jivocrm.core.i18n import Text
 from jivocrm.server.alert_senders import AlertNotSent, Sender, senders
 from jivocrm.server.alerts import Alert, Grouping, Kind, Message, render
 from jivocrm.server.metrics import unavailable
@@ -122,7 +123,7 @@ class Notifier:
 
     def _watch_connections(self) -> None:
         for name, connector in self.daemon.connections.items():
-            self.connection_state(name, unavailable(connector), "its CRM does not answer")
+            self.connection_state(name, unavailable(connector), Text("its CRM does not answer"))
 
     async def run(self) -> None:
         """Until cancelled: watch the connections, send each batch when it is due."""

@@ -8,6 +8,11 @@ Access (host names, loopback trust, the admin token, sessions, CSRF, login limit
 middleware for every path under ``/ui``, in ``ui_access``: a page added here gets it for free.
 Every malformed input (an id past 64 bits, a token in any alphabet, an odd payload) is a 4xx or a
 page that shows what the journal holds, never a 500.
+
+Pages speak the reader's language (Jinja2's i18n extension over ``core.i18n``): the ``lang``
+cookie the switch on every page sets, else the browser's ``Accept-Language``, else the project's
+``language:``, else English. The request runs in that language, so the texts Python makes for the
+page (a refusal's advice, an error) are in it too.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from jivocrm.core import i18n
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import N_, _, localized
 from jivocrm.engine.model import ServerConfig
 from jivocrm.engine.versions import version_of
 from jivocrm.journal.redaction import journal_redactor
 from jivocrm.journal.replay import plan_replay
 from jivocrm.journal.views import explanation, parse_when, run_data, run_json
-from jivocrm.server.ui_access import COOKIE, SESSION, Access
+from jivocrm.server.ui_access import COOKIE, LANGUAGE_PATH, SESSION, Access
 from jivocrm.server.ui_pages import Journal, add_pages
 from jivocrm.store.base import UNFINISHED, RunFilter
 
@@ -37,6 +44,22 @@ PAGE = 50
 MAX_ID = 2**63 - 1  # the stores' integer ids
 MAX_OFFSET = 10**9
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LANG_COOKIE = "lang"
+LANG_LIFETIME = 365 * 24 * 3600
+# The switch on every page names each language in itself.
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
+# Statuses of runs and steps as a person reads them; classes, filters and JSON keep the names.
+STATUSES = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "paused": N_("paused"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "skipped": N_("skipped"),
+    "uncertain": N_("uncertain"),
+    "interrupted": N_("interrupted"),
+    "ok": N_("ok"),
+}
 
 
 def daemon_journal(app: web.Application) -> Journal:
@@ -58,8 +81,35 @@ class UI:
             loader=jinja2.PackageLoader("jivocrm.server", "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
+            extensions=["jinja2.ext.i18n"],
         )
-        self.templates.filters.update(when=_when, ms=_ms, pretty=_pretty)
+        # The language of the request that renders, read from core.i18n's context variable.
+        self.templates.install_gettext_callables(  # type: ignore[attr-defined]  # added by ext.i18n
+            gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
+        )
+        self.templates.filters.update(
+            when=_when, ms=_ms, pretty=_pretty, localized=localized, status=_status
+        )
+
+    def language_of(self, request: web.Request) -> str:
+        """The ``lang`` cookie, else ``Accept-Language``, else the project's, else English."""
+        chosen = i18n.normalize(request.cookies.get(LANG_COOKIE))
+        if chosen is None:
+            chosen = i18n.from_accept_language(request.headers.get("Accept-Language"))
+        if chosen is None:
+            project = self.journal(request).project
+            chosen = i18n.normalize(getattr(project, "language", None))
+        return chosen or i18n.SOURCE
+
+    def language_middleware(self) -> Any:
+        @web.middleware
+        async def speak(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if request.path != "/ui" and not request.path.startswith("/ui/"):
+                return await handler(request)
+            with i18n.language(self.language_of(request)):
+                return await handler(request)
+
+        return speak
 
     def denied(self, request: web.Request, reason: str) -> web.StreamResponse:
         return self.page("denied.html", {"reason": reason}, request, status=403)
@@ -72,7 +122,16 @@ class UI:
         csrf = session.csrf if session is not None else ""
         signed_in = session is not None and session.admin and not session.bearer
         html = self.templates.get_template(name).render(
-            csrf=csrf, path=request.path, signed_in=signed_in, **data
+            csrf=csrf,
+            path=request.path,
+            # Where the language switch sends back: a page a GET can show again.
+            here=request.path_qs
+            if request.method == "GET"
+            else request.path.removesuffix("/replay"),
+            signed_in=signed_in,
+            lang=i18n.current(),
+            languages=LANGUAGE_NAMES,
+            **data,
         )
         return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
@@ -80,7 +139,8 @@ class UI:
         return self.source(request.app)
 
     def redact(self, journal: Journal, data: Any) -> Any:
-        return journal_redactor(journal.project, self.environ).value(data)
+        """``data`` for the page: its texts in the reader's language, then secrets masked."""
+        return journal_redactor(journal.project, self.environ).value(_localized(data))
 
     # ---- pages -----------------------------------------------------------------------------
     async def runs(self, request: web.Request) -> web.Response:
@@ -143,7 +203,7 @@ class UI:
         journal = self.journal(request)
         run = await journal.store.get_run(_id(request.match_info["run_id"]))
         if run is None:
-            raise web.HTTPNotFound(text="no such run")
+            raise web.HTTPNotFound(text=_("no such run"))
         plan = plan_replay(
             journal.project,
             run,
@@ -152,7 +212,7 @@ class UI:
             force=form.get("force") == "on",
         )
         if plan.refused or plan.bundle is None:
-            return await self.run(request, plan.refused or "the bundle is gone")
+            return await self.run(request, localized(plan.refused or _("the bundle is gone")))
         new_id = await journal.store.replay(
             run.id,
             from_start=plan.from_start,
@@ -189,6 +249,23 @@ class UI:
         self.access.set_cookie(answer, self.access.issue(admin=True), client.secure)
         raise answer
 
+    async def choose_language(self, request: web.Request) -> web.StreamResponse:
+        """The switch: remember the language in the ``lang`` cookie and show the same page."""
+        form = await request.post()
+        chosen = i18n.normalize(str(form.get("lang", ""))) or i18n.SOURCE
+        answer = web.HTTPSeeOther(_local_path(str(form.get("next", ""))))
+        config = self.journal(request).project.server
+        answer.set_cookie(
+            LANG_COOKIE,
+            chosen,
+            max_age=LANG_LIFETIME,
+            path="/ui",
+            samesite="Lax",
+            httponly=True,
+            secure=self.access.client(request, config).secure,
+        )
+        raise answer
+
     async def logout(self, request: web.Request) -> web.StreamResponse:
         session = request.get(SESSION)
         if session is not None and not session.bearer:
@@ -210,6 +287,8 @@ def setup_ui(
     def config_of(request: web.Request) -> ServerConfig:
         return ui.journal(request).project.server  # the project of the moment (reloads)
 
+    # Outermost: the access rules' own pages (denied, sign in) speak the reader's language too.
+    app.middlewares.append(ui.language_middleware())
     app.middlewares.append(ui.access.middleware(config_of, ui.denied))
 
     async def index(request: web.Request) -> web.StreamResponse:
@@ -223,6 +302,7 @@ def setup_ui(
     app.router.add_get("/ui/login", ui.login_form)
     app.router.add_post("/ui/login", ui.login)
     app.router.add_post("/ui/logout", ui.logout)
+    app.router.add_post(LANGUAGE_PATH, ui.choose_language)
     add_pages(app, ui)  # events, refused deliveries, channels, bundles
 
 
@@ -244,7 +324,7 @@ def _id(text: str) -> int:
     """A run or event id from the path; anything else is a 404 (the stores' ids are 64-bit)."""
     value = _int(text, -1)
     if not 1 <= value <= MAX_ID:
-        raise web.HTTPNotFound(text="no such id in the journal")
+        raise web.HTTPNotFound(text=_("no such id in the journal"))
     return value
 
 
@@ -253,7 +333,22 @@ def _when(ts: float | None) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:.0f} ms"
+    return "—" if seconds is None else _("{ms} ms").format(ms=f"{seconds * 1000:.0f}")
+
+
+def _localized(data: Any) -> Any:
+    """Every :class:`~jivocrm.core.i18n.Text` in ``data`` said in the current language."""
+    if isinstance(data, i18n.Text):
+        return data.localized()
+    if isinstance(data, Mapping):
+        return {k: _localized(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_localized(v) for v in data]
+    return data
+
+
+def _status(name: str | None) -> str:
+    return _(STATUSES[name]) if name in STATUSES else str(name or "")
 
 
 def _pretty(value: Any) -> str:

@@ -17,6 +17,10 @@ A page added under ``/ui`` gets all of this without a line of its own:
 * **CSRF.** A form that changes something carries its session's own token, and a browser's
   ``Origin`` (when sent) must be this site: ``null`` and other sites are refused.
 * **Login attempts** are limited per client address.
+* **The language switch** (``POST /ui/language``) is open like the login form: it sets only the
+  reader's ``lang`` cookie, so it needs no session (the login page has it too) and no CSRF token;
+  the host and ``Origin`` checks of every form still apply, and it sends back to ``/ui`` pages
+  only.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from urllib.parse import urlencode, urlsplit
 import structlog
 from aiohttp import web
 
+from jivocrm.core.i18n import _
 from jivocrm.engine.model import ServerConfig
 
 log = structlog.get_logger("jivocrm.ui")
@@ -49,7 +54,8 @@ TRACKED_CLIENTS = 10_000  # addresses whose failed logins are remembered, at mos
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PATHS = frozenset({"/ui/login"})  # reachable without a session (still host-checked)
+LANGUAGE_PATH = "/ui/language"
+OPEN_PATHS = frozenset({"/ui/login", LANGUAGE_PATH})  # no session needed (still host-checked)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -220,8 +226,10 @@ class Access:
             if not self.host_allowed(request, config):
                 log.warning("ui_host_refused", host=request.host, remote=request.remote)
                 raise web.HTTPMisdirectedRequest(
-                    text="this host name is not one of the daemon's; add it to "
-                    "server.allowed_hosts, or use the address in server.public_url"
+                    text=_(
+                        "this host name is not one of the daemon's; add it to"
+                        " server.allowed_hosts, or use the address in server.public_url"
+                    )
                 )
             client = self.client(request, config)
             session = self._authorise(request, client)
@@ -229,7 +237,7 @@ class Access:
                 if self.admin_token() is None:
                     return denied(request, "loopback")
                 if request.method in UNSAFE_METHODS:
-                    raise web.HTTPUnauthorized(text="sign in first: /ui/login")
+                    raise web.HTTPUnauthorized(text=_("sign in first: /ui/login"))
                 raise web.HTTPSeeOther("/ui/login?" + urlencode({"next": request.path_qs}))
             if request.method in UNSAFE_METHODS:
                 await self._check_form(request, session, config)
@@ -258,21 +266,21 @@ class Access:
     ) -> None:
         if not self.origin_ok(request):
             log.warning("ui_origin_refused", origin=request.headers.get("Origin"))
-            raise web.HTTPForbidden(text="a form from another site is refused")
+            raise web.HTTPForbidden(text=_("a form from another site is refused"))
         try:
             async with asyncio.timeout(config.body_timeout):
                 form = await request.post()
         except TimeoutError:
-            raise web.HTTPRequestTimeout(text="the form did not arrive in time") from None
+            raise web.HTTPRequestTimeout(text=_("the form did not arrive in time")) from None
         except ValueError:
-            raise web.HTTPBadRequest(text="the form could not be read") from None
+            raise web.HTTPBadRequest(text=_("the form could not be read")) from None
         if session is None or session.bearer or request.path in OPEN_PATHS:
             return  # the login form (no session yet), or a script with the token itself
         offered = str(form.get("csrf", ""))
         if session.cookie is not None or not hmac.compare_digest(
             _ascii(offered), _ascii(session.csrf)
         ):
-            raise web.HTTPForbidden(text="stale or missing form token: reload the page")
+            raise web.HTTPForbidden(text=_("stale or missing form token: reload the page"))
 
 
 def _loopback(address: str) -> bool:
@@ -296,4 +304,4 @@ def _in(address: str, networks: tuple[str, ...]) -> bool:
     return False
 
 
-__all__ = ["COOKIE", "SESSION", "TOKEN_ENV", "Access", "Client", "Session"]
+__all__ = ["COOKIE", "LANGUAGE_PATH", "SESSION", "TOKEN_ENV", "Access", "Client", "Session"]

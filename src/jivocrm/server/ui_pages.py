@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import _, localized
 from jivocrm.journal.channels import channel_rows, deliveries, jivo_steps
-from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
+from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list, shown_reason
 from jivocrm.journal.views import bundle_rows, event_json
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Pages:
         channel = request.query.get("channel", "").strip() or None
         offset = max(0, _int(request.query.get("offset"), 0))
         data = await refused_list(journal.store, channel=channel, limit=PAGE, offset=offset)
+        for row in data["refused"]:
+            row["reason"] = shown_reason(row["reason"])  # kept in English, read in any language
         view = self.ui.redact(journal, data)
         view.update(
             channel=channel or "",
@@ -116,7 +119,8 @@ class Pages:
                 journal.store, journal.project, _int(request.match_info["refusal_id"], -1)
             )
         except JivoCRMError as exc:
-            raise web.HTTPNotFound(text=str(exc)) from None
+            raise web.HTTPNotFound(text=localized(exc.message)) from None
+        data["reason"] = shown_reason(data["reason"])
         return self.ui.page("refusal.html", self.ui.redact(journal, data), request)
 
     async def channels(self, request: web.Request) -> web.Response:
@@ -125,6 +129,9 @@ class Pages:
         rows = channel_rows(journal.project, seen, self.ui.environ, show_token=False)
         for row in rows:
             row["steps"] = jivo_steps(row["webhook_url"]) if row["last_event_at"] is None else []
+            if row.get("last_refusal"):
+                last = row["last_refusal"] = dict(row["last_refusal"])
+                last["reason"] = shown_reason(str(last["reason"]))
         data = {
             "channels": self.ui.redact(journal, rows),
             "public_url_set": bool(journal.project.server.public_url),
@@ -144,7 +151,7 @@ class Pages:
         journal = self.ui.journal(request)
         bundle = journal.project.bundle(request.match_info["name"])
         if bundle is None:
-            raise web.HTTPNotFound(text="no such bundle in the project")
+            raise web.HTTPNotFound(text=_("no such bundle in the project"))
         action = request.match_info["action"]
         if action == "pause":
             reason = str(form.get("reason", ""))[:200]

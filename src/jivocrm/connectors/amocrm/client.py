@@ -29,6 +29,7 @@ from jivocrm.connectors.base import (
 )
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import national_digits, normalize_email, normalize_phone
 
 log = structlog.get_logger("jivocrm.amocrm")
@@ -160,7 +161,9 @@ class AmoCRMConnector(Connector):
             current = await self._call("GET", f"/api/v4/contacts/{cid}")
             if current.status == 204:
                 # amoCRM answers 204 with an empty body for a contact it does not have.
-                raise FatalError(f"amoCRM has no contact {cid}: was it deleted in amoCRM?")
+                raise FatalError(
+                    Text("amoCRM has no contact {id}: was it deleted in amoCRM?", id=cid)
+                )
             raw = current.data if isinstance(current.data, dict) else {}
             data = dataclasses.replace(
                 data,
@@ -302,25 +305,29 @@ class AmoCRMConnector(Connector):
 
     async def check(self) -> list[CheckResult]:
         results: list[CheckResult] = []
+        answers = Text("{url} answers", url=self.base_url)
         try:
             await self._call("GET", "/api/v4/leads/pipelines")
         except RetriableError as exc:
             if exc.status is None:
-                return [CheckResult("reachable", False, str(exc))]
-            results.append(CheckResult("reachable", True, f"{self.base_url} answers"))
-            return [*results, CheckResult("authenticated", False, str(exc))]
+                return [CheckResult("reachable", False, exc.message)]
+            results.append(CheckResult("reachable", True, answers))
+            return [*results, CheckResult("authenticated", False, exc.message)]
         except ConnectorError as exc:
-            results.append(CheckResult("reachable", True, f"{self.base_url} answers"))
-            return [*results, CheckResult("authenticated", False, str(exc))]
-        results.append(CheckResult("reachable", True, f"{self.base_url} answers"))
-        results.append(CheckResult("authenticated", True, "the token is accepted"))
+            results.append(CheckResult("reachable", True, answers))
+            return [*results, CheckResult("authenticated", False, exc.message)]
+        results.append(CheckResult("reachable", True, answers))
+        results.append(CheckResult("authenticated", True, Text("the token is accepted")))
         try:
             await self._call(
                 "GET", "/api/v4/users", params={"limit": "1"}, transport=self._users_api
             )
         except ConnectorError as exc:
-            return [*results, CheckResult("rights", False, str(exc))]
-        return [*results, CheckResult("rights", True, "the token's user is an administrator")]
+            return [*results, CheckResult("rights", False, exc.message)]
+        return [
+            *results,
+            CheckResult("rights", True, Text("the token's user is an administrator")),
+        ]
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from jivocrm.connectors.base import (
     UnsortedData,
 )
 from jivocrm.core.errors import FatalError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import normalize_email, normalize_phone
 
 # System stages of every pipeline: 142 "Успешно реализовано", 143 "Закрыто и не реализовано".
@@ -35,7 +36,9 @@ def amo_id(value: str | int, what: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise FatalError(f"amoCRM: {what} {value!r} is not an amoCRM id (a number)") from None
+        raise FatalError(
+            Text("amoCRM: {what} {value!r} is not an amoCRM id (a number)", what=what, value=value)
+        ) from None
 
 
 def plural(kind: EntityKind) -> str:

@@ -7,6 +7,7 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from jivocrm.connectors.spec import SECRET, ConfigProblem, common_properties, https_problem
+from jivocrm.core.i18n import Text
 
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
 ENV_REFERENCE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
@@ -115,7 +116,8 @@ def _subdomain_problem(text: str) -> str:
     except ValueError:
         host = text
     first = host.split(".")[0]
-    return (
-        f"write only the subdomain: '{first}' for https://{first}.amocrm.ru "
-        "(a full address goes into base_url)"
+    return Text(
+        "write only the subdomain: '{name}' for https://{name}.amocrm.ru (a full address goes"
+        " into base_url)",
+        name=first,
     )

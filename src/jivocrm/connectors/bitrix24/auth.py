@@ -20,6 +20,7 @@ import structlog
 from jivocrm.connectors.http import Transport
 from jivocrm.connectors.tokens import TokenStore
 from jivocrm.core.errors import AuthError
+from jivocrm.core.i18n import Text
 
 log = structlog.get_logger("jivocrm.bitrix24")
 
@@ -155,7 +156,7 @@ class OAuthAuth:
         access, refresh = data.get("access_token"), data.get("refresh_token")
         if not access or not refresh:
             raise AuthError(
-                "Bitrix24 OAuth server answered without tokens: check `oauth.oauth_server`",
+                Text("Bitrix24 OAuth server answered without tokens: check `oauth.oauth_server`"),
                 status=response.status,
             )
         expires_in = float(data.get("expires_in") or 3600)

@@ -27,6 +27,7 @@ from jivocrm.connectors.bitrix24.errors import WEBHOOK_PLACE
 from jivocrm.connectors.bitrix24.metadata import fetch_metadata
 from jivocrm.connectors.bitrix24.rest import BatchResult, Rest, as_items, as_map
 from jivocrm.core.errors import AuthError, ConnectorError, FatalError, RetriableError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import normalize_email, normalize_phone, spellings
 
 log = structlog.get_logger("jivocrm.bitrix24")
@@ -293,8 +294,10 @@ class Bitrix24Connector(Connector):
     def _deal_fields(data: DealData) -> dict[str, Any]:
         if data.tags:
             raise FatalError(
-                "Bitrix24 deals have no tags: remove `tags` from the step (SOURCE_DESCRIPTION"
-                " under `extra` holds a channel or a note)"
+                Text(
+                    "Bitrix24 deals have no tags: remove `tags` from the step (SOURCE_DESCRIPTION"
+                    " under `extra` holds a channel or a note)"
+                )
             )
         fields: dict[str, Any] = {}
         pipeline, stage = data.pipeline_id, data.stage_id
@@ -407,7 +410,7 @@ class Bitrix24Connector(Connector):
         responsible = data.responsible_id or self.default_user
         if responsible is None:
             raise FatalError(
-                "Bitrix24 tasks need a responsible user: set `responsible` on the step"
+                Text("Bitrix24 tasks need a responsible user: set `responsible` on the step")
             )
         fields: dict[str, Any] = {
             "TITLE": data.title or data.text.strip().splitlines()[0][:250],
@@ -451,28 +454,29 @@ class Bitrix24Connector(Connector):
             profile, scopes = as_map(answer.get("profile")), answer.get("scope")
         except RetriableError as exc:
             reached = exc.status is not None
-            return [CheckResult("reachable", reached, str(exc))]
+            return [CheckResult("reachable", reached, exc.message)]
         except (AuthError, FatalError) as exc:
             return [
-                CheckResult("reachable", True, "the portal answered"),
-                CheckResult("authenticated", False, str(exc)),
+                CheckResult("reachable", True, Text("the portal answered")),
+                CheckResult("authenticated", False, exc.message),
             ]
         who = " ".join(p for p in (profile.get("NAME"), profile.get("LAST_NAME")) if p)
+        user = Text("calls run as user {id} {name}", id=profile.get("ID"), name=who)
         results = [
-            CheckResult("reachable", True, "the portal answered"),
-            CheckResult("authenticated", True, f"calls run as user {profile.get('ID')} {who}"),
+            CheckResult("reachable", True, Text("the portal answered")),
+            CheckResult("authenticated", True, user),
         ]
         missing = [s for s in NEEDED_SCOPES if s not in as_items(scopes)]
-        where = "the application's settings" if self.rest.auth.oauth else WEBHOOK_PLACE
-        results.append(
-            CheckResult(
-                "rights",
-                not missing,
-                f"missing scope(s) {', '.join(missing)}: add them in {where}"
-                if missing
-                else f"scopes {', '.join(NEEDED_SCOPES)} granted",
+        where = Text("the application's settings") if self.rest.auth.oauth else WEBHOOK_PLACE
+        if missing:
+            detail = Text(
+                "missing scope(s) {scopes}: add them in {where}",
+                scopes=", ".join(missing),
+                where=where,
             )
-        )
+        else:
+            detail = Text("scopes {scopes} granted", scopes=", ".join(NEEDED_SCOPES))
+        results.append(CheckResult("rights", not missing, detail))
         return results
 
 

@@ -20,6 +20,7 @@ from jivocrm.connectors.ratelimit import BucketRateLimiter
 from jivocrm.connectors.spec import ConnectionContext, retry_policy
 from jivocrm.connectors.tokens import FileTokenStore, TokenStore
 from jivocrm.core.errors import FatalError
+from jivocrm.core.i18n import Text
 
 
 def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connector:
@@ -30,7 +31,14 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
     if config.get("webhook_url"):
         problem = check_webhook_url(str(config["webhook_url"]))
         if problem:
-            raise FatalError(f"connection {ctx.name}: webhook_url: {problem}")
+            raise FatalError(
+                Text(
+                    "connection {name}: {key}: {problem}",
+                    name=ctx.name,
+                    key="webhook_url",
+                    problem=problem,
+                )
+            )
         hook = parse_webhook_url(str(config["webhook_url"]))
         auth = WebhookAuth(emulator or hook.base, hook.user_id, hook.code)
         portal_url, default_user = hook.base, hook.user_id
@@ -38,7 +46,14 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
         oauth = config["oauth"]
         for key in ("portal", "oauth_server"):
             if oauth.get(key) and (problem := check_portal_url(str(oauth[key]))):
-                raise FatalError(f"connection {ctx.name}: oauth.{key}: {problem}")
+                raise FatalError(
+                    Text(
+                        "connection {name}: {key}: {problem}",
+                        name=ctx.name,
+                        key="oauth." + key,
+                        problem=problem,
+                    )
+                )
         portal_url = str(oauth["portal"]).rstrip("/")
         store: TokenStore = ctx.token_store or FileTokenStore(ctx.state_dir / "tokens")
         auth = OAuthAuth(
@@ -57,8 +72,11 @@ def build(config: Mapping[str, Any], ctx: ConnectionContext) -> Bitrix24Connecto
         portal_url, default_user = emulator, str(hook_seed["user_id"])
     else:
         raise FatalError(
-            f"connection {ctx.name}: give `webhook_url` (https://myaccount.bitrix24.ru/rest/1/"
-            "<code>/) or `oauth`"
+            Text(
+                "connection {name}: give `webhook_url` (https://myaccount.bitrix24.ru/rest/1/"
+                "<code>/) or `oauth`",
+                name=ctx.name,
+            )
         )
     limits = config.get("rate_limit") or {}
     rate = float(limits.get("rate", DEFAULT_RATE[0]))

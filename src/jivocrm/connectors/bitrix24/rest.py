@@ -19,6 +19,7 @@ from jivocrm.connectors.bitrix24.errors import classify, error_for
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.ratelimit import RateLimiter
 from jivocrm.core.errors import AuthError, ConnectorError, FatalError
+from jivocrm.core.i18n import Text
 from jivocrm.core.retry import RetryPolicy
 
 MAX_BATCH = 50
@@ -130,8 +131,11 @@ class Rest:
                 body = response.data
                 if not isinstance(body, dict) or "result" not in body:
                     raise FatalError(
-                        f"Bitrix24 answered {method} without a result: check that the URL points"
-                        " at a Bitrix24 portal",
+                        Text(
+                            "Bitrix24 answered {method} without a result: check that the URL"
+                            " points at a Bitrix24 portal",
+                            method=method,
+                        ),
                         status=response.status,
                     )
                 return body

@@ -9,8 +9,10 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from jivocrm.connectors.spec import LOOPBACK_HOSTS, SECRET, ConfigProblem, common_properties
+from jivocrm.core.i18n import Text
 
 WEBHOOK_FORM = "https://myaccount.bitrix24.ru/rest/1/<code>/"
+PORTAL_FORM = "https://myaccount.bitrix24.ru"
 DEFAULT_OAUTH_SERVER = "https://oauth.bitrix.info"
 # Loopback hosts may use plain http (local emulators, tests); everything else must be https.
 URL_PATTERN = r"^(https://[^/\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?)/?$"
@@ -91,18 +93,19 @@ def check_webhook_url(url: str) -> str | None:
     """What is wrong with a webhook URL, as a message that says how to fix it; None when fine."""
     text = url.strip()
     if "://" not in text:
-        return f"add https://, the correct form is {WEBHOOK_FORM}"
+        return Text("add https://, the correct form is {form}", form=WEBHOOK_FORM)
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"the webhook URL must have the form {WEBHOOK_FORM}"
+        return Text("the webhook URL must have the form {form}", form=WEBHOOK_FORM)
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        return (
+        return Text(
             'https required: Bitrix24 refuses plain http (INVALID_REQUEST "Https required");'
-            f" the correct form is {WEBHOOK_FORM}"
+            " the correct form is {form}",
+            form=WEBHOOK_FORM,
         )
     if not _WEBHOOK_PATH.match(parts.path) or parts.query or parts.fragment:
         # The path is not echoed: it holds the webhook code, which is a secret.
-        return f"the webhook URL must have the form {WEBHOOK_FORM}"
+        return Text("the webhook URL must have the form {form}", form=WEBHOOK_FORM)
     return None
 
 
@@ -126,12 +129,12 @@ def check_portal_url(url: str) -> str | None:
     """What is wrong with an OAuth portal or server address; None when fine."""
     text = url.strip()
     if "://" not in text:
-        return "add https://, the correct form is https://myaccount.bitrix24.ru"
+        return Text("add https://, the correct form is {form}", form=PORTAL_FORM)
     parts = urlsplit(text)
     if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        return "https required: use https://myaccount.bitrix24.ru"
+        return Text("https required: use {form}", form=PORTAL_FORM)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        return "the address must have the form https://myaccount.bitrix24.ru"
+        return Text("the address must have the form {form}", form=PORTAL_FORM)
     return None
 
 

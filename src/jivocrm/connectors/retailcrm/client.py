@@ -30,6 +30,7 @@ from jivocrm.connectors.base import (
 from jivocrm.connectors.http import Response, Transport
 from jivocrm.connectors.retailcrm import errors, mapping
 from jivocrm.core.errors import ConnectorError, RetriableError, StepError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import national_digits, normalize_email, normalize_phone
 
 log = structlog.get_logger("jivocrm.retailcrm")
@@ -262,13 +263,17 @@ class RetailCRMConnector(Connector):
         if kind == "contact":
             return mapping.numeric(entity_id, "customer"), ""
         if kind != "deal":
-            raise StepError(f"RetailCRM keeps notes on customers and orders, not on a {kind}")
+            raise StepError(
+                Text("RetailCRM keeps notes on customers and orders, not on a {kind}", kind=kind)
+            )
         oid = mapping.numeric(entity_id, "order")
         if oid not in self._owners:
             order = (await self._get(f"/api/v5/orders/{oid}", [("by", "id")])).get("order") or {}
             self._remember({"id": oid, **order})
         if oid not in self._owners:
-            raise StepError(f"RetailCRM: order {oid} has no customer to keep the note on")
+            raise StepError(
+                Text("RetailCRM: order {id} has no customer to keep the note on", id=oid)
+            )
         customer, number = self._owners[oid]
         return customer, f"Заказ {number or oid}: "
 
@@ -295,16 +300,16 @@ class RetailCRMConnector(Connector):
         )
 
     async def check(self) -> list[CheckResult]:
-        reached = CheckResult("reachable", True, f"{self.base_url} answers")
+        reached = CheckResult("reachable", True, Text("{url} answers", url=self.base_url))
         try:
             granted = await self._get("/api/credentials")
         except RetriableError as exc:
             if exc.status is None:
-                return [CheckResult("reachable", False, str(exc))]
-            return [reached, CheckResult("authenticated", False, str(exc))]
+                return [CheckResult("reachable", False, exc.message)]
+            return [reached, CheckResult("authenticated", False, exc.message)]
         except ConnectorError as exc:
-            return [reached, CheckResult("authenticated", False, str(exc))]
-        results = [reached, CheckResult("authenticated", True, "the API key is accepted")]
+            return [reached, CheckResult("authenticated", False, exc.message)]
+        results = [reached, CheckResult("authenticated", True, Text("the API key is accepted"))]
         scopes = {str(s) for s in granted.get("scopes") or []}
         missing = [s for s in SCOPES if s not in scopes]
         sites = [str(s) for s in granted.get("sitesAvailable") or []]
@@ -314,19 +319,29 @@ class RetailCRMConnector(Connector):
                 CheckResult(
                     "rights",
                     False,
-                    f"the key lacks {', '.join(missing)}: allow them in {errors.KEYS_PAGE}",
+                    Text(
+                        "the key lacks {scopes}: allow them in {place}",
+                        scopes=", ".join(missing),
+                        place=errors.KEYS_PAGE,
+                    ),
                 ),
             ]
         if self.site and sites and self.site not in sites:
-            detail = f"the key cannot reach store {self.site!r} (it reaches {', '.join(sites)})"
-            return [*results, CheckResult("rights", False, detail)]
-        if not self.site and len(sites) > 1:
-            detail = (
-                f"the key reaches several stores ({', '.join(sites)}): set `site` on the"
-                " connection, or a `pipeline` on every deal"
+            detail = Text(
+                "the key cannot reach store {site!r} (it reaches {sites})",
+                site=self.site,
+                sites=", ".join(sites),
             )
             return [*results, CheckResult("rights", False, detail)]
-        return [*results, CheckResult("rights", True, "the key may read and write what it needs")]
+        if not self.site and len(sites) > 1:
+            detail = Text(
+                "the key reaches several stores ({sites}): set `site` on the connection, or a"
+                " `pipeline` on every deal",
+                sites=", ".join(sites),
+            )
+            return [*results, CheckResult("rights", False, detail)]
+        granted_all = Text("the key may read and write what it needs")
+        return [*results, CheckResult("rights", True, granted_all)]
 
 
 def _body(response: Response, what: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from jivocrm.connectors.base import (
     Stage,
 )
 from jivocrm.core.errors import StepError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import normalize_email, normalize_phone
 
 CLOSED_GROUPS = {"complete": "won", "cancel": "lost"}
@@ -38,7 +39,9 @@ def numeric(value: str, what: str) -> int:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise StepError(f"RetailCRM: {what} id {value!r} is not a number") from None
+        raise StepError(
+            Text("RetailCRM: {what} id {value!r} is not a number", what=what, value=value)
+        ) from None
 
 
 def dumps(value: Any) -> str:
