@@ -22,13 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.i18n import _, localized
 from jivocrm.core.logs import configure
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.journal.channels import Deliveries, deliveries
 from jivocrm.journal.redaction import journal_redactor
-from jivocrm.journal.views import parse_duration, parse_when
+from jivocrm.journal.views import parse_duration, parse_when, status_text
 from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
@@ -148,9 +149,20 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def run_rows(runs: Sequence[Run]) -> Table:
-    grid = table("run", "created", "bundle", "event", "chat", "channel", "status", "error")
+    grid = table(
+        _("run"),
+        _("created"),
+        _("bundle"),
+        _("event"),
+        _("chat"),
+        _("channel"),
+        _("status"),
+        _("error"),
+    )
     for run in runs:
-        status = run.status + (f" (replay of {run.replay_of})" if run.replay_of else "")
+        status = localized(status_text(run.status))
+        if run.replay_of:
+            status += " " + _("(replay of {run})").format(run=run.replay_of)
         grid.add_row(
             str(run.id),
             when(run.created_at),
