@@ -121,3 +121,27 @@ def test_a_real_process_follows_the_project_then_the_options(tmp_path: Path) -> 
     assert ENGLISH in _run(["validate"], root, {"JIVOCRM_LANG": "en"}).stdout
     help_text = _run(["--help"], root, {}).stdout
     assert "Использование:" in help_text
+
+
+def test_the_daemon_banner_and_the_bundle_list_in_russian(tmp_path: Path) -> None:
+    from jivocrm.cli import banner
+
+    assert (
+        CliRunner().invoke(cli, ["init", str(tmp_path), "--crm", "amocrm", "--emulate"]).exit_code
+        == 0
+    )
+    project, _problems = load_project(tmp_path)
+    assert project is not None
+    with i18n.language("ru"):
+        said = banner.lines(
+            project, "http://127.0.0.1:8080", {"amo": "http://127.0.0.1:9"}, "sqlite://"
+        )
+    assert said[0].endswith("(Ctrl-C — остановить)")
+    assert "  подключение amo: amoCRM / Kommo, встроенный эмулятор на http://127.0.0.1:9" in said
+    listed = CliRunner().invoke(
+        cli, ["bundles", "list", "--project", str(tmp_path), "--lang", "ru"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "связка" in listed.stdout
+    assert "состояние" in listed.stdout
+    assert "выполняется" in listed.stdout  # no bundle is held
