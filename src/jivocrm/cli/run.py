@@ -25,6 +25,7 @@ from jivocrm.core.records import StepRecord
 from jivocrm.engine.connections import open_connections
 from jivocrm.engine.process import EventReport, process_event
 from jivocrm.engine.project import load_project
+from jivocrm.journal.views import status_text
 
 MAX_SHOWN = 400
 
@@ -98,14 +99,15 @@ def echo_text(data: dict[str, Any]) -> None:
             click.echo(f"  {localized(run['note'])}")
         if "status" not in run:
             continue
-        click.echo(
-            "  " + _("lane {lane}; run {status}").format(lane=run["lane"], status=run["status"])
-        )
+        status = localized(status_text(run["status"]))
+        click.echo("  " + _("lane {lane}; run {status}").format(lane=run["lane"], status=status))
         for step in run["steps"]:
             click.echo(
                 "  "
                 + _("step {id}: {status} ({ms} ms)").format(
-                    id=step["id"], status=step["status"], ms=step["duration_ms"]
+                    id=step["id"],
+                    status=localized(status_text(step["status"])),
+                    ms=step["duration_ms"],
                 )
             )
             click.echo("    " + _("input:  {value}").format(value=_short(step["input"])))

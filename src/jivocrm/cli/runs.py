@@ -140,7 +140,7 @@ def show_text(data: dict[str, Any], full: bool) -> list[str]:
         lines.append("")
         said = _("step {id}: {status}, attempt {attempt}, {duration}").format(
             id=step["step_id"],
-            status=step["status"],
+            status=_status(step["status"]),
             attempt=step["attempt"],
             duration=fmt_.duration(step["duration_s"]),
         )

@@ -254,6 +254,9 @@ STATUSES = {
     "succeeded": N_("succeeded"),
     "failed": N_("failed"),
     "accepted": N_("accepted"),
+    # a step's
+    "ok": N_("ok"),
+    "skipped": N_("skipped"),
     "ignored": N_("ignored"),
 }
 
