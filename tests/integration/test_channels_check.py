@@ -83,3 +83,11 @@ def test_the_webhook_url_is_the_public_one_with_the_token_masked(world: World) -
     with_public_url(world, public)
     _, data, _ = checked(world)
     assert by_name(data)["shop"]["webhook_url"] == f"{public}/jivo/********"
+
+
+def test_jivos_steps_in_russian_in_the_help_desk_s_words(world: World) -> None:
+    with_public_url(world, world.url)
+    text = world.cli("channels", "check", "--lang", "ru", ok=False).stdout
+    assert f"В Jivo откройте {JIVO_PATH}" in text
+    assert "тогда Jivo пишет «Ой-ёй, подключение не удалось»" in " ".join(text.split())
+    assert "последняя доставка от Jivo: никогда" in text

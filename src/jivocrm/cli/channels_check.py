@@ -20,6 +20,7 @@ import aiohttp
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, USER_ERROR, echo_json
+from jivocrm.core.i18n import Text, _, localized
 from jivocrm.engine.addresses import local_address, public_address
 from jivocrm.journal.channels import channel_rows, jivo_steps
 
@@ -53,25 +54,38 @@ async def reachability(public: str, local: str | None) -> dict[str, Any]:
         outside = await probe(session, public)
         here = await probe(session, local) if local and local != public else outside
     if outside.status is None:
-        return {"ok": False, "text": f"no answer from {public}/healthz: {outside.error}"}
+        said = Text("no answer from {url}/healthz: {error}", url=public, error=outside.error)
+        return {"ok": False, "text": said}
     if outside.status != 200 or outside.instance is None:
         return {
             "ok": False,
-            "text": f"{public}/healthz answers {outside.status}, but not as jivocrm: the address"
-            " leads elsewhere (check the proxy or DNS)",
+            "text": Text(
+                "{url}/healthz answers {status}, but not as jivocrm: the address"
+                " leads elsewhere (check the proxy or DNS)",
+                url=public,
+                status=outside.status,
+            ),
         }
     if here.instance is None:
         return {
             "ok": True,
-            "text": f"{public} answers a jivocrm daemon; none answers at {local}, so whether it"
-            " is this project's cannot be told from here",
+            "text": Text(
+                "{url} answers a jivocrm daemon; none answers at {local}, so whether it"
+                " is this project's cannot be told from here",
+                url=public,
+                local=local,
+            ),
         }
     if here.instance != outside.instance:
         return {
             "ok": False,
-            "text": f"{public} answers another jivocrm daemon than the one at {local}",
+            "text": Text(
+                "{url} answers another jivocrm daemon than the one at {local}",
+                url=public,
+                local=local,
+            ),
         }
-    return {"ok": True, "text": f"{public} answers this daemon"}
+    return {"ok": True, "text": Text("{url} answers this daemon", url=public)}
 
 
 def problems_of(row: dict[str, Any], public_set: bool, https: bool, reach: dict[str, Any]) -> int:
@@ -101,14 +115,21 @@ def check(project_path: Path, show_token: bool, fmt: str) -> int:
     now = time.time()
     if not public_set:
         out.print(
-            "✗ server.public_url is not set: Jivo cannot post to a local address. Set it to the"
-            " https address Jivo reaches this daemon at (a reverse proxy or tunnel).",
+            "✗ "
+            + _(
+                "server.public_url is not set: Jivo cannot post to a local address. Set it to the"
+                " https address Jivo reaches this daemon at (a reverse proxy or tunnel)."
+            ),
             markup=False,
         )
     for row in rows:
         for line in _channel_lines(row, https, reach, now):
             out.print(line, markup=False, soft_wrap=True)
-    out.print("Everything is in place." if not bad else f"{bad} thing(s) to do, above.")
+    out.print(
+        _("Everything is in place.")
+        if not bad
+        else _("{count} thing(s) to do, above.").format(count=bad)
+    )
     return USER_ERROR if bad else OK
 
 
@@ -119,32 +140,41 @@ def _mark(ok: bool) -> str:
 def _channel_lines(
     row: dict[str, Any], https: bool, reach: dict[str, Any], now: float
 ) -> list[str]:
+    secure = "https" if https else _("not https: the token travels in the clear; put TLS in front")
     lines = [
         "",
-        f"channel {row['channel']} (widget {row['widget_id']})",
-        f"  webhook URL for Jivo: {row['webhook_url']}",
-        f"  {_mark(https)} "
-        + ("https" if https else "not https: the token travels in the clear; put TLS in front"),
-        f"  {_mark(reach['ok'])} {reach['text']}",
+        _("channel {name} (widget {widget})").format(name=row["channel"], widget=row["widget_id"]),
+        "  " + _("webhook URL for Jivo: {url}").format(url=row["webhook_url"]),
+        f"  {_mark(https)} {secure}",
+        f"  {_mark(reach['ok'])} {localized(reach['text'])}",
     ]
     if row["bundles"]:
-        lines.append(f"  ✓ bundles serving it: {', '.join(row['bundles'])}")
+        served = ", ".join(row["bundles"])
+        lines.append("  ✓ " + _("bundles serving it: {bundles}").format(bundles=served))
     else:
-        lines.append("  ✗ no bundle serves it: its events are stored and do nothing")
+        lines.append("  ✗ " + _("no bundle serves it: its events are stored and do nothing"))
     last = row["last_event_at"]
+    when = f"{fmt_.ago(last, now)} ({fmt_.when(last)})" if last else _("never")
     lines.append(
-        f"  {_mark(last is not None)} last delivery from Jivo: "
-        + (f"{fmt_.ago(last, now)} ({fmt_.when(last)})" if last else "never")
+        f"  {_mark(last is not None)} " + _("last delivery from Jivo: {when}").format(when=when)
     )
     refusal = row["last_refusal"]
     if refusal:
         lines.append(
-            f"  ! {row['refused']} refused; the last {fmt_.ago(refusal['received_at'], now)}:"
-            f" {refusal['status']} {refusal['reason']}"
-            f" (`jivocrm events explain --refused {refusal['id']}` says what to change)"
+            "  ! "
+            + _(
+                "{count} refused; the last {ago}: {status} {reason}"
+                " (`jivocrm events explain --refused {id}` says what to change)"
+            ).format(
+                count=row["refused"],
+                ago=fmt_.ago(refusal["received_at"], now),
+                status=refusal["status"],
+                reason=localized(refusal["reason"]),
+                id=refusal["id"],
+            )
         )
     for number, step in enumerate(row["steps"], 1):
-        lines.append(f"  {number}. {step}")
+        lines.append(f"  {number}. {localized(step)}")
     return lines
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jivocrm.core.i18n import Text
 from jivocrm.engine.addresses import public_address
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Channel, Project
@@ -82,13 +83,20 @@ def channel_rows(
 def jivo_steps(url: str) -> list[str]:
     """What to do in Jivo for a channel that never delivered."""
     return [
-        f"In Jivo open {JIVO_PATH} (Manage › Channels › Settings › Integration settings for"
-        " developers) of this channel's site.",
-        f"Switch webhooks on and paste the URL: {url}",
-        "A channel has ONE webhook URL. If another integration (Albato, or an earlier one)"
-        " already uses it — Jivo then says «Ой-ёй, подключение не удалось» — switch that"
-        " integration off there first, then paste this URL.",
-        "Then start a test chat on the site: `jivocrm channels` shows its event within seconds.",
+        Text(
+            "In Jivo open {path} (Manage › Channels › Settings › Integration settings for"
+            " developers) of this channel's site.",
+            path=JIVO_PATH,
+        ),
+        Text("Switch webhooks on and paste the URL: {url}", url=url),
+        Text(
+            "A channel has ONE webhook URL. If another integration (Albato, or an earlier one)"
+            " already uses it — Jivo then says «Ой-ёй, подключение не удалось» — switch that"
+            " integration off there first, then paste this URL."
+        ),
+        Text(
+            "Then start a test chat on the site: `jivocrm channels` shows its event within seconds."
+        ),
     ]
 
 
