@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import OK, echo_json
+from jivocrm.core.i18n import _, localized
 from jivocrm.journal.redaction import journal_redactor
 from jivocrm.journal.refusals import UNKNOWN_ADVICE, refusal_detail, refused_list
 
@@ -21,9 +22,11 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
         return OK
     out = fmt_.console()
     if not data["refused"] and not data["unknown_tokens"]:
-        out.print("No refused deliveries.")
+        out.print(_("No refused deliveries."))
         return OK
-    grid = fmt_.table("refused", "received", "channel", "status", "reason", "from", "body")
+    grid = fmt_.table(
+        _("refused"), _("received"), _("channel"), _("status"), _("reason"), _("from"), _("body")
+    )
     for row in data["refused"]:
         grid.add_row(
             str(row["id"]),
@@ -41,16 +44,21 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
             f"{name}: " + ", ".join(f"{n}× {status}" for status, n in by.items())
             for name, by in data["by_channel"].items()
         )
-        out.print(f"{data['counted']} refused in all ({shown}); the newest are kept in detail.")
+        out.print(
+            _("{count} refused in all ({shown}); the newest are kept in detail.").format(
+                count=data["counted"], shown=shown
+            )
+        )
     for count in data["unknown_tokens"]:
         out.print(
-            f"{count['requests']} request(s) with an unknown token from {count['remote']},"
-            f" last {fmt_.ago(count['last_at'])}",
+            _("{count} request(s) with an unknown token from {remote}, last {ago}").format(
+                count=count["requests"], remote=count["remote"], ago=fmt_.ago(count["last_at"])
+            ),
             markup=False,
         )
     if data["unknown_tokens"]:
-        out.print(UNKNOWN_ADVICE, markup=False)
-    out.print("`jivocrm events explain --refused ID` says what to change.")
+        out.print(_(UNKNOWN_ADVICE), markup=False)
+    out.print(_("`jivocrm events explain --refused ID` says what to change."))
     return OK
 
 
@@ -63,11 +71,19 @@ def explain_refused(project_path: Path, refusal_id: int, fmt: str) -> int:
         return OK
     out = fmt_.console()
     for line in (
-        f"refused delivery {data['id']}: {data['status']} · channel {data['channel']} · "
-        f"received {fmt_.when(data['received_at'])} · from {data['remote'] or '—'}",
-        f"reason: {data['reason']}",
-        f"body (excerpt): {data['excerpt'] or '—'}",
-        f"what to change: {data['advice']}",
+        _(
+            "refused delivery {id}: {status} · channel {channel} · received {received} · "
+            "from {remote}"
+        ).format(
+            id=data["id"],
+            status=data["status"],
+            channel=data["channel"],
+            received=fmt_.when(data["received_at"]),
+            remote=data["remote"] or "—",
+        ),
+        _("reason: {reason}").format(reason=data["reason"]),
+        _("body (excerpt): {excerpt}").format(excerpt=data["excerpt"] or "—"),
+        _("what to change: {advice}").format(advice=localized(data["advice"])),
     ):
         out.print(line, markup=False, soft_wrap=True)
     return OK

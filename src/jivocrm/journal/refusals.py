@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine.model import Project
 from jivocrm.store.base import RefusalCount, Rejection, Store
 
@@ -25,43 +26,47 @@ def advice(project: Project, refusal: Rejection) -> str:
     name = refusal.channel
     if refusal.status == 403:
         widget = channel.widget_id if channel else "?"
-        return (
-            f"The event came from another Jivo channel than {name!r} (widget {widget}): the"
-            f" webhook URL of {name!r} is pasted into that other channel's settings. Give that"
+        return Text(
+            "The event came from another Jivo channel than {name} (widget {widget}): the"
+            " webhook URL of {name} is pasted into that other channel's settings. Give that"
             " site a channel of its own in jivocrm.yaml (its widget_id and its own token) and"
             " paste that channel's URL there — or, if the widget_id of"
-            f" {name!r} is wrong, correct it."
+            " {name} is wrong, correct it.",
+            name=repr(name),
+            widget=widget,
         )
     if refusal.status == 413:
-        limit = project.server.body_limit
-        return (
-            f"The body was larger than server.body_limit ({limit} bytes). If Jivo's events are"
-            " this large (long chats), raise server.body_limit in jivocrm.yaml."
+        return Text(
+            "The body was larger than server.body_limit ({limit} bytes). If Jivo's events are"
+            " this large (long chats), raise server.body_limit in jivocrm.yaml.",
+            limit=project.server.body_limit,
         )
     if refusal.status == 408:
-        return (
+        return Text(
             "The body did not arrive within server.body_timeout: a slow or broken connection"
             " (Jivo delivers again). If it happens often, raise server.body_timeout."
         )
     if refusal.status == 415:
-        return (
+        return Text(
             "The body was not sent as JSON. Jivo posts JSON objects; if a test tool sent it, send"
             " Content-Type application/json, or use `jivocrm send --sample chat_accepted`."
         )
     if refusal.status == 400:
-        return (
+        return Text(
             "The body is not a Jivo event (a JSON object with event_name). If a test tool sent"
             " it, `jivocrm send --sample chat_accepted` shows the form; if Jivo sent it, its"
             " format changed: keep this excerpt and report it."
         )
     if refusal.status == 503 and "stopping" in refusal.reason:
-        return "The daemon was stopping; Jivo was answered 503 and delivers again. Nothing to do."
+        return Text(
+            "The daemon was stopping; Jivo was answered 503 and delivers again. Nothing to do."
+        )
     if refusal.status == 503:
-        return (
+        return Text(
             "The store could not take the event: check the disk and the database"
             " (`jivocrm store check`). Jivo was answered 503 and delivers again."
         )
-    return "See the reason above."
+    return Text("See the reason above.")
 
 
 def unknown_json(count: RefusalCount) -> dict[str, Any]:
@@ -73,7 +78,7 @@ def unknown_json(count: RefusalCount) -> dict[str, Any]:
     }
 
 
-UNKNOWN_ADVICE = (
+UNKNOWN_ADVICE = N_(
     "Requests with a token of no channel are answered 404 and counted, without their bodies. A"
     " Jivo channel still posting to an old webhook URL (the token changed) shows up here: paste"
     " the current URL from `jivocrm channels --show-token` into that channel."
