@@ -145,3 +145,34 @@ def test_the_daemon_banner_and_the_bundle_list_in_russian(tmp_path: Path) -> Non
     assert "связка" in listed.stdout
     assert "состояние" in listed.stdout
     assert "выполняется" in listed.stdout  # no bundle is held
+
+
+def _commands() -> list[list[str]]:
+    import click
+
+    from jivocrm.cli import COMMANDS
+
+    found: list[list[str]] = []
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        found.append([name])
+        if isinstance(command, click.Group):
+            found.extend([name, sub] for sub in command.commands)
+    return found
+
+
+@pytest.mark.parametrize("words", _commands(), ids=" ".join)
+def test_every_help_text_of_every_command_reads_in_russian(words: list[str]) -> None:
+    import re
+
+    with i18n.language("ru"):
+        text = CliRunner().invoke(cli, [*words, "--help"], terminal_width=200).stdout
+    # the description, and each option's text after its name
+    sections = text.split("\n\n")
+    helps = [line.strip() for line in sections[1].splitlines()] if len(sections) > 1 else []
+    rows = [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in text.splitlines()]
+    helps += [row[1] for row in rows if len(row) == 2 and row[0].startswith("-")]
+    assert helps
+    cyrillic = re.compile("[а-яё]", re.IGNORECASE)
+    assert [h for h in helps if h and not cyrillic.search(h)] == [], text

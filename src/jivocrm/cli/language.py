@@ -120,7 +120,8 @@ def translate_help(text: str) -> str:
     inner = found.group("inner")
     word, sep, rest = inner.partition(":")
     word = _(_EXTRA_WORDS[word]) if word in _EXTRA_WORDS else word
-    return f"{_(found.group('text'))}  [{word}{sep}{rest}]"
+    said = _(found.group("text")) if found.group("text") else ""
+    return f"{said}  [{word}{sep}{rest}]" if said else f"[{word}{sep}{rest}]"
 
 
 class LocalizedFormatter(click.HelpFormatter):
