@@ -254,6 +254,9 @@ STATUSES = {
     "succeeded": N_("succeeded"),
     "failed": N_("failed"),
     "accepted": N_("accepted"),
+    # a replay's
+    "refused": N_("refused"),
+    "would replay": N_("would replay"),
     # a step's
     "ok": N_("ok"),
     "skipped": N_("skipped"),
