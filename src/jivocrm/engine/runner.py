@@ -274,7 +274,10 @@ class _Run:
         if kind == "fatal" and not isinstance(exc, JivoCRMError):
             self.log.exception("step_crashed", step=step.id)
             text = f"{type(exc).__name__}: {text}"
-        record.status, record.error = "failed", f"{where(step)}: {text}"
+        spoken = isinstance(exc, JivoCRMError) and len(exc.args) == 1
+        said = exc.args[0] if spoken and isinstance(exc.args[0], Text) else text
+        record.status = "failed"
+        record.error = Text("{where}: {error}", where=where(step), error=said)
         record.output = dict.fromkeys(STEPS[step.type].outputs)
         if kind == "retriable" or step.on_error != "continue":
             record.error_kind = kind
