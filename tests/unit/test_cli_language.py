@@ -59,6 +59,8 @@ def test_the_project_file_names_the_language_under_the_options(tmp_path: Path) -
     assert from_project(root / "jivocrm.yaml") == "ru"
     assert choose(["validate", str(root)], {"LANG": "en_US.UTF-8"}) == "ru"
     assert choose(["run", "--project", str(root), "e.json"], {}) == "ru"
+    assert choose(["validate", "--format", "json", str(root)], {}) == "ru"
+    assert choose(["serve", "--port", "8081", str(root)], {}) == "ru"
     assert choose(["validate", str(root), "--lang", "en"], {}) == "en"
     assert choose(["validate", str(root)], {"JIVOCRM_LANG": "en"}) == "en"
 

@@ -28,6 +28,10 @@ PROJECT_FILE = "jivocrm.yaml"
 # is the validator's business, and a broken project still gets its diagnostics in its language.
 _LANGUAGE_KEY = re.compile(r"""^language:[ \t]*["']?([A-Za-z_-]+)["']?[ \t]*(?:#.*)?$""", re.M)
 
+# The commands whose PATH argument is the project, and the options of theirs that take a value.
+PATH_COMMANDS = ("validate", "serve")
+VALUE_OPTIONS = frozenset({"--format", "--lang", "--host", "--port", "--workers"})
+
 LANG_HELP = N_("The language of the messages: ru or en (default: from the environment).")
 
 # click's own words in the help it builds (it translates them with its own gettext domain,
@@ -62,10 +66,22 @@ def _project_path(args: Sequence[str], environ: Mapping[str, str]) -> Path:
             (v for k, v in environ.items() if k.startswith("JIVOCRM_") and k.endswith("_PROJECT")),
             None,
         )
-    if given is None and "validate" in args:
-        # `jivocrm validate [PATH]`: the first word after the command that is not an option
-        after = list(args[list(args).index("validate") + 1 :])
-        given = next((a for a in after if not a.startswith("-")), None)
+    command = next((a for a in args if a in PATH_COMMANDS), None)
+    if given is None and command is not None:
+        # `jivocrm validate|serve [PATH]`: the first word after the command that is neither an
+        # option nor an option's value
+        after = list(args[list(args).index(command) + 1 :])
+        skip = False
+        for word in after:
+            if skip:
+                skip = False
+            elif word == "--":
+                break
+            elif word.startswith("-"):
+                skip = word in VALUE_OPTIONS
+            else:
+                given = word
+                break
     path = Path(given or ".")
     return path / PROJECT_FILE if path.is_dir() else path
 
