@@ -59,7 +59,7 @@ soak: $(DEV)
 # After adding or changing a message: the template from the code, then each language's .po
 # (translate the new entries; tests/unit/test_translations.py fails until every one is).
 catalogues: $(DEV)
-	$(BIN)/pybabel --quiet extract -F babel.cfg -k N_ -k Text -k ngettext:1,2 --no-location \
+	$(BIN)/pybabel --quiet extract -F babel.cfg -k N_ -k Text -k Problem:2 -k ngettext:1,2 --no-location \
 		--sort-output --project jivocrm -o $(LOCALE)/jivocrm.pot src/jivocrm
 	$(BIN)/pybabel --quiet update -i $(LOCALE)/jivocrm.pot -d $(LOCALE) -D jivocrm --no-fuzzy-matching
 	$(MAKE) compile-catalogues

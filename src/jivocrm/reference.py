@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from jivocrm.connectors import CONNECTORS
+from jivocrm.core.diagnostics import CODES
 from jivocrm.engine import bundle_tests, catalogue
 from jivocrm.engine.filters_ops import OPS
 from jivocrm.engine.template_budget import (
@@ -150,7 +151,22 @@ def bundle_reference() -> str:
         out.extend(_props(dict(conn.schema)))
         out.append("")
     out.append(bundle_tests.FORMAT)
+    out.append(diagnostic_codes())
     return "\n".join(out).rstrip() + "\n"
+
+
+def diagnostic_codes() -> str:
+    """The codes ``validate`` gives each problem (``--format json`` and ``github`` print them)."""
+    out = [
+        "\n## Diagnostic codes\n",
+        "Each problem `validate` reports has a stable code, the same in every language: "
+        "`--format json` prints it as `code`, `--format github` as the annotation's title. "
+        "Only the message follows the language (`--lang`, `language:`, `LANG`), and only in "
+        "the text output; JSON and GitHub annotations keep the English message.\n",
+        "| Code | What it means |\n|---|---|",
+    ]
+    out.extend(f"| `{code}` | {_cell(meaning)} |" for code, meaning in CODES.items())
+    return "\n".join(out) + "\n"
 
 
 def cli_reference() -> str:

@@ -78,6 +78,13 @@ def test_dry_run_says_where_the_replay_starts_and_changes_nothing(
     assert (len(w.emulators.contacts("amo")), len(w.emulators.contacts("b24"))) == (amo, b24)
 
 
+def test_a_dry_run_in_russian_says_where_it_starts(failed: tuple[World, int, int, int]) -> None:
+    w, run, _, _ = failed
+    text = w.cli("runs", "replay", str(run), "--dry-run", "--lang", "ru").stdout
+    assert "с шага b24_contact, сохраняя amo_contact" in " ".join(text.split())
+    assert "будет повторён" in text
+
+
 def test_bulk_replay_skips_runs_already_replayed(failed: tuple[World, int, int, int]) -> None:
     w, run, _, _ = failed
     w.json("runs", "replay", str(run), "--wait")

@@ -169,3 +169,26 @@ def test_personal_data_is_masked_when_the_project_asks(tmp_path: Path) -> None:
         w.settle()
         text = w.cli("runs", "show", str(run_of(w, "2001")["id"]), "--full").stdout
     assert ("+79161234567" in text, "anna@mail.ru" in text) == (False, False)
+
+
+def test_explain_in_russian_with_the_same_json(world: World) -> None:
+    number = str(event_id(world, "1002"))
+    text = world.text("events", "explain", number, "--lang", "ru")
+    assert "при приёме события ни одна связка не подошла" in text
+    # what the project decides now is said in Russian; intake's reasons are kept as recorded
+    assert "не запустилась бы" in text
+    assert "пусто" in text
+    assert "не подошла:" in text
+    assert world.query("events", "explain", number, "--lang", "ru") == world.query(
+        "events", "explain", number
+    )
+
+
+def test_a_failed_run_in_russian(world: World) -> None:
+    number = str(run_of(world, "1003")["id"])
+    text = world.text("runs", "show", number, "--lang", "ru")
+    assert "попытка 1" in text
+    assert "шаг b24_contact: с ошибкой" in text
+    assert "NO_AUTH_FOUND" in text
+    listed = world.text("runs", "list", "--lang", "ru")
+    assert "с ошибкой" in listed

@@ -70,3 +70,22 @@ def test_or_of_and_groups_names_the_deciding_conditions() -> None:
     )
     assert evaluate_filter((email, phone[:1]), EVENT).reason.startswith("filter group 2: ")
     assert evaluate_filter((), EVENT).ok
+
+
+def test_the_explanation_reads_in_russian_and_stays_english_as_text() -> None:
+    from jivocrm.core import i18n
+
+    phone = Condition("visitor.phone", "not_empty", None)
+    name = Condition("visitor.name", "equals", "Анна")
+    failed = evaluate_filter(((phone, name),), {"visitor": {"phone": "+7916", "name": "Борис"}})
+    held = evaluate_filter(((phone, name),), {"visitor": {"phone": "+7916", "name": "Анна"}})
+    assert failed.reason == "visitor.name = 'Борис' does not equal 'Анна'"
+    assert (
+        held.reason
+        == "filter: visitor.phone = '+7916' is not empty and visitor.name = 'Анна' equals 'Анна'"
+    )
+    with i18n.language("ru"):
+        assert i18n.localized(failed.reason) == "visitor.name = 'Борис' не равно 'Анна'"
+        assert i18n.localized(held.reason) == (
+            "фильтр: visitor.phone = '+7916' не пусто и visitor.name = 'Анна' равно 'Анна'"
+        )

@@ -20,7 +20,7 @@ from jivocrm.core import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "jivocrm"
-KEYWORDS = {"_": None, "N_": None, "Text": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "Text": None, "Problem": (2,), "ngettext": (1, 2)}
 TRANSLATED = [language for language in i18n.LANGUAGES if language != i18n.SOURCE]
 
 

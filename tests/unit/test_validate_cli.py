@@ -44,6 +44,7 @@ def test_json_format_gives_one_object_per_problem() -> None:
         "message": "unknown connection 'amoo' (did you mean 'amo'?)",
         "severity": "error",
         "step": "deal",
+        "code": "unknown-connection",
     }
 
 
@@ -51,7 +52,8 @@ def test_github_format_gives_workflow_annotations() -> None:
     code, out, _ = run("validate", str(BROKEN), "--format", "github")
     assert code == 1
     assert out.splitlines()[0] == (
-        "::error file=bundles/deal.yaml,line=12,col=17::steps[1] (deal).connection: "
+        "::error file=bundles/deal.yaml,line=12,col=17,title=unknown-connection::"
+        "steps[1] (deal).connection: "
         "unknown connection 'amoo' (did you mean 'amo'?)"
     )
 

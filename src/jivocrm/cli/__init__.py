@@ -7,11 +7,14 @@ Every option can also come from a ``JIVOCRM_<COMMAND>_<OPTION>`` environment var
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from jivocrm import __version__
+from jivocrm.cli import language
 from jivocrm.core import i18n
+from jivocrm.core.i18n import N_
 
 # Command name → (module, the one line ``jivocrm --help`` shows). The help lists commands from
 # here without importing them; tests/unit/test_cli_startup.py keeps each line equal to the
@@ -19,71 +22,80 @@ from jivocrm.core import i18n
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": (
         "jivocrm.cli.init",
-        "Create a project: jivocrm.yaml, the default bundles with their tests, a CI workflow.",
+        N_("Create a project: jivocrm.yaml, the default bundles with their tests, a CI workflow."),
     ),
     "validate": (
         "jivocrm.cli.validate",
-        "Check the project (default: the one in the current directory) and all its bundles.",
+        N_("Check the project (default: the one in the current directory) and all its bundles."),
     ),
     "schema": (
         "jivocrm.cli.schema",
-        "Print the JSON Schema of a bundle or of the project file.",
+        N_("Print the JSON Schema of a bundle or of the project file."),
     ),
     "test": (
         "jivocrm.cli.test",
-        "Run bundle tests: an event in, the expected CRM calls, records and reply out.",
+        N_("Run bundle tests: an event in, the expected CRM calls, records and reply out."),
     ),
     "run": (
         "jivocrm.cli.run",
-        "Run one Jivo event (a JSON file) through the project and show everything that happened.",
+        N_(
+            "Run one Jivo event (a JSON file) through the project "
+            "and show everything that happened."
+        ),
     ),
     "serve": (
         "jivocrm.cli.serve",
-        "Run the daemon: receive Jivo webhooks, run the bundles, answer Jivo.",
+        N_("Run the daemon: receive Jivo webhooks, run the bundles, answer Jivo."),
     ),
     "send": (
         "jivocrm.cli.send",
-        "Post a Jivo event (a JSON file, or a shipped sample) to the daemon and print its reply.",
+        N_(
+            "Post a Jivo event (a JSON file, or a shipped sample) to the daemon "
+            "and print its reply."
+        ),
     ),
     "samples": (
         "jivocrm.cli.samples",
-        "List the sample Jivo events, print one, or save them to a folder.",
+        N_("List the sample Jivo events, print one, or save them to a folder."),
     ),
     "connections": (
         "jivocrm.cli.connections",
-        "Check CRM connections and refresh their metadata snapshot.",
+        N_("Check CRM connections and refresh their metadata snapshot."),
     ),
     "emulate": (
         "jivocrm.cli.emulate",
-        "Run the built-in emulator of a CRM: the documented API, quirks included, in memory.",
+        N_("Run the built-in emulator of a CRM: the documented API, quirks included, in memory."),
     ),
     "runs": (
         "jivocrm.cli.runs",
-        "The history of bundle runs: list, show one, replay.",
+        N_("The history of bundle runs: list, show one, replay."),
     ),
     "events": (
         "jivocrm.cli.events",
-        "Received Jivo events and why each bundle ran on them or did not.",
+        N_("Received Jivo events and why each bundle ran on them or did not."),
     ),
     "bundles": (
         "jivocrm.cli.bundles",
-        "The project's bundles: which run and which are held; pause and resume without a commit.",
+        N_(
+            "The project's bundles: which run and which are held; "
+            "pause and resume without a commit."
+        ),
     ),
     "channels": (
         "jivocrm.cli.channels",
-        "Each Jivo channel: its webhook URL, the bundles serving it, its last event.",
+        N_("Each Jivo channel: its webhook URL, the bundles serving it, its last event."),
     ),
     "notify": (
         "jivocrm.cli.notify",
-        "The alert channels: send a test message to each.",
+        N_("The alert channels: send a test message to each."),
     ),
     "journal": (
         "jivocrm.cli.journal",
-        "Look after the journal: prune old events.",
+        N_("Look after the journal: prune old events."),
     ),
     "store": (
         "jivocrm.cli.store",
-        "The store's schema (migrate) and health (check).",
+        N_("The store's schema (migrate) and health (check)."),
     ),
 }
 
@@ -99,7 +111,7 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         command: click.Command = importlib.import_module(entry[0]).command
-        return command
+        return language.prepare(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, summary) for name, (_, summary) in COMMANDS.items()]
@@ -116,8 +128,12 @@ def cli() -> None:
     """jivocrm: Jivo chat events into CRM records, driven by YAML bundles."""
 
 
+cli.context_class = language.LocalizedContext
+cli.params.append(language.lang_option())
+
+
 def main() -> None:
-    i18n.set_language(i18n.from_environment())
+    i18n.set_language(language.choose(sys.argv[1:]))
     cli(prog_name="jivocrm")
 
 

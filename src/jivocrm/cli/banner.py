@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from jivocrm.core.i18n import _
 from jivocrm.engine.addresses import public_address
 from jivocrm.engine.envvars import resolve_text
 from jivocrm.engine.model import Project
@@ -73,23 +74,38 @@ def lines(project: Project, local: str, emulators: Mapping[str, str], store: str
     from jivocrm.connectors import CONNECTORS
 
     base = public_base(project, local)
-    out = [f"jivocrm {__version__} serving {project.file} (Ctrl-C stops it)", ""]
+    said = _("jivocrm {version} serving {file} (Ctrl-C stops it)")
+    out = [said.format(version=__version__, file=project.file), ""]
     for channel in project.channels.values():
         missing: list[str] = []
         token = resolve_text(channel.token, project.environ, missing)
-        out.append(f"  channel {channel.name} (widget {channel.widget_id}): {base}/jivo/{token}")
-    if not project.server.public_url:
-        out.append(
-            "    these URLs are local; set server.public_url to the https address Jivo reaches"
+        line = _("channel {name} (widget {widget}): {url}").format(
+            name=channel.name, widget=channel.widget_id, url=f"{base}/jivo/{token}"
         )
-    out.append(f"  journal: {local}/ui")
-    out.append(f"  health: {local}/healthz   metrics: {local}/metrics")
-    out.append(f"  store: {store_shown(store)}")
+        out.append(f"  {line}")
+    if not project.server.public_url:
+        local_only = _(
+            "these URLs are local; set server.public_url to the https address Jivo reaches"
+        )
+        out.append(f"    {local_only}")
+    out.append("  " + _("journal: {url}").format(url=f"{local}/ui"))
+    out.append(
+        "  "
+        + _("health: {health}   metrics: {metrics}").format(
+            health=f"{local}/healthz", metrics=f"{local}/metrics"
+        )
+    )
+    out.append("  " + _("store: {store}").format(store=store_shown(store)))
     for name, connection in project.connections.items():
         spec = CONNECTORS.get(connection.type)
         title = spec.title if spec else connection.type
-        where = f"built-in emulator at {emulators[name]}" if name in emulators else "the account"
-        out.append(f"  connection {name}: {title}, {where}")
+        if name in emulators:
+            line = _("connection {name}: {crm}, built-in emulator at {url}").format(
+                name=name, crm=title, url=emulators[name]
+            )
+        else:
+            line = _("connection {name}: {crm}, the account").format(name=name, crm=title)
+        out.append(f"  {line}")
     out.append("")
     return out
 

@@ -19,6 +19,7 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import _
 from jivocrm.engine.model import Bundle, Project
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.journal.views import bundle_rows
@@ -46,12 +47,21 @@ def named(project: Project, name: str) -> Bundle:
 def held_text(row: dict[str, Any]) -> str:
     by = []
     if row["held_by_file"]:
-        by.append("file (enabled: false)")
+        by.append(_("file (enabled: false)"))
     hold = row["hold"]
     if hold:
-        why = f", {hold['reason']}" if hold["reason"] else ""
-        by.append(f"runtime: {hold['held_by']}, {fmt_.when(hold['held_at'])}{why}")
-    return "held by " + " and ".join(by) if by else "running"
+        when = fmt_.when(hold["held_at"])
+        if hold["reason"]:
+            by.append(
+                _("runtime: {who}, {when}, {reason}").format(
+                    who=hold["held_by"], when=when, reason=hold["reason"]
+                )
+            )
+        else:
+            by.append(_("runtime: {who}, {when}").format(who=hold["held_by"], when=when))
+    if len(by) == 2:
+        return _("held by {first} and {second}").format(first=by[0], second=by[1])
+    return _("held by {holder}").format(holder=by[0]) if by else _("running")
 
 
 def list_bundles(project_path: Path, fmt: str) -> int:
@@ -64,7 +74,9 @@ def list_bundles(project_path: Path, fmt: str) -> int:
         echo_json(rows)
         return OK
     out = fmt_.console()
-    grid = fmt_.table("bundle", "file", "event", "state", "paused runs", "queued runs")
+    grid = fmt_.table(
+        _("bundle"), _("file"), _("event"), _("state"), _("paused runs"), _("queued runs")
+    )
     for row in rows:
         grid.add_row(
             row["bundle"],
@@ -76,7 +88,7 @@ def list_bundles(project_path: Path, fmt: str) -> int:
         )
     out.print(grid)
     if any(r["hold"] for r in rows):
-        out.print("`jivocrm bundles resume NAME` runs the held events, in order.")
+        out.print(_("`jivocrm bundles resume NAME` runs the held events, in order."))
     return OK
 
 
@@ -94,10 +106,12 @@ def pause(project_path: Path, name: str, reason: str, fmt: str) -> int:
         echo_json({"bundle": bundle.name, "held": True, "runs_paused": paused})
         return OK
     click.echo(
-        f"Bundle {bundle.name!r} is paused: its events wait as paused runs"
-        f" ({paused} queued run(s) paused now; a run already executing finishes)."
+        _(
+            "Bundle {name} is paused: its events wait as paused runs"
+            " ({count} queued run(s) paused now; a run already executing finishes)."
+        ).format(name=repr(bundle.name), count=paused)
     )
-    click.echo(f"`jivocrm bundles resume {bundle.name}` runs them, in order.")
+    click.echo(_("`jivocrm bundles resume {name}` runs them, in order.").format(name=bundle.name))
     return OK
 
 
@@ -115,13 +129,23 @@ def resume(project_path: Path, name: str, fmt: str) -> int:
         echo_json({**data, "held_by_file": not bundle.enabled})
         return OK
     if held:
-        click.echo(f"Bundle {bundle.name!r} resumed: {queued} held run(s) queued, in order.")
+        click.echo(
+            _("Bundle {name} resumed: {count} held run(s) queued, in order.").format(
+                name=repr(bundle.name), count=queued
+            )
+        )
     else:
-        click.echo(f"Bundle {bundle.name!r} was not paused with `jivocrm bundles pause`.")
+        click.echo(
+            _("Bundle {name} was not paused with `jivocrm bundles pause`.").format(
+                name=repr(bundle.name)
+            )
+        )
     if not bundle.enabled:
         click.echo(
-            f"It is still paused by its file ({bundle.file}: enabled: false): set enabled: true"
-            " and reload the daemon to run its events."
+            _(
+                "It is still paused by its file ({file}: enabled: false): set enabled: true"
+                " and reload the daemon to run its events."
+            ).format(file=bundle.file)
         )
     return OK
 

@@ -17,29 +17,41 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.core.i18n import N_, Text, _, localized
 from jivocrm.engine.model import Project
 from jivocrm.journal.channels import MASKED, Deliveries, channel_rows
 
-WHERE = "Jivo: Manage → Channels → Settings → Integration settings for developers"
+WHERE = N_("Jivo: Manage → Channels → Settings → Integration settings for developers")
 
 
 def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> list[str]:
-    found = []
+    found: list[str] = []
     for row in rows:
         if row["last_event_at"] is None:
             found.append(
-                f"channel {row['channel']} has never delivered an event: check the webhook URL"
-                f" in {WHERE}, and that Jivo can reach it"
+                Text(
+                    "channel {channel} has never delivered an event: check the webhook URL"
+                    " in {where}, and that Jivo can reach it",
+                    channel=row["channel"],
+                    where=Text(WHERE),
+                )
             )
         if not row["bundles"]:
-            found.append(f"channel {row['channel']}: no bundle serves it, its events do nothing")
+            found.append(
+                Text(
+                    "channel {channel}: no bundle serves it, its events do nothing",
+                    channel=row["channel"],
+                )
+            )
     if not project.server.public_url:
         found.append(
-            "server.public_url is not set: the URLs above are local; Jivo needs the https"
-            " address it reaches this daemon at"
+            Text(
+                "server.public_url is not set: the URLs above are local; Jivo needs the https"
+                " address it reaches this daemon at"
+            )
         )
     found.extend(
-        f"events arrive for {name!r}, which is not a channel of the project"
+        Text("events arrive for {name}, which is not a channel of the project", name=repr(name))
         for name in seen.last_event
         if name not in project.channels
     )
@@ -47,9 +59,13 @@ def warnings(project: Project, rows: list[dict[str, Any]], seen: Deliveries) -> 
     if unknown:
         remotes = ", ".join(c.remote for c in seen.unknown_tokens[:3])
         found.append(
-            f"{unknown} request(s) with a token of no channel (from {remotes}): a Jivo channel"
-            " still posts to an old webhook URL, or someone guesses; `jivocrm events list"
-            " --refused` shows the refused deliveries"
+            Text(
+                "{count} request(s) with a token of no channel (from {remotes}): a Jivo channel"
+                " still posts to an old webhook URL, or someone guesses; `jivocrm events list"
+                " --refused` shows the refused deliveries",
+                count=unknown,
+                remotes=remotes,
+            )
         )
     return found
 
@@ -63,25 +79,33 @@ def channels(project_path: Path, show_token: bool, fmt: str) -> int:
         echo_json({"channels": rows, "warnings": notes})
         return OK
     out = fmt_.console()
-    grid = fmt_.table("channel", "widget", "webhook URL", "bundles", "last event", "refused")
+    grid = fmt_.table(
+        _("channel"), _("widget"), _("webhook URL"), _("bundles"), _("last event"), _("refused")
+    )
     now = time.time()
     for row in rows:
         last = row["last_refusal"]
-        refused = f"{row['refused']}, last {fmt_.ago(last['received_at'], now)}" if last else "none"
+        refused = (
+            _("{count}, last {ago}").format(
+                count=row["refused"], ago=fmt_.ago(last["received_at"], now)
+            )
+            if last
+            else _("none")
+        )
         grid.add_row(
             row["channel"],
             row["widget_id"],
             row["webhook_url"],
-            ", ".join(row["bundles"]) or "none",
+            ", ".join(row["bundles"]) or _("none"),
             fmt_.ago(row["last_event_at"], now),
-            refused if row["refused"] else "none",
+            refused if row["refused"] else _("none"),
         )
     out.print(grid)
-    out.print(f"Paste the URL into {WHERE}.", markup=False)
+    out.print(_("Paste the URL into {where}.").format(where=_(WHERE)), markup=False)
     if not show_token and any(MASKED in r["webhook_url"] for r in rows):
-        out.print("The token is masked: --show-token prints the full URL.")
+        out.print(_("The token is masked: --show-token prints the full URL."))
     for note in notes:
-        out.print(f"warning: {note}", markup=False)
+        out.print(_("warning: {note}").format(note=localized(note)), markup=False)
     return OK
 
 

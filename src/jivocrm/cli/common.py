@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import N_, _, localized
 
 OK, USER_ERROR, USAGE = 0, 1, 2
 CRASH = 70
@@ -26,7 +27,7 @@ FORMAT = click.option(
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="text for people, json for scripts.",
+    help=N_("text for people, json for scripts."),
 )
 
 
@@ -40,7 +41,7 @@ def guarded(fn: Callable[[], int]) -> int:
     try:
         return fn()
     except JivoCRMError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(_("error: {message}").format(message=_message(exc)), err=True)
         return USER_ERROR
     except KeyboardInterrupt:
         return 130
@@ -52,10 +53,15 @@ def guarded(fn: Callable[[], int]) -> int:
         return BROKEN_PIPE
     except Exception as exc:
         report = write_crash_report(exc)
-        click.echo(
-            f"jivocrm crashed: {type(exc).__name__}: {exc}. Crash report: {report}", err=True
-        )
+        said = _("jivocrm crashed: {error}: {message}. Crash report: {report}")
+        click.echo(said.format(error=type(exc).__name__, message=exc, report=report), err=True)
         return CRASH
+
+
+def _message(exc: JivoCRMError) -> str:
+    """The error's text in the reader's language where it was made as a ``Text``."""
+    first = exc.args[0] if len(exc.args) == 1 else None
+    return localized(first) if isinstance(first, str) and str(exc) == first else str(exc)
 
 
 def write_crash_report(exc: BaseException) -> Path:

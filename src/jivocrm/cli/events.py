@@ -14,16 +14,17 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.core.i18n import _, localized
 from jivocrm.journal.redaction import journal_redactor
 from jivocrm.journal.views import event_json, explanation
 
 
 def _now_text(now: dict[str, Any] | None) -> str:
     if now is None:
-        return "no longer in the project"
+        return _("no longer in the project")
     if now["matched"]:
-        return "would run, but the bundle is paused" if now.get("paused") else "would run"
-    return f"would not run: {now['reason']}"
+        return _("would run, but the bundle is paused") if now.get("paused") else _("would run")
+    return _("would not run: {reason}").format(reason=localized(now["reason"]))
 
 
 def explain(project_path: Path, event_id: int, fmt: str) -> int:
@@ -36,21 +37,29 @@ def explain(project_path: Path, event_id: int, fmt: str) -> int:
     event = data["event"]
     out = fmt_.console()
     out.print(
-        f"event {event['id']}: {event['name']} · channel {event['channel']} "
-        f"(widget {event['widget_id'] or '—'}) · chat {event['chat_id'] or '—'} · "
-        f"received {fmt_.when(event['received_at'])}",
+        _(
+            "event {id}: {name} · channel {channel} (widget {widget}) · chat {chat} · "
+            "received {received}"
+        ).format(
+            id=event["id"],
+            name=event["name"],
+            channel=event["channel"],
+            widget=event["widget_id"] or "—",
+            chat=event["chat_id"] or "—",
+            received=fmt_.when(event["received_at"]),
+        ),
         markup=False,
     )
-    grid = fmt_.table("bundle", "when the event arrived", "with the project as it is now")
+    grid = fmt_.table(_("bundle"), _("when the event arrived"), _("with the project as it is now"))
     for entry in data["bundles"]:
         intake = entry["at_intake"]
         grid.add_row(
             entry["bundle"],
-            intake["verdict"] if intake else "not in the project then",
+            localized(intake["verdict"]) if intake else _("not in the project then"),
             _now_text(entry["now"]),
         )
     out.print(grid)
-    out.print(data["summary"], markup=False)
+    out.print(localized(data["summary"]), markup=False)
     return OK
 
 
@@ -91,11 +100,15 @@ def list_events(
     out = fmt_.console()
     if not rows:
         out.print(
-            "No events. `jivocrm channels check` shows whether Jivo delivers to this daemon;"
-            " `jivocrm events list --refused` the deliveries it refused."
+            _(
+                "No events. `jivocrm channels check` shows whether Jivo delivers to this daemon;"
+                " `jivocrm events list --refused` the deliveries it refused."
+            )
         )
         return OK
-    grid = fmt_.table("event", "received", "type", "channel", "chat", "runs", "not matched")
+    grid = fmt_.table(
+        _("event"), _("received"), _("type"), _("channel"), _("chat"), _("runs"), _("not matched")
+    )
     for row in rows:
         runs = ", ".join(f"{r['id']} {r['bundle']} {r['status']}" for r in row["runs"])
         grid.add_row(
@@ -104,11 +117,11 @@ def list_events(
             row["name"],
             row["channel"],
             row["chat_id"] or "—",
-            runs or "none",
+            runs or _("none"),
             str(row["not_matched"]),
         )
     out.print(grid)
-    out.print("`jivocrm events explain EVENT` says why each bundle ran or did not.")
+    out.print(_("`jivocrm events explain EVENT` says why each bundle ran or did not."))
     return OK
 
 

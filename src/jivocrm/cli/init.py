@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
+from jivocrm.core.i18n import _, ngettext
 from jivocrm.scaffold import bundle_count, crm_types, project_files
 
 
@@ -20,8 +21,10 @@ def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
     existing = sorted(name for name in files if (directory / name).exists())
     if existing and not force:
         click.echo(
-            f"error: {directory} already has {', '.join(existing)}; "
-            "nothing was written (--force overwrites them)",
+            _(
+                "error: {directory} already has {files}; "
+                "nothing was written (--force overwrites them)"
+            ).format(directory=directory, files=", ".join(existing)),
             err=True,
         )
         return USER_ERROR
@@ -30,16 +33,20 @@ def init(directory: Path, crms: list[str], emulate: bool, force: bool) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, "utf-8")
     bundles = bundle_count(files)
-    click.echo(
-        f"created a jivocrm project in {directory}: jivocrm.yaml, {bundles} bundles with their "
-        "tests, sample events and a CI workflow"
+    created = ngettext(
+        "created a jivocrm project in {directory}: jivocrm.yaml, {count} bundle with its "
+        "tests, sample events and a CI workflow",
+        "created a jivocrm project in {directory}: jivocrm.yaml, {count} bundles with their "
+        "tests, sample events and a CI workflow",
+        bundles,
     )
+    click.echo(created.format(directory=directory, count=bundles))
     steps = [] if directory == Path(".") else [f"cd {directory}"]
     steps += ["jivocrm validate", "jivocrm test"]
     if not emulate:
-        steps.append("cp .env.example .env   # then fill in the secrets")
+        steps.append("cp .env.example .env   # " + _("then fill in the secrets"))
     steps.append("jivocrm serve")
-    click.echo("next:\n" + "\n".join(f"  {step}" for step in steps))
+    click.echo(_("next:") + "\n" + "\n".join(f"  {step}" for step in steps))
     return OK
 
 

@@ -12,6 +12,7 @@ import click
 
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
+from jivocrm.core.i18n import _
 from jivocrm.engine.model import Project
 from jivocrm.journal.retention import Retention, retention_of
 from jivocrm.journal.retention import prune as prune_journal
@@ -36,7 +37,7 @@ def prune(project_path: Path, older_than: str | None, keep: int | None, fmt: str
         cutoff = now - fmt_.parse_duration(older_than) if older_than else None
         retention = Retention(cutoff, keep)
     if not retention.active:
-        click.echo("Nothing to do: the project keeps every event (journal.retention_days: 0).")
+        click.echo(_("Nothing to do: the project keeps every event (journal.retention_days: 0)."))
         return OK
 
     async def work() -> tuple[int, int | None, int | None]:
@@ -58,12 +59,25 @@ def prune(project_path: Path, older_than: str | None, keep: int | None, fmt: str
         return OK
     rule = []
     if retention.older_than is not None:
-        rule.append(f"received before {fmt_.when(retention.older_than)}")
+        rule.append(_("received before {when}").format(when=fmt_.when(retention.older_than)))
     if retention.keep is not None:
-        rule.append(f"beyond the newest {retention.keep}")
-    click.echo(f"Deleted {deleted} event(s) {' or '.join(rule)}, with their runs and steps.")
+        rule.append(_("beyond the newest {count}").format(count=retention.keep))
+    which = (
+        _("{first} or {second}").format(first=rule[0], second=rule[1])
+        if len(rule) == 2
+        else "".join(rule)
+    )
+    click.echo(
+        _("Deleted {count} event(s) {which}, with their runs and steps.").format(
+            count=deleted, which=which
+        )
+    )
     if before is not None and after is not None:
-        click.echo(f"Journal size: {fmt_.size(before)} before, {fmt_.size(after)} after.")
+        click.echo(
+            _("Journal size: {before} before, {after} after.").format(
+                before=fmt_.size(before), after=fmt_.size(after)
+            )
+        )
     return OK
 
 

@@ -22,13 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.i18n import N_, _, localized
 from jivocrm.core.logs import configure
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
 from jivocrm.engine.project import load_project
 from jivocrm.journal.channels import Deliveries, deliveries
 from jivocrm.journal.redaction import journal_redactor
-from jivocrm.journal.views import parse_duration, parse_when
+from jivocrm.journal.views import parse_duration, parse_when, status_text
 from jivocrm.store import open_store, store_path
 from jivocrm.store.base import Run, Store
 
@@ -99,22 +100,22 @@ def when(ts: float | None) -> str:
 
 def ago(ts: float | None, now: float | None = None) -> str:
     if not ts:
-        return "never"
+        return _("never")
     seconds = max(0.0, (time.time() if now is None else now) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in ((N_("{n}d ago"), 86400), (N_("{n}h ago"), 3600), (N_("{n}m ago"), 60)):
         if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
+            return _(unit).format(n=int(seconds // size))
+    return _("{n}s ago").format(n=int(seconds))
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None or seconds < 0:
         return "—"
     if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
+        return _("{n} ms").format(n=f"{seconds * 1000:.0f}")
     if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min"
+        return _("{n} s").format(n=f"{seconds:.1f}")
+    return _("{n} min").format(n=f"{seconds / 60:.1f}")
 
 
 def short(value: Any, limit: int = MAX_CELL) -> str:
@@ -148,9 +149,20 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def run_rows(runs: Sequence[Run]) -> Table:
-    grid = table("run", "created", "bundle", "event", "chat", "channel", "status", "error")
+    grid = table(
+        _("run"),
+        _("created"),
+        _("bundle"),
+        _("event"),
+        _("chat"),
+        _("channel"),
+        _("status"),
+        _("error"),
+    )
     for run in runs:
-        status = run.status + (f" (replay of {run.replay_of})" if run.replay_of else "")
+        status = localized(status_text(run.status))
+        if run.replay_of:
+            status += " " + _("(replay of {run})").format(run=run.replay_of)
         grid.add_row(
             str(run.id),
             when(run.created_at),

@@ -20,10 +20,12 @@ import structlog
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.i18n import _, localized
 from jivocrm.core.records import StepRecord
 from jivocrm.engine.connections import open_connections
 from jivocrm.engine.process import EventReport, process_event
 from jivocrm.engine.project import load_project
+from jivocrm.journal.views import status_text
 
 MAX_SHOWN = 400
 
@@ -76,34 +78,56 @@ def _short(value: Any) -> str:
 
 
 def _call_line(call: dict[str, Any]) -> str:
-    status = call.get("status") or call.get("error") or "no answer"
-    return f"      → {call['method']} {call['url']} — {status}"
+    status = call.get("status") or call.get("error") or _("no answer")
+    return f"      → {call['method']} {call['url']} — {localized(status)}"
+
+
+def _mark(run: dict[str, Any]) -> str:
+    if run["paused"]:
+        return _("paused")
+    return _("matched") if run["matched"] else _("not matched")
 
 
 def echo_text(data: dict[str, Any]) -> None:
-    click.echo(f"event: {data['event']}")
+    click.echo(_("event: {event}").format(event=data["event"]))
     for run in data["bundles"]:
-        mark = "paused" if run["paused"] else "matched" if run["matched"] else "not matched"
-        click.echo(f"\nbundle {run['bundle']}: {mark} — {run['reason']}")
+        said = _("bundle {bundle}: {mark} — {reason}").format(
+            bundle=run["bundle"], mark=_mark(run), reason=localized(run["reason"])
+        )
+        click.echo("\n" + said)
         if run.get("note"):
-            click.echo(f"  {run['note']}")
+            click.echo(f"  {localized(run['note'])}")
         if "status" not in run:
             continue
-        click.echo(f"  lane {run['lane']}; run {run['status']}")
+        status = localized(status_text(run["status"]))
+        click.echo("  " + _("lane {lane}; run {status}").format(lane=run["lane"], status=status))
         for step in run["steps"]:
-            click.echo(f"  step {step['id']}: {step['status']} ({step['duration_ms']} ms)")
-            click.echo(f"    input:  {_short(step['input'])}")
-            click.echo(f"    output: {_short(step['output'])}")
+            click.echo(
+                "  "
+                + _("step {id}: {status} ({ms} ms)").format(
+                    id=step["id"],
+                    status=localized(status_text(step["status"])),
+                    ms=step["duration_ms"],
+                )
+            )
+            click.echo("    " + _("input:  {value}").format(value=_short(step["input"])))
+            click.echo("    " + _("output: {value}").format(value=_short(step["output"])))
             for text in (step["message"], step["error"]):
                 if text:
-                    click.echo(f"    {text}")
+                    click.echo(f"    {localized(text)}")
             for call in step["calls"]:
                 click.echo(_call_line(call))
             for write in step["would_send"]:
-                click.echo(f"      (dry run, not sent) {write['op']}: {_short(write['data'])}")
+                click.echo(
+                    "      "
+                    + _("(dry run, not sent) {op}: {data}").format(
+                        op=write["op"], data=_short(write["data"])
+                    )
+                )
         if run["error"]:
-            click.echo(f"  error: {run['error']}")
-    click.echo(f"\nreply to Jivo: {json.dumps(data['reply'], ensure_ascii=False)}")
+            click.echo("  " + _("error: {error}").format(error=localized(run["error"])))
+    reply = json.dumps(data["reply"], ensure_ascii=False)
+    click.echo("\n" + _("reply to Jivo: {reply}").format(reply=reply))
 
 
 def load_inputs(project_path: Path, event_path: Path, bundle: str | None) -> tuple[Any, Any]:

@@ -17,12 +17,14 @@ import click
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, echo_json, finish, guarded
 from jivocrm.cli.runs_replay import replay_command
+from jivocrm.core.i18n import _, localized
 from jivocrm.core.logs import Redactor
 from jivocrm.journal.redaction import journal_redactor
-from jivocrm.journal.views import run_data, run_json, visitor_of
+from jivocrm.journal.views import run_data, run_json, status_text, visitor_of
 from jivocrm.store.base import Run, RunFilter
 
 STATUSES = ["queued", "running", "paused", "succeeded", "failed"]
+
 BODY_SHOWN = 400  # characters of a CRM request/answer body without --full
 
 
@@ -40,15 +42,16 @@ def list_runs(project_path: Path, flt: RunFilter, fmt: str) -> int:
         return OK
     out = fmt_.console()
     if not runs:
-        out.print("No runs match. `jivocrm events list` shows events that started none.")
+        out.print(_("No runs match. `jivocrm events list` shows events that started none."))
         return OK
     out.print(fmt_.run_rows(runs))
     if len(runs) == flt.limit:
-        out.print(f"(the newest {flt.limit}; --limit shows more)")
+        out.print(_("(the newest {limit}; --limit shows more)").format(limit=flt.limit))
     return OK
 
 
 # ---- show -------------------------------------------------------------------------------------
+# Each clause of a line is a sentence part of its own, translated whole.
 def _body(value: Any, full: bool) -> str:
     if full:
         return json.dumps(value, ensure_ascii=False, indent=2, default=str)
@@ -56,26 +59,33 @@ def _body(value: Any, full: bool) -> str:
 
 
 def _version_line(bundle: dict[str, Any]) -> str:
-    line = f"bundle {bundle['name']}, version {bundle['version']}"
+    line = _("bundle {name}, version {version}").format(
+        name=bundle["name"], version=bundle["version"]
+    )
     if bundle["ran_version"] and bundle["ran_version"] != bundle["version"]:
-        line += f" (ran with {bundle['ran_version']})"
+        line += _(" (ran with {version})").format(version=bundle["ran_version"])
     current = bundle["current_version"]
     if current is None:
-        line += "; no longer in the project"
+        line += _("; no longer in the project")
     elif current != (bundle["ran_version"] or bundle["version"]):
-        line += f"; the project now has version {current}"
+        line += _("; the project now has version {version}").format(version=current)
     return line
 
 
 def _event_lines(event: dict[str, Any] | None) -> list[str]:
     if event is None:
-        return ["event: pruned from the journal"]
+        return [_("event: pruned from the journal")]
     visitor = visitor_of(event) or {}
     who = ", ".join(v for v in visitor.values() if v)
     return [
-        f"event {event['id']}: {event['name']} · channel {event['channel']} · "
-        f"chat {event['chat_id'] or '—'} · received {fmt_.when(event['received_at'])}",
-        f"visitor: {who or '—'}",
+        _("event {id}: {name} · channel {channel} · chat {chat} · received {received}").format(
+            id=event["id"],
+            name=event["name"],
+            channel=event["channel"],
+            chat=event["chat_id"] or "—",
+            received=fmt_.when(event["received_at"]),
+        ),
+        _("visitor: {who}").format(who=who or "—"),
     ]
 
 
@@ -84,54 +94,88 @@ def _diff_lines(data: dict[str, Any]) -> list[str]:
     if "diff" not in data:
         changed = bundle["current_version"] not in (None, bundle["version"])
         if changed and bundle["version_kept"]:
-            return [f"`jivocrm runs show {data['run']['id']} --diff` prints what changed since"]
+            return [
+                _("`jivocrm runs show {run} --diff` prints what changed since").format(
+                    run=data["run"]["id"]
+                )
+            ]
         return []
     if data["diff"] is None:
-        return [f"version {bundle['version']} is not kept in the store: no diff to show"]
+        return [
+            _("version {version} is not kept in the store: no diff to show").format(
+                version=bundle["version"]
+            )
+        ]
     if not data["diff"]:
-        return ["the bundle has not changed since this run"]
+        return [_("the bundle has not changed since this run")]
     text: str = data["diff"]
     return text.rstrip("\n").split("\n")
 
 
 def show_text(data: dict[str, Any], full: bool) -> list[str]:
     run = data["run"]
-    head = f"run {run['id']}: {run['status']}, attempt {run['attempt']}"
+    head = _("run {id}: {status}, attempt {attempt}").format(
+        id=run["id"], status=_status(run["status"]), attempt=run["attempt"]
+    )
     if run["replay_of"]:
-        head += f", replay of run {run['replay_of']}"
+        head += _(", replay of run {run}").format(run=run["replay_of"])
     if run.get("pinned"):
-        head += f", with its recorded bundle version {run['version_hash']}"
+        head += _(", with its recorded bundle version {version}").format(
+            version=run["version_hash"]
+        )
     lines = [head, *_event_lines(data["event"]), _version_line(data["bundle"])]
     lines.extend(_diff_lines(data))
-    lines.append(f"created {fmt_.when(run['created_at'])}, updated {fmt_.when(run['updated_at'])}")
-    if data["replays"]:
-        lines.append("replayed as run " + ", ".join(str(i) for i in data["replays"]))
-    if run["error"]:
-        lines.append(f"error: {run['error']}")
-    for step in data["steps"]:
-        mark = "(kept from the original run)" if step["started_at"] < run["created_at"] else ""
-        lines.append("")
-        lines.append(
-            f"step {step['step_id']}: {step['status']}, attempt {step['attempt']}, "
-            f"{fmt_.duration(step['duration_s'])} {mark}".rstrip()
+    lines.append(
+        _("created {created}, updated {updated}").format(
+            created=fmt_.when(run["created_at"]), updated=fmt_.when(run["updated_at"])
         )
-        lines.append(f"  input:  {_body(step['input'], full)}")
+    )
+    if data["replays"]:
+        replays = ", ".join(str(i) for i in data["replays"])
+        lines.append(_("replayed as run {runs}").format(runs=replays))
+    if run["error"]:
+        lines.append(_("error: {error}").format(error=localized(run["error"])))
+    for step in data["steps"]:
+        kept = step["started_at"] < run["created_at"]
+        lines.append("")
+        said = _("step {id}: {status}, attempt {attempt}, {duration}").format(
+            id=step["step_id"],
+            status=_status(step["status"]),
+            attempt=step["attempt"],
+            duration=fmt_.duration(step["duration_s"]),
+        )
+        lines.append(f"{said} {_('(kept from the original run)')}" if kept else said)
+        lines.append("  " + _("input:  {value}").format(value=_body(step["input"], full)))
         if step["output"]:
-            lines.append(f"  output: {_body(step['output'], full)}")
+            lines.append("  " + _("output: {value}").format(value=_body(step["output"], full)))
         for text in (step["message"], step["error"]):
             if text:
-                lines.append(f"  {text}")
+                lines.append(f"  {localized(text)}")
         for call in step["calls"]:
-            answer = call.get("status") or call.get("error") or "no answer"
+            answer = call.get("status") or call.get("error") or _("no answer")
             lines.append(
-                f"  → {call['method']} {call['url']} — {answer}, "
-                f"{call.get('duration_ms', 0):.0f} ms, try {call.get('attempt', 1)}"
+                "  "
+                + _("→ {method} {url} — {answer}, {ms} ms, try {attempt}").format(
+                    method=call["method"],
+                    url=call["url"],
+                    answer=answer,
+                    ms=f"{call.get('duration_ms', 0):.0f}",
+                    attempt=call.get("attempt", 1),
+                )
             )
-            lines.append(f"      request:  {_body(call.get('request'), full)}")
-            lines.append(f"      response: {_body(call.get('response'), full)}")
+            lines.append(
+                "      " + _("request:  {value}").format(value=_body(call.get("request"), full))
+            )
+            lines.append(
+                "      " + _("response: {value}").format(value=_body(call.get("response"), full))
+            )
     if not data["steps"]:
-        lines.append("no step has run yet")
+        lines.append(_("no step has run yet"))
     return lines
+
+
+def _status(status: str) -> str:
+    return localized(status_text(status))
 
 
 def show_run(project_path: Path, run_id: int, full: bool, fmt: str, diff: bool = False) -> int:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from jivocrm.cli import journal_format as fmt_
 from jivocrm.cli.common import FORMAT, OK, USAGE, USER_ERROR, echo_json, finish, guarded
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import Text, _, localized
 from jivocrm.core.logs import configure
 from jivocrm.engine.model import Project
 from jivocrm.engine.versions import version_of
@@ -29,6 +30,7 @@ from jivocrm.journal.replay import (
     plan_replay,
     wait_ended,
 )
+from jivocrm.journal.views import status_text
 from jivocrm.store.base import UNFINISHED, Run, Store
 from jivocrm.store.journal import resume_state
 
@@ -47,11 +49,13 @@ async def _plans(
             store, bundle=options["bundle"], since=fmt_.parse_when(options["since"])
         )
         if skipped:
-            notes.append(f"{skipped} failed run(s) skipped: already replayed")
+            notes.append(Text("{count} failed run(s) skipped: already replayed", count=skipped))
     found = {r.id: r for r in await store.get_runs(run_ids)} if run_ids else {}
     for run_id in run_ids:
         if run_id not in found:
-            raise JivoCRMError(f"no run {run_id} in the journal (pruned, or a wrong number?)")
+            raise JivoCRMError(
+                Text("no run {run} in the journal (pruned, or a wrong number?)", run=run_id)
+            )
         runs.append(found[run_id])
     plans = []
     for run in runs:
@@ -78,9 +82,10 @@ async def _first_step(store: Store, plan: Plan) -> str:
     done = {} if plan.from_start else resume_state(await store.steps(plan.run.id))[0]
     todo = [s.id for s in plan.bundle.steps if s.id not in done]
     if not todo:
-        return "nothing left to run"
-    kept = f", keeping {', '.join(done)}" if done else ""
-    return f"from step {todo[0]}{kept}"
+        return Text("nothing left to run")
+    if done:
+        return Text("from step {step}, keeping {kept}", step=todo[0], kept=", ".join(done))
+    return Text("from step {step}", step=todo[0])
 
 
 @contextlib.contextmanager
@@ -144,9 +149,13 @@ async def _execute(
     mode = options["execute"]
     daemon = await daemon_listening(project) if mode == "auto" else None
     if mode == "daemon" or daemon:
-        notes.append(f"queued for the daemon{f' at {daemon}' if daemon else ''}")
+        notes.append(
+            Text("queued for the daemon at {url}", url=daemon)
+            if daemon
+            else Text("queued for the daemon")
+        )
         if not options["wait"]:
-            notes.append("the result: `jivocrm runs show REPLAY`, or replay with --wait")
+            notes.append(Text("the result: `jivocrm runs show REPLAY`, or replay with --wait"))
             return {}
         runs = await wait_ended(store, ids, options["timeout"])
         return {r.id: r for r in runs}
@@ -159,39 +168,42 @@ async def _execute(
     waiting = [r.id for r in runs if r.status in UNFINISHED]
     if waiting:
         notes.append(
-            "still queued (an earlier run of the same chat goes first, or a retriable error): "
-            + ", ".join(map(str, waiting))
+            Text(
+                "still queued (an earlier run of the same chat goes first, or a retriable error): "
+                "{runs}",
+                runs=", ".join(map(str, waiting)),
+            )
         )
     return {r.id: r for r in runs}
 
 
 def _echo(results: list[dict[str, Any]], notes: list[str]) -> None:
     out = fmt_.console()
-    grid = fmt_.table("run", "bundle", "replay", "status", "detail")
+    grid = fmt_.table(_("run"), _("bundle"), _("replay"), _("status"), _("detail"))
     for entry in results:
-        detail = entry.get("reason") or entry.get("error") or entry.get("start") or ""
+        detail = localized(entry.get("reason") or entry.get("error") or entry.get("start") or "")
         if entry.get("note"):
-            detail = f"{detail} ({entry['note']})"
+            detail = f"{detail} ({localized(entry['note'])})"
         grid.add_row(
             str(entry["run"]),
             entry["bundle"],
             str(entry.get("replay", "—")),
-            entry["status"],
+            localized(status_text(entry["status"])),
             detail,
         )
     out.print(grid)
     for note in notes:
-        out.print(note, markup=False)
+        out.print(localized(note), markup=False)
 
 
 def run_replay(
     project_path: Path, run_ids: tuple[int, ...], failed: bool, options: dict[str, Any], fmt: str
 ) -> int:
     if bool(run_ids) == failed:
-        click.echo("error: name the runs to replay, or give --failed (not both)", err=True)
+        click.echo(_("error: name the runs to replay, or give --failed (not both)"), err=True)
         return USAGE
     if (options["bundle"] or options["since"]) and not failed:
-        click.echo("error: --bundle and --since select runs for --failed only", err=True)
+        click.echo(_("error: --bundle and --since select runs for --failed only"), err=True)
         return USAGE
     project = fmt_.load(project_path)
     results, notes = asyncio.run(replay(project, run_ids, failed, options))
@@ -200,7 +212,7 @@ def run_replay(
     elif results:
         _echo(results, notes)
     else:
-        click.echo("Nothing to replay." + "".join(f" {n}." for n in notes))
+        click.echo(_("Nothing to replay.") + "".join(f" {localized(n)}." for n in notes))
     bad = {"refused", "failed"}
     return USER_ERROR if any(r["status"] in bad for r in results) else OK
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from jivocrm.cli.common import OK, finish, guarded
+from jivocrm.core.i18n import _
 
 
 def show(name: str | None, write: Path | None) -> int:
@@ -22,7 +23,8 @@ def show(name: str | None, write: Path | None) -> int:
         write.mkdir(parents=True, exist_ok=True)
         for item in chosen:
             (write / f"{item}.json").write_text(samples.text(item), "utf-8")
-        click.echo(f"wrote {len(chosen)} sample event(s) to {write}")
+        said = _("wrote {count} sample event(s) to {folder}")
+        click.echo(said.format(count=len(chosen), folder=write))
         return OK
     if name:
         click.echo(samples.text(name), nl=False)

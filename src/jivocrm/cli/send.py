@@ -18,6 +18,7 @@ import click
 
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
 from jivocrm.core.errors import JivoCRMError, ProjectError
+from jivocrm.core.i18n import Text, _
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Channel, Project
 from jivocrm.engine.project import PROJECT_FILE, find_project_file, load_project
@@ -98,8 +99,11 @@ def send(
         status, text = asyncio.run(post(url, body, timeout))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise JivoCRMError(
-            f"cannot reach the daemon at {url.rsplit('/jivo/', 1)[0]} "
-            f"({exc or type(exc).__name__}); is `jivocrm serve` running?"
+            Text(
+                "cannot reach the daemon at {url} ({error}); is `jivocrm serve` running?",
+                url=url.rsplit("/jivo/", 1)[0],
+                error=str(exc) or type(exc).__name__,
+            )
         ) from None
     try:
         shown = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
@@ -107,7 +111,7 @@ def send(
         shown = text
     click.echo(shown)
     if status != 200:
-        click.echo(f"the daemon answered HTTP {status}", err=True)
+        click.echo(_("the daemon answered HTTP {status}").format(status=status), err=True)
         return USER_ERROR
     return OK
 

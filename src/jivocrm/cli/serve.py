@@ -22,6 +22,7 @@ from jivocrm.cli import banner
 from jivocrm.cli.common import OK, USER_ERROR, finish, guarded
 from jivocrm.core.diagnostics import render
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import _
 from jivocrm.core.logs import Redactor, configure
 from jivocrm.engine.envvars import resolve
 from jivocrm.engine.model import Project
@@ -150,7 +151,7 @@ def serve(
     project, problems = load_project(path)
     if project is None:
         click.echo(render(problems, "text"), err=True)
-        click.echo("the project is invalid; jivocrm serve refuses to start", err=True)
+        click.echo(_("the project is invalid; jivocrm serve refuses to start"), err=True)
         return USER_ERROR
     # On a terminal the banner comes first: the start-up log lines wait for it.
     held = banner.HeldStream(sys.stderr) if banner.on_terminal() else None

@@ -19,6 +19,7 @@ import click
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.core.errors import JivoCRMError, ProjectError, StoreError
+from jivocrm.core.i18n import _
 from jivocrm.engine.envvars import resolve
 from jivocrm.store import store_path
 from jivocrm.store.queries import migrations
@@ -147,9 +148,13 @@ def migrate_store(path: Path, url: str | None, fmt: str) -> int:
         echo_json(_json(report))
         return OK
     for name in report.applied:
-        click.echo(f"applied {name}")
-    state = "migrated to" if report.applied else "already at"
-    click.echo(f"{report.url}: {state} schema version {report.version}")
+        click.echo(_("applied {name}").format(name=name))
+    said = (
+        _("{url}: migrated to schema version {version}")
+        if report.applied
+        else _("{url}: already at schema version {version}")
+    )
+    click.echo(said.format(url=report.url, version=report.version))
     return OK
 
 
@@ -159,26 +164,35 @@ def check_store(path: Path, url: str | None, fmt: str) -> int:
     if fmt == "json":
         echo_json(_json(report))
     else:
-        click.echo(f"{report.url}: reachable ({report.backend})")
-        click.echo(f"schema version {report.version} of {report.latest}")
+        click.echo(_("{url}: reachable ({backend})").format(url=report.url, backend=report.backend))
+        click.echo(
+            _("schema version {version} of {latest}").format(
+                version=report.version, latest=report.latest
+            )
+        )
         c = report.counts
         if c:
             click.echo(
-                f"events {c['events']}, runs {c['runs']} (queued {c['queued']}, running "
-                f"{c['running']}, failed {c['failed']}), steps {c['steps']}, rejections "
-                f"{c['rejections']}, size {_size(c['bytes'])}"
+                _(
+                    "events {events}, runs {runs} (queued {queued}, running {running}, "
+                    "failed {failed}), steps {steps}, rejections {rejections}, size {size}"
+                ).format(**{**c, "size": _size(c["bytes"])})
             )
     if report.version < report.latest:
         click.echo(
-            f"the schema is behind ({report.version} < {report.latest}): run `jivocrm store "
-            "migrate` (or start `jivocrm serve`, which migrates)",
+            _(
+                "the schema is behind ({version} < {latest}): run `jivocrm store "
+                "migrate` (or start `jivocrm serve`, which migrates)"
+            ).format(version=report.version, latest=report.latest),
             err=True,
         )
         return USER_ERROR
     if report.version > report.latest:
         click.echo(
-            f"the schema ({report.version}) is newer than this jivocrm knows ({report.latest}): "
-            "upgrade jivocrm on this machine",
+            _(
+                "the schema ({version}) is newer than this jivocrm knows ({latest}): "
+                "upgrade jivocrm on this machine"
+            ).format(version=report.version, latest=report.latest),
             err=True,
         )
         return USER_ERROR

@@ -13,6 +13,7 @@ import click
 
 from jivocrm.cli.common import FORMAT, OK, USER_ERROR, echo_json, finish, guarded
 from jivocrm.cli.run import quiet_logs
+from jivocrm.core.i18n import _, localized
 from jivocrm.engine.bundle_tests import TestResult, run_path
 from jivocrm.engine.bundle_tests.execute import call_key
 
@@ -33,13 +34,15 @@ def echo_results(results: list[TestResult], fmt: str) -> None:
         )
         return
     for result in results:
+        # PASS and FAIL stay as they are: scripts and CI logs look for them.
         mark = "PASS" if result.passed else "FAIL"
         click.echo(f"{mark} {result.test.title}")
         for failure in result.failures:
-            click.echo(f"  - {failure}")
+            click.echo(f"  - {localized(failure)}")
         if result.failures and result.calls:
-            click.echo("  calls made: " + ", ".join(call_key(c) for c in result.calls))
-    click.echo(f"{passed} passed, {failed} failed")
+            made = ", ".join(call_key(c) for c in result.calls)
+            click.echo("  " + _("calls made: {calls}").format(calls=made))
+    click.echo(_("{passed} passed, {failed} failed").format(passed=passed, failed=failed))
 
 
 def test(path: Path | None, project: Path | None, fmt: str) -> int:

@@ -143,6 +143,25 @@ class Text(str):
         return translated.format(**{k: localized(v) for k, v in self.values.items()})
 
 
+class Joined(Text):
+    """Texts joined by ``separator`` (``"; "``): each is read in the reader's language."""
+
+    def __new__(cls, separator: str, parts: list[str], /) -> Joined:
+        text = str.__new__(cls, separator.join(parts))
+        text.template, text.values = separator.join(parts), {}
+        text.parts, text.separator = list(parts), separator
+        return text
+
+    parts: list[str]
+    separator: str
+
+    def localized(self) -> str:
+        return self.separator.join(localized(part) for part in self.parts)
+
+    def __reduce__(self) -> Any:
+        return (Joined, (self.separator, self.parts))
+
+
 def localized(text: object) -> str:
     """``text`` in the current language where it is a :class:`Text`, else as it is."""
     return text.localized() if isinstance(text, Text) else str(text)

@@ -50,6 +50,7 @@ class Redactor:
         self.personal = personal
 
     def text(self, value: str) -> str:
+        original = value
         value = storable.text(value)
         for secret in self.secrets:
             if secret in value:
@@ -57,7 +58,8 @@ class Redactor:
         if self.personal:
             value = EMAIL.sub(MASK, value)
             value = PHONE.sub(MASK, value)
-        return value
+        # Nothing hidden: the very object, so a sentence kept for the reader's language stays one.
+        return original if value == original else value
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

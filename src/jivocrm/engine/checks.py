@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.connectors import CONNECTORS
-from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine import checks_names, checks_project, checks_templates
 from jivocrm.engine.catalogue import EVENTS, REPLY_EVENTS, normalize_path
 from jivocrm.engine.filters_ops import OPS
@@ -87,16 +88,52 @@ def _duplicate_names(bundles: list[Document]) -> Iterator[Diagnostic]:
         if name not in first:
             first[name] = doc.file
             continue
-        hint = "" if "name" in doc.data else " (the name defaults to the file name)"
+        hint = "" if "name" in doc.data else Text(" (the name defaults to the file name)")
         line, col = doc.position(("name",))
         yield Diagnostic(
             doc.file,
             line,
             col,
             "name",
-            f"bundle name '{name}' is already used by {first[name]}{hint}; give each bundle "
-            "its own name",
+            Problem(
+                "duplicate-bundle-name",
+                "bundle name '{name}' is already used by {other}{hint}; give each bundle "
+                "its own name",
+                name=name,
+                other=first[name],
+                hint=hint,
+            ),
         )
+
+
+def _and(words: list[str]) -> str:
+    """``a and b`` (``a and b and c``) in the reader's language."""
+    said = words[0] if words else ""
+    for word in words[1:]:
+        said = Text("{some} and {last}", some=said, last=word)
+    return said
+
+
+_REGEX_POSITION = re.compile(r"^(?P<problem>.+) at position (?P<position>\d+)$")
+REGEX_PROBLEMS = {
+    "unterminated character set": N_("unterminated character set"),
+    "missing ), unterminated subpattern": N_("missing ), unterminated subpattern"),
+    "unbalanced parenthesis": N_("unbalanced parenthesis"),
+    "nothing to repeat": N_("nothing to repeat"),
+    "multiple repeat": N_("multiple repeat"),
+    "bad escape (end of pattern)": N_("bad escape (end of pattern)"),
+}
+
+
+def regex_problem(exc: re.error) -> str:
+    """Python's words for a broken regular expression, translatable where they are usual."""
+    text = str(exc)
+    found = _REGEX_POSITION.match(text)
+    problem, position = (found["problem"], found["position"]) if found else (text, None)
+    said: str = Text(REGEX_PROBLEMS[problem]) if problem in REGEX_PROBLEMS else problem
+    if position is None:
+        return said
+    return Text("{problem} at position {position}", problem=said, position=int(position))
 
 
 def _at(
@@ -158,12 +195,18 @@ def _channels(doc: Document, channels: Any, facts: Facts) -> Iterator[Diagnostic
     for index, entry in enumerate(channels):
         if not isinstance(entry, str) or entry in known:
             continue
-        listed = ", ".join(sorted(facts.channels.values())) or "none"
+        listed = ", ".join(sorted(facts.channels.values())) or Text("none")
         yield _at(
             doc,
             ("trigger", "channels", index),
-            f"unknown channel '{entry}'{did_you_mean(entry, known)}; give a widget_id or a "
-            f"channel name from jivocrm.yaml (widget ids: {listed})",
+            Problem(
+                "unknown-channel",
+                "unknown channel '{channel}'{hint}; give a widget_id or a "
+                "channel name from jivocrm.yaml (widget ids: {listed})",
+                channel=entry,
+                hint=did_you_mean(entry, known),
+                listed=listed,
+            ),
         )
 
 
@@ -187,7 +230,11 @@ def _condition(
             yield _at(
                 doc,
                 (*where, "field"),
-                f"filter fields are paths in the event: write '{path[6:]}', without 'event.'",
+                Problem(
+                    "filter-event-prefix",
+                    "filter fields are paths in the event: write '{path}', without 'event.'",
+                    path=path[6:],
+                ),
             )
         else:
             problem = checks_templates.event_field_problem(event, path)
@@ -200,16 +247,27 @@ def _condition(
     value = cond.get("value")
     if kind == "none":
         if "value" in cond:
-            yield _at(doc, (*where, "value"), f"'{op}' takes no value; remove it", at_key=True)
+            message = Problem("filter-value-unexpected", "'{op}' takes no value; remove it", op=op)
+            yield _at(doc, (*where, "value"), message, at_key=True)
     elif "value" not in cond or value is None:
-        yield _at(doc, (*where, "op"), f"'{op}' needs a value: add `value:`")
+        message = Problem("filter-value-missing", "'{op}' needs a value: add `value:`", op=op)
+        yield _at(doc, (*where, "op"), message)
     elif kind == "list" and not isinstance(value, list):
-        yield _at(doc, (*where, "value"), f"'{op}' needs a list, e.g. value: [{value}]")
+        message = Problem(
+            "filter-value-not-list",
+            "'{op}' needs a list, e.g. value: [{value}]",
+            op=op,
+            value=value,
+        )
+        yield _at(doc, (*where, "value"), message)
     elif kind == "pattern":
         try:
             re.compile(str(value))
         except re.error as exc:
-            yield _at(doc, (*where, "value"), f"not a valid regular expression: {exc}")
+            message = Problem(
+                "bad-regex", "not a valid regular expression: {problem}", problem=regex_problem(exc)
+            )
+            yield _at(doc, (*where, "value"), message)
 
 
 def _steps(
@@ -231,15 +289,25 @@ def _steps(
             yield _at(
                 doc,
                 ("steps", index, "id"),
-                f"duplicate step id '{sid}' (also steps[{ids[sid]}]); give each step its own id",
+                Problem(
+                    "duplicate-step-id",
+                    "duplicate step id '{id}' (also steps[{first}]); give each step its own id",
+                    id=sid,
+                    first=ids[sid],
+                ),
             )
         yield from _connection(doc, index, step, kind, facts)
         if kind is not None and STEPS[kind].reply and event not in (None, *REPLY_EVENTS):
             yield _at(
                 doc,
                 ("steps", index, "type"),
-                f"{kind} works only under {' and '.join(sorted(REPLY_EVENTS))} triggers: "
-                f"Jivo reads no reply to {event}",
+                Problem(
+                    "reply-not-read",
+                    "{kind} works only under {events} triggers: Jivo reads no reply to {event}",
+                    kind=kind,
+                    events=_and(sorted(REPLY_EVENTS)),
+                    event=event,
+                ),
             )
         scope = checks_templates.Scope(
             event,
@@ -263,24 +331,43 @@ def _connection(
         return
     where = ("steps", index, "connection")
     if name not in facts.connections:
-        listed = ", ".join(sorted(facts.connections)) or "none defined in jivocrm.yaml"
         hint = did_you_mean(name, facts.connections)
-        yield _at(
-            doc,
-            where,
-            f"unknown connection '{name}'{hint}" + ("" if hint else f"; connections: {listed}"),
-        )
+        if hint:
+            message = Problem(
+                "unknown-connection", "unknown connection '{name}'{hint}", name=name, hint=hint
+            )
+        elif facts.connections:
+            message = Problem(
+                "unknown-connection",
+                "unknown connection '{name}'; connections: {listed}",
+                name=name,
+                listed=", ".join(sorted(facts.connections)),
+            )
+        else:
+            message = Problem(
+                "unknown-connection",
+                "unknown connection '{name}'; connections: none defined in jivocrm.yaml",
+                name=name,
+            )
+        yield _at(doc, where, message)
         return
     crm = facts.connections[name]
     needs = STEPS[kind].needs if kind is not None else None
     spec = CONNECTORS.get(crm) if crm is not None else None
     if spec is not None and needs is not None and needs not in spec.capabilities:
         able = [c.title for c in CONNECTORS.values() if needs in c.capabilities]
-        works = " and ".join(able) or "no CRM jivocrm knows"
+        works = _and(able) or Text("no CRM jivocrm knows")
         yield _at(
             doc,
             where,
-            f"{kind} works with {works} only; connection '{name}' is {spec.title}",
+            Problem(
+                "crm-unsupported",
+                "{kind} works with {works} only; connection '{name}' is {crm}",
+                kind=kind,
+                works=works,
+                name=name,
+                crm=spec.title,
+            ),
         )
         return
     for key, capability in (STEPS[kind].key_needs if kind is not None else {}).items():
@@ -288,14 +375,17 @@ def _connection(
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         if value is not None and spec is not None and capability not in spec.capabilities:
-            takers = " and ".join(
-                c.title for c in CONNECTORS.values() if capability in c.capabilities
-            )
+            takers = _and([c.title for c in CONNECTORS.values() if capability in c.capabilities])
             yield _at(
                 doc,
                 ("steps", index, *key.split(".")),
-                f"{spec.title} does not take `{key.rsplit('.', 1)[-1]}` here (only {takers}): "
-                "remove it",
+                Problem(
+                    "key-unsupported",
+                    "{crm} does not take `{key}` here (only {takers}): remove it",
+                    crm=spec.title,
+                    key=key.rsplit(".", 1)[-1],
+                    takers=takers,
+                ),
             )
 
 

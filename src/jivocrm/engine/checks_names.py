@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from jivocrm.connectors.base import Pipeline
-from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
 from jivocrm.engine.snapshot import DEFAULT_FILE, ConnectionSnapshot, Snapshot, read
 from jivocrm.engine.templates import is_template
 
-REFRESH = "; if it is new in the CRM, run `jivocrm connections refresh`"
+REFRESH = N_("{problem}; if it is new in the CRM, run `jivocrm connections refresh`")
 
 
 def load_snapshot(
@@ -36,8 +37,12 @@ def load_snapshot(
                     line,
                     col,
                     "metadata",
-                    f"{relative} does not exist yet: run `jivocrm connections refresh` to "
-                    "write it (CRM names in bundles are not checked until then)",
+                    Problem(
+                        "snapshot-missing",
+                        "{file} does not exist yet: run `jivocrm connections refresh` to "
+                        "write it (CRM names in bundles are not checked until then)",
+                        file=relative,
+                    ),
                     severity="warning",
                 )
             ]
@@ -79,12 +84,15 @@ def check_step(
     account = snapshot.get(connection)
     if account is None:
         return
-    where = f"in {snapshot_file} of connection '{connection}'"
+    where = Text(
+        "in {file} of connection '{connection}'", file=snapshot_file, connection=connection
+    )
 
-    def at(path: tuple[str | int, ...], message: str, at_key: bool = False) -> Diagnostic:
+    def at(path: tuple[str | int, ...], message: Problem, at_key: bool = False) -> Diagnostic:
         full = ("steps", index, *path)
         line, col = doc.position(full, at_key)
-        return Diagnostic(doc.file, line, col, json_path(full), message + REFRESH)
+        said = Problem(message.code, REFRESH, problem=message)
+        return Diagnostic(doc.file, line, col, json_path(full), said)
 
     from jivocrm.steps import STEPS
 
@@ -95,7 +103,16 @@ def check_step(
         value = _get(step, path)
         if _literal(value) and not _user_exists(account, value):
             hint = did_you_mean(str(value), [u.name for u in account.users])
-            yield at(path, f"no user '{value}' {where}{hint}")
+            yield at(
+                path,
+                Problem(
+                    "unknown-user",
+                    "no user '{user}' {where}{hint}",
+                    user=value,
+                    where=where,
+                    hint=hint,
+                ),
+            )
     if spec.names.pipeline is not None:
         yield from _pipeline_and_stage(step, spec.names.pipeline, account, where, at)
     for path, entity in spec.names.custom:
@@ -127,7 +144,15 @@ def _custom(
             hint = did_you_mean(
                 str(key), [f.name for f in names] + [f.code for f in names if f.code]
             )
-            yield at((*base, key), f"no {entity} field '{key}' {where}{hint}", True)
+            message = Problem(
+                "unknown-custom-field",
+                "no {entity} field '{key}' {where}{hint}",
+                entity=_entity(entity),
+                key=key,
+                where=where,
+                hint=hint,
+            )
+            yield at((*base, key), message, True)
             continue
         values = value if isinstance(value, list) else [value]
         for n, item in enumerate(values):
@@ -137,9 +162,33 @@ def _custom(
             path = (*base, key, n) if isinstance(value, list) else (*base, key)
             yield at(
                 path,
-                f"'{item}' is not an option of {entity} field '{field.name}' {where}"
-                f"{did_you_mean(str(item), texts)}; it takes {', '.join(texts)}",
+                Problem(
+                    "unknown-option",
+                    "'{value}' is not an option of {entity} field '{field}' {where}{hint}; "
+                    "it takes {options}",
+                    value=item,
+                    entity=_entity(entity),
+                    field=field.name,
+                    where=where,
+                    hint=did_you_mean(str(item), texts),
+                    options=", ".join(texts),
+                ),
             )
+
+
+# The entities custom fields belong to, as messages name them.
+ENTITIES = {
+    "deal": N_("deal"),
+    "contact": N_("contact"),
+    "lead": N_("lead"),
+    "company": N_("company"),
+    "customer": N_("customer"),
+    "order": N_("order"),
+}
+
+
+def _entity(entity: str) -> str:
+    return Text(ENTITIES[entity]) if entity in ENTITIES else entity
 
 
 def _user_exists(account: ConnectionSnapshot, value: Any) -> bool:
@@ -163,7 +212,7 @@ def _pipeline_and_stage(
     base: tuple[str, ...],
     account: ConnectionSnapshot,
     where: str,
-    at: Callable[[tuple[str | int, ...], str], Diagnostic],
+    at: Callable[[tuple[str | int, ...], Problem], Diagnostic],
 ) -> Iterator[Diagnostic]:
     pipeline_value = _get(step, (*base, "pipeline"))
     candidates: list[Pipeline] = list(account.pipelines)
@@ -171,7 +220,14 @@ def _pipeline_and_stage(
         found = _find_pipeline(account, pipeline_value)
         if found is None:
             hint = did_you_mean(str(pipeline_value), [p.name for p in account.pipelines])
-            yield at((*base, "pipeline"), f"no pipeline '{pipeline_value}' {where}{hint}")
+            message = Problem(
+                "unknown-pipeline",
+                "no pipeline '{pipeline}' {where}{hint}",
+                pipeline=pipeline_value,
+                where=where,
+                hint=hint,
+            )
+            yield at((*base, "pipeline"), message)
             return
         candidates = [found]
     elif pipeline_value is not None:
@@ -182,9 +238,21 @@ def _pipeline_and_stage(
     stages = [s for p in candidates for s in p.stages]
     if any(str(s.id) == str(stage_value).strip() or _same(s.name, stage_value) for s in stages):
         return
-    scope = f"pipeline '{candidates[0].name}'" if len(candidates) == 1 else "any pipeline"
+    scope = (
+        Text("pipeline '{pipeline}'", pipeline=candidates[0].name)
+        if len(candidates) == 1
+        else Text("any pipeline")
+    )
     hint = did_you_mean(str(stage_value), [s.name for s in stages])
-    yield at((*base, "stage"), f"no stage '{stage_value}' in {scope} {where}{hint}")
+    message = Problem(
+        "unknown-stage",
+        "no stage '{stage}' in {scope} {where}{hint}",
+        stage=stage_value,
+        scope=scope,
+        where=where,
+        hint=hint,
+    )
+    yield at((*base, "stage"), message)
 
 
 __all__ = ["check_step", "load_snapshot"]

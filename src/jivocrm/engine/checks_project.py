@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from jivocrm.connectors.spec import LOOPBACK_HOSTS
-from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
 from jivocrm.engine import schema as schemas
 from jivocrm.engine.envvars import references
 from jivocrm.engine.loader import Document
@@ -100,8 +100,12 @@ def check_project(doc: Document) -> Iterator[Diagnostic]:
             line,
             col,
             json_path(path),
-            f"the value is a secret: write it as ${{{variable_for(path)}}} and set the "
-            "variable where jivocrm runs",
+            Problem(
+                "secret-literal",
+                "the value is a secret: write it as ${{{variable}}} and set the "
+                "variable where jivocrm runs",
+                variable=variable_for(path),
+            ),
         )
 
 
@@ -114,7 +118,11 @@ def _timezone(doc: Document) -> Iterator[Diagnostic]:
             line,
             col,
             "timezone",
-            f"unknown timezone '{name}': write an IANA name such as Europe/Moscow or UTC",
+            Problem(
+                "unknown-timezone",
+                "unknown timezone '{name}': write an IANA name such as Europe/Moscow or UTC",
+                name=name,
+            ),
         )
 
 
@@ -122,19 +130,21 @@ def _notify(doc: Document, notify: Any) -> Iterator[Diagnostic]:
     """Alert channels that would send a secret in the clear."""
     if not isinstance(notify, dict):
         return
-    problems: list[tuple[Path_, str]] = []
+    problems: list[tuple[Path_, Problem]] = []
     telegram = notify.get("telegram")
     api = telegram.get("api_url") if isinstance(telegram, dict) else None
     if _literal(api) and not api.startswith("https://") and not _loopback(api):
         # The bot token travels in the URL's path.
-        problems.append((("telegram", "api_url"), "https required: the bot token is in the URL"))
+        message = Problem("insecure-url", "https required: the bot token is in the URL")
+        problems.append((("telegram", "api_url"), message))
     email = notify.get("email")
     if isinstance(email, dict) and email.get("security") == "none" and email.get("password"):
         host = email.get("host")
         if not (isinstance(host, str) and host in LOOPBACK_HOSTS):
-            problems.append(
-                (("email", "security"), "a password goes only over starttls or tls: pick one")
+            message = Problem(
+                "insecure-password", "a password goes only over starttls or tls: pick one"
             )
+            problems.append((("email", "security"), message))
     for path, message in problems:
         full = ("notify", *path)
         line, col = doc.position(full)
@@ -160,7 +170,7 @@ def _addresses(doc: Document, base: Path_, kind: str, conn: dict[str, Any]) -> I
     for path, problem in CONNECTORS[kind].check_config(conn):
         full = (*base, *path)
         line, col = doc.position(full)
-        yield Diagnostic(doc.file, line, col, json_path(full), problem)
+        yield Diagnostic(doc.file, line, col, json_path(full), problem, code="connection-config")
 
 
 def _literal(value: Any) -> TypeGuard[str]:

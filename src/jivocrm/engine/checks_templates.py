@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Any
 
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
-from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine.catalogue import MAPPING_METHODS, fields, known, normalize_path, read_risk
 from jivocrm.engine.loader import Document
 from jivocrm.engine.schema_errors import did_you_mean
@@ -88,7 +90,61 @@ def event_field_problem(event: str, path: str) -> str | None:
                 return None
             break
     shown = sorted(p.replace("[]", "[0]") for p in every)
-    return f"event {event} has no field '{path}'{did_you_mean(path.replace('[]', '[0]'), shown)}"
+    return Problem(
+        "unknown-event-field",
+        "event {event} has no field '{path}'{hint}",
+        event=event,
+        path=path,
+        hint=did_you_mean(path.replace("[]", "[0]"), shown),
+    )
+
+
+# Jinja2's words for the usual template mistakes, as templates a reader's language can say again;
+# anything else is shown as Jinja2 says it.
+JINJA_PROBLEMS = tuple(
+    (re.compile(pattern), template)
+    for pattern, template in (
+        (r"unexpected '(?P<token>.+)'", N_("unexpected '{token}'")),
+        (r"unexpected char '(?P<char>.+)' at (?P<at>\d+)", N_("unexpected char '{char}' at {at}")),
+        (
+            r"Unexpected end of template\. Jinja was looking for the following tags: "
+            r"(?P<tags>.+)\. The innermost block that needs to be closed is '(?P<block>.+)'\.",
+            N_(
+                "Unexpected end of template. Jinja was looking for the following tags: {tags}. "
+                "The innermost block that needs to be closed is '{block}'."
+            ),
+        ),
+        (
+            r"unexpected end of template, expected '(?P<expected>.+)'\.",
+            N_("unexpected end of template, expected '{expected}'."),
+        ),
+        (
+            r"expected token '(?P<expected>.+)', got '(?P<got>.+)'",
+            N_("expected token '{expected}', got '{got}'"),
+        ),
+        (r"Encountered unknown tag '(?P<tag>[^']+)'\.", N_("Encountered unknown tag '{tag}'.")),
+        (r"tag name expected", N_("tag name expected")),
+    )
+)
+
+
+def jinja_problem(problem: str) -> str:
+    """``problem`` (Jinja2's text) as a :class:`Text` where it is a usual one."""
+    for pattern, template in JINJA_PROBLEMS:
+        found = pattern.fullmatch(problem.strip())
+        if found is not None:
+            values = {k: _alternatives(v) for k, v in found.groupdict().items()}
+            return Text(template, **values)
+    return problem
+
+
+def _alternatives(words: str) -> str:
+    """``'elif' or 'else' or 'endif'`` with the reader's word for "or"."""
+    parts = words.split(" or ")
+    said = parts[0]
+    for part in parts[1:]:
+        said = Text("{first} or {second}", first=said, second=part)
+    return said
 
 
 def _written(chain: tuple[str | int, ...]) -> str:
@@ -106,17 +162,24 @@ def _reference_problem(chain: tuple[str | int, ...], scope: Scope) -> str | None
         return None
     sid = chain[1]
     if scope.lane:
-        return "the lane is computed before any step runs: it cannot read steps"
+        return Problem(
+            "lane-reads-step", "the lane is computed before any step runs: it cannot read steps"
+        )
     if sid == scope.current:
-        return f"step '{sid}' cannot read its own outputs"
+        return Problem("step-own-output", "step '{id}' cannot read its own outputs", id=sid)
     if sid in scope.later:
-        return (
-            f"step '{sid}' runs later (steps[{scope.later[sid]}]); a step reads only the "
-            "outputs of steps before it: move it up"
+        return Problem(
+            "step-not-earlier",
+            "step '{id}' runs later (steps[{index}]); a step reads only the "
+            "outputs of steps before it: move it up",
+            id=sid,
+            index=scope.later[sid],
         )
     if sid not in scope.earlier:
         hint = did_you_mean(sid, scope.earlier)
-        return f"no step '{sid}' before this one{hint}"
+        return Problem(
+            "step-not-earlier", "no step '{id}' before this one{hint}", id=sid, hint=hint
+        )
     kind = scope.earlier[sid]
     if kind is None or len(chain) < 3 or not isinstance(chain[2], str):
         return None
@@ -124,7 +187,15 @@ def _reference_problem(chain: tuple[str | int, ...], scope: Scope) -> str | None
     if chain[2] in outputs:
         return None
     hint = did_you_mean(chain[2], outputs)
-    return f"step '{sid}' ({kind}) has no output '{chain[2]}'{hint}; it has {', '.join(outputs)}"
+    return Problem(
+        "unknown-step-output",
+        "step '{id}' ({kind}) has no output '{output}'{hint}; it has {outputs}",
+        id=sid,
+        kind=kind,
+        output=chain[2],
+        hint=hint,
+        outputs=", ".join(outputs),
+    )
 
 
 def check_step(
@@ -151,7 +222,11 @@ def check_step(
                     line,
                     col,
                     json_path(where),
-                    f"`when` is a template: write {{{{ {value.strip()} }}}}",
+                    Problem(
+                        "when-not-template",
+                        "`when` is a template: write {{{{ {value} }}}}",
+                        value=value.strip(),
+                    ),
                 )
             continue
         yield from check_strings(doc, where, value, scope, root)
@@ -171,12 +246,17 @@ def check_strings(
         syntax, refused, chains = _analysis(str(value))
         if syntax is not None:
             line, col = _template_position(doc, where, value, syntax[0], root)
-            yield Diagnostic(doc.file, line, col, json_path(where), f"template syntax: {syntax[1]}")
+            message = Problem(
+                "template-syntax", "template syntax: {problem}", problem=jinja_problem(syntax[1])
+            )
+            yield Diagnostic(doc.file, line, col, json_path(where), message)
             return
         if refused is not None:
             # One message per template: the first refusal says enough to fix it.
             line, col = doc.position(where)
-            yield Diagnostic(doc.file, line, col, json_path(where), refused)
+            yield Diagnostic(
+                doc.file, line, col, json_path(where), refused, code="template-refused"
+            )
             return
         seen: set[str] = set()
         for chain in chains:
@@ -191,7 +271,9 @@ def check_strings(
             if problem not in seen:
                 seen.add(problem)
                 line, col = doc.position(where)
-                yield Diagnostic(doc.file, line, col, json_path(where), problem)
+                yield Diagnostic(
+                    doc.file, line, col, json_path(where), problem, code="missing-at-run-time"
+                )
 
 
 def event_paths(chains: Iterable[tuple[str | int, ...]]) -> frozenset[str]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jivocrm.core.i18n import N_, Joined, Text
 from jivocrm.engine.model import Condition
 
 MISSING = object()
@@ -49,7 +50,7 @@ def lookup(data: Any, path: str) -> Any:
 def shown(value: Any) -> str:
     """A value as the explanation quotes it, shortened."""
     if value is MISSING:
-        return "missing"
+        return Text("missing")
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
@@ -111,30 +112,38 @@ def _matches(actual: Any, pattern: Any) -> bool:
 
 # op → (test, text when it holds, text when it does not); {v} is the expected value.
 TESTS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
-    "equals": (_same, "equals {v}", "does not equal {v}"),
-    "not_equals": (lambda a, v: not _same(a, v), "does not equal {v}", "equals {v}"),
-    "empty": (lambda a, v: _empty(a), "is empty", "is not empty"),
-    "not_empty": (lambda a, v: not _empty(a), "is not empty", "is empty"),
-    "exists": (lambda a, v: a is not MISSING and a is not None, "exists", "does not exist"),
-    "in": (lambda a, v: any(_same(a, x) for x in v or []), "is in {v}", "is not in {v}"),
-    "not_in": (lambda a, v: not any(_same(a, x) for x in v or []), "is not in {v}", "is in {v}"),
-    "contains": (_contains, "contains {v}", "does not contain {v}"),
-    "not_contains": (lambda a, v: not _contains(a, v), "does not contain {v}", "contains {v}"),
+    "equals": (_same, N_("equals {v}"), N_("does not equal {v}")),
+    "not_equals": (lambda a, v: not _same(a, v), N_("does not equal {v}"), N_("equals {v}")),
+    "empty": (lambda a, v: _empty(a), N_("is empty"), N_("is not empty")),
+    "not_empty": (lambda a, v: not _empty(a), N_("is not empty"), N_("is empty")),
+    "exists": (lambda a, v: a is not MISSING and a is not None, N_("exists"), N_("does not exist")),
+    "in": (lambda a, v: any(_same(a, x) for x in v or []), N_("is in {v}"), N_("is not in {v}")),
+    "not_in": (
+        lambda a, v: not any(_same(a, x) for x in v or []),
+        N_("is not in {v}"),
+        N_("is in {v}"),
+    ),
+    "contains": (_contains, N_("contains {v}"), N_("does not contain {v}")),
+    "not_contains": (
+        lambda a, v: not _contains(a, v),
+        N_("does not contain {v}"),
+        N_("contains {v}"),
+    ),
     "starts_with": (
         lambda a, v: isinstance(a, str) and a.startswith(str(v)),
-        "starts with {v}",
-        "does not start with {v}",
+        N_("starts with {v}"),
+        N_("does not start with {v}"),
     ),
     "ends_with": (
         lambda a, v: isinstance(a, str) and a.endswith(str(v)),
-        "ends with {v}",
-        "does not end with {v}",
+        N_("ends with {v}"),
+        N_("does not end with {v}"),
     ),
-    "matches": (_matches, "matches {v}", "does not match {v}"),
-    "gt": (_compare("gt"), "is greater than {v}", "is not greater than {v}"),
-    "gte": (_compare("gte"), "is at least {v}", "is less than {v}"),
-    "lt": (_compare("lt"), "is less than {v}", "is not less than {v}"),
-    "lte": (_compare("lte"), "is at most {v}", "is greater than {v}"),
+    "matches": (_matches, N_("matches {v}"), N_("does not match {v}")),
+    "gt": (_compare("gt"), N_("is greater than {v}"), N_("is not greater than {v}")),
+    "gte": (_compare("gte"), N_("is at least {v}"), N_("is less than {v}")),
+    "lt": (_compare("lt"), N_("is less than {v}"), N_("is not less than {v}")),
+    "lte": (_compare("lte"), N_("is at most {v}"), N_("is greater than {v}")),
 }
 
 
@@ -145,16 +154,21 @@ def evaluate(condition: Condition, event: Mapping[str, Any]) -> Verdict:
     ok = bool(test(actual, condition.value))
     expected = shown(condition.value)
     if actual is MISSING or _empty(actual):
-        subject = condition.field if actual is not MISSING else f"{condition.field} (missing)"
+        subject: str = (
+            condition.field
+            if actual is not MISSING
+            else Text("{field} (missing)", field=condition.field)
+        )
     else:
-        subject = f"{condition.field} = {shown(actual)}"
-    return Verdict(ok, f"{subject} {(yes if ok else no).format(v=expected)}")
+        subject = Text("{field} = {actual}", field=condition.field, actual=shown(actual))
+    said = Text(yes if ok else no, v=expected)
+    return Verdict(ok, Text("{subject} {condition}", subject=subject, condition=said))
 
 
 def evaluate_filter(groups: Sequence[Sequence[Condition]], event: Mapping[str, Any]) -> Verdict:
     """OR of AND-groups. The reason names the deciding condition(s)."""
     if not groups:
-        return Verdict(True, "no filter")
+        return Verdict(True, Text("no filter"))
     failures: list[str] = []
     for number, group in enumerate(groups, start=1):
         held: list[str] = []
@@ -166,10 +180,28 @@ def evaluate_filter(groups: Sequence[Sequence[Condition]], event: Mapping[str, A
                 break
             held.append(verdict.reason)
         if failed is None:
-            prefix = f"filter group {number}: " if len(groups) > 1 else "filter: "
-            return Verdict(True, prefix + " and ".join(held))
-        failures.append(failed.reason if len(groups) == 1 else f"group {number}: {failed.reason}")
-    return Verdict(False, "; ".join(failures))
+            conditions = _and(held)
+            if len(groups) > 1:
+                return Verdict(
+                    True,
+                    Text(
+                        "filter group {number}: {conditions}", number=number, conditions=conditions
+                    ),
+                )
+            return Verdict(True, Text("filter: {conditions}", conditions=conditions))
+        failures.append(
+            failed.reason
+            if len(groups) == 1
+            else Text("group {number}: {reason}", number=number, reason=failed.reason)
+        )
+    return Verdict(False, Joined("; ", failures))
+
+
+def _and(parts: list[str]) -> str:
+    said = parts[0] if parts else ""
+    for part in parts[1:]:
+        said = Text("{some} and {last}", some=said, last=part)
+    return said
 
 
 __all__ = ["MISSING", "TESTS", "Verdict", "evaluate", "evaluate_filter", "lookup", "shown"]

@@ -10,6 +10,7 @@ data, ~10× faster), everything else by ruamel.yaml.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,69 @@ from ruamel.yaml.comments import (
 )
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from jivocrm.core.diagnostics import Diagnostic, json_path
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine import loader_libyaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 100_000
-TAGS_REFUSED = "explicit YAML tags are not allowed; write plain values"
+TAGS_REFUSED = Problem("yaml-tag", "explicit YAML tags are not allowed; write plain values")
+
+
+def too_large() -> Problem:
+    return Problem("file-too-large", "file is larger than {size} KiB", size=MAX_FILE_BYTES // 1024)
+
+
+def too_deep(depth: int) -> Problem:
+    return loader_libyaml.too_deep(depth)
+
+
+# ruamel.yaml's words for the usual mistakes, as templates a reader's language can say again;
+# anything else is shown as ruamel.yaml says it.
+YAML_PROBLEMS = tuple(
+    (re.compile(pattern), template)
+    for pattern, template in (
+        (
+            r"expected (?P<expected>.+), but got (?P<found>.+)",
+            N_("expected {expected}, but got {found}"),
+        ),
+        (
+            r"expected (?P<expected>.+), but found (?P<found>.+)",
+            N_("expected {expected}, but found {found}"),
+        ),
+        (r"mapping values are not allowed here", N_("mapping values are not allowed here")),
+        (r"could not find expected (?P<expected>.+)", N_("could not find expected {expected}")),
+        (r"did not find expected (?P<expected>.+)", N_("did not find expected {expected}")),
+        (
+            r"found character (?P<char>.+) that cannot start any token",
+            N_("found character {char} that cannot start any token"),
+        ),
+        (r"found unexpected end of stream", N_("found unexpected end of stream")),
+        (r"found unexpected (?P<found>.+)", N_("found unexpected {found}")),
+        (r"found undefined alias (?P<alias>.+)", N_("found undefined alias {alias}")),
+    )
+)
+
+
+def too_many(count: int) -> Problem:
+    return Problem("too-many-values", "more than {count} values; split the file", count=count)
+
+
+def _either(words: str) -> str:
+    parts = words.split(" or ")
+    return (
+        Text("{first} or {second}", first=parts[0], second=parts[1]) if len(parts) == 2 else words
+    )
+
+
+def yaml_problem(problem: str) -> str:
+    """``problem`` (ruamel.yaml's text) as a :class:`Text` where it is a usual one."""
+    for pattern, template in YAML_PROBLEMS:
+        found = pattern.fullmatch(problem.strip())
+        if found is not None:
+            return Text(template, **{k: _either(v) for k, v in found.groupdict().items()})
+    return problem
 
 
 @dataclass
@@ -88,18 +145,22 @@ def _walk(value: Any) -> Iterator[tuple[str, tuple[str | int, ...]]]:
         node, where = stack.pop()
         count += 1
         if count > MAX_NODES:
-            yield (f"more than {MAX_NODES} values; split the file", where)
+            yield (too_many(MAX_NODES), where)
             return
         if len(where) > MAX_DEPTH:
-            yield (f"nested deeper than {MAX_DEPTH} levels", where)
+            yield (too_deep(MAX_DEPTH), where)
             return
         anchor = _anchor(node)
         if anchor is not None:
             if id(node) not in reported:
                 reported.add(id(node))
                 yield (
-                    f"YAML anchors and aliases (&{anchor}, *{anchor}) are not allowed; "
-                    "repeat the value instead",
+                    Problem(
+                        "yaml-anchor",
+                        "YAML anchors and aliases (&{anchor}, *{anchor}) are not allowed; "
+                        "repeat the value instead",
+                        anchor=anchor,
+                    ),
                     where,
                 )
             continue
@@ -111,12 +172,24 @@ def _walk(value: Any) -> Iterator[tuple[str, tuple[str | int, ...]]]:
             continue
         if isinstance(node, CommentedMap):
             if node.merge:
-                yield ("YAML merge keys (<<) are not allowed; repeat the keys instead", where)
+                yield (
+                    Problem(
+                        "yaml-merge-key",
+                        "YAML merge keys (<<) are not allowed; repeat the keys instead",
+                    ),
+                    where,
+                )
                 continue
             children: list[tuple[Any, tuple[str | int, ...]]] = []
             for key, item in node.items():
                 if not isinstance(key, str):
-                    yield (f"keys must be text, not {type(key).__name__} ({key!r})", where)
+                    message = Problem(
+                        "key-not-text",
+                        "keys must be text, not {kind} ({key})",
+                        kind=type(key).__name__,
+                        key=repr(key),
+                    )
+                    yield (message, where)
                     continue
                 children.append((item, (*where, key)))
             stack.extend(reversed(children))
@@ -151,24 +224,34 @@ def _parse(text: str) -> tuple[Any, bool, loader_libyaml.Tagged | None]:
 def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     """Parse ``text``; on any problem return ``None`` and the diagnostics."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        return None, [
-            Diagnostic(file, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
-        ]
+        return None, [Diagnostic(file, 1, 1, "", too_large())]
     try:
         data, unchecked, tagged = _parse(text)
     except loader_libyaml.TooBig as exc:
-        return None, [Diagnostic(file, exc.line, exc.column, "", str(exc))]
+        return None, [Diagnostic(file, exc.line, exc.column, "", exc.message)]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         if "duplicate key" in str(problem) or type(exc).__name__ == "DuplicateKeyError":
-            problem = "duplicate key; each key may appear once in a mapping"
-        return None, [Diagnostic(file, line, col, "", f"YAML: {problem}")]
+            message = Problem(
+                "duplicate-key", "YAML: duplicate key; each key may appear once in a mapping"
+            )
+        else:
+            message = Problem("yaml-syntax", "YAML: {problem}", problem=yaml_problem(str(problem)))
+        return None, [Diagnostic(file, line, col, "", message)]
     except RecursionError:
-        return None, [Diagnostic(file, 1, 1, "", f"nested deeper than {MAX_DEPTH} levels")]
+        return None, [Diagnostic(file, 1, 1, "", too_deep(MAX_DEPTH))]
     except YAMLError as exc:
-        return None, [Diagnostic(file, 1, 1, "", f"YAML: {exc}")]
+        return None, [
+            Diagnostic(
+                file,
+                1,
+                1,
+                "",
+                Problem("yaml-syntax", "YAML: {problem}", problem=yaml_problem(str(exc))),
+            )
+        ]
     problems = list(_walk(data)) if unchecked else []
     diags = [
         Diagnostic(file, *position(data, where), json_path(where), message)
@@ -177,7 +260,11 @@ def load_text(text: str, file: str) -> tuple[Document | None, list[Diagnostic]]:
     if tagged is not None and not any(message == TAGS_REFUSED for message, _ in problems):
         # A tag whose value ruamel builds without a trace of it (!!float 1, !!timestamp):
         # reported where the tag stands.
-        message = f"{TAGS_REFUSED} ({_short_tag(tagged.tag)})"
+        message = Problem(
+            "yaml-tag",
+            "explicit YAML tags are not allowed; write plain values ({tag})",
+            tag=_short_tag(tagged.tag),
+        )
         diags.append(Diagnostic(file, tagged.line, tagged.column, "", message))
     if diags:
         return None, diags
@@ -189,18 +276,19 @@ def load_file(path: Path, file: str | None = None) -> tuple[Document | None, lis
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return None, [
-                Diagnostic(name, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
-            ]
+            return None, [Diagnostic(name, 1, 1, "", too_large())]
         raw = path.read_bytes()
     except OSError as exc:
-        return None, [Diagnostic(name, 0, 0, "", f"cannot read: {exc.strerror}")]
+        reason = exc.strerror or type(exc).__name__
+        message = Problem("unreadable-file", "cannot read: {reason}", reason=reason)
+        return None, [Diagnostic(name, 0, 0, "", message)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [
-            Diagnostic(name, 1, 1, "", f"not UTF-8 text (byte {exc.start}); save it as UTF-8")
-        ]
+        message = Problem(
+            "not-utf8", "not UTF-8 text (byte {byte}); save it as UTF-8", byte=exc.start
+        )
+        return None, [Diagnostic(name, 1, 1, "", message)]
     return load_text(text, name)
 
 

@@ -26,6 +26,8 @@ from ruamel.yaml.compat import ordereddict
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from jivocrm.core.diagnostics import Problem
+
 
 def _pyyaml() -> Any:
     try:
@@ -53,13 +55,17 @@ class Unusual(Exception):
     """The document holds something ``load`` leaves to ruamel.yaml."""
 
 
+def too_deep(depth: int) -> Problem:
+    return Problem("too-deep", "nested deeper than {depth} levels", depth=depth)
+
+
 class TooBig(Exception):
     """Past the loader's size or depth cap: refused here, since ruamel.yaml (pure Python) would
     spend seconds reading the whole file before its own count could refuse it."""
 
-    def __init__(self, message: str, line: int, column: int) -> None:
+    def __init__(self, message: Problem, line: int, column: int) -> None:
         super().__init__(message)
-        self.line, self.column = line, column
+        self.message, self.line, self.column = message, line, column
 
 
 class Tagged(Exception):
@@ -154,7 +160,11 @@ class _Open:
 def _build(events: list[Any], max_depth: int, max_nodes: int) -> Any:
     # Every value is at least one event: more events than the cap means more values too.
     if len(events) > max_nodes:
-        raise TooBig(f"more than {max_nodes} values; split the file", 1, 1)
+        raise TooBig(
+            Problem("too-many-values", "more than {count} values; split the file", count=max_nodes),
+            1,
+            1,
+        )
     y = _YAML
     scalar, mapping, sequence = y.ScalarEvent, y.MappingStartEvent, y.SequenceStartEvent
     ends = (y.MappingEndEvent, y.SequenceEndEvent)
@@ -204,7 +214,7 @@ def _build(events: list[Any], max_depth: int, max_nodes: int) -> Any:
             root = value
         stack.append(_Open(value, is_map))
         if len(stack) > max_depth:
-            raise TooBig(f"nested deeper than {max_depth} levels", mark.line + 1, mark.column + 1)
+            raise TooBig(too_deep(max_depth), mark.line + 1, mark.column + 1)
     return root
 
 
@@ -220,9 +230,7 @@ def load(text: str, max_depth: int, max_nodes: int) -> Any:
         mark = getattr(exc, "problem_mark", None)
         if "maximum nesting depth" in str(getattr(exc, "problem", "")) and mark is not None:
             # libyaml's own nesting cap (far above ours): ruamel would recurse for seconds.
-            raise TooBig(
-                f"nested deeper than {max_depth} levels", mark.line + 1, mark.column + 1
-            ) from None
+            raise TooBig(too_deep(max_depth), mark.line + 1, mark.column + 1) from None
         raise Unusual from None  # ruamel's message for the same error
     tagged = explicit_tag(events)
     if tagged is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import structlog
 
 from jivocrm.core.errors import TemplateError
+from jivocrm.core.i18n import Text
 from jivocrm.engine.events import JivoEvent
 from jivocrm.engine.filters import evaluate_filter
 from jivocrm.engine.model import Bundle, Channel, Project
@@ -71,17 +72,37 @@ def _channel_served(bundle: Bundle, event: JivoEvent, channel: Channel | None) -
         names |= {channel.name, channel.widget_id}
     if names & set(bundle.channels):
         return None
-    where = event.widget_id or "unknown"
+    widget = event.widget_id or "unknown"
+    served = ", ".join(bundle.channels)
     if channel is not None:
-        where += f" (channel {channel.name})"
-    return f"channel {where} is not served; the bundle serves {', '.join(bundle.channels)}"
+        return Text(
+            "channel {widget} (channel {name}) is not served; the bundle serves {served}",
+            widget=widget,
+            name=channel.name,
+            served=served,
+        )
+    return Text(
+        "channel {widget} is not served; the bundle serves {served}", widget=widget, served=served
+    )
 
 
 def match_bundle(bundle: Bundle, event: JivoEvent, channel: Channel | None = None) -> Match:
     if not event.is_known:
-        return Match(bundle, False, f"event type {event.name!r} is not a Jivo event jivocrm knows")
+        return Match(
+            bundle,
+            False,
+            Text("event type {name} is not a Jivo event jivocrm knows", name=repr(event.name)),
+        )
     if bundle.event != event.name:
-        return Match(bundle, False, f"event is {event.name}; the bundle runs on {bundle.event}")
+        return Match(
+            bundle,
+            False,
+            Text(
+                "event is {event}; the bundle runs on {wanted}",
+                event=event.name,
+                wanted=bundle.event,
+            ),
+        )
     not_served = _channel_served(bundle, event, channel)
     if not_served:
         return Match(bundle, False, not_served)
@@ -90,7 +111,8 @@ def match_bundle(bundle: Bundle, event: JivoEvent, channel: Channel | None = Non
         return Match(bundle, False, verdict.reason)
     lane = lane_for(bundle, event)
     if not bundle.enabled:
-        return Match(bundle, True, f"{verdict.reason}; the bundle is paused", lane, paused=True)
+        reason = Text("{reason}; the bundle is paused", reason=verdict.reason)
+        return Match(bundle, True, reason, lane, paused=True)
     return Match(bundle, True, verdict.reason, lane)
 
 

@@ -126,6 +126,8 @@ class Project:
     store: str = "sqlite:///.jivocrm/jivocrm.db"
     region: str = "RU"
     timezone: str = "UTC"
+    # The language of human text where nothing asks for another; None: the environment's.
+    language: str | None = None
     metadata_path: Path | None = None
     journal: JournalConfig = JournalConfig()
     notify: NotifyConfig = NotifyConfig()

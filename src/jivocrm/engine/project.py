@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from jivocrm.core.diagnostics import Diagnostic, name_steps
+from jivocrm.core.diagnostics import Diagnostic, Problem, name_steps
 from jivocrm.core.retry import DURABLE, RetryPolicy
 from jivocrm.engine import schema as schemas
 from jivocrm.engine.loader import Document, load_file, plain
@@ -194,6 +194,7 @@ def _project(root: Path, file: Path, data: dict[str, Any], bundles: list[Bundle]
         store=data.get("store", "sqlite:///.jivocrm/jivocrm.db"),
         region=data.get("region", "RU"),
         timezone=data.get("timezone", "UTC"),
+        language=data.get("language"),
         metadata_path=(root / metadata)
         if metadata
         else (default_metadata if default_metadata.exists() else None),
@@ -219,13 +220,18 @@ def load_project(
     file = find_project_file(path)
     root = file.parent
     if not file.exists():
-        hint = " (run `jivocrm init` to create one)" if path.is_dir() else ""
-        return None, [Diagnostic(str(file), 0, 0, "", f"no project file{hint}")]
+        message = (
+            Problem("no-project-file", "no project file (run `jivocrm init` to create one)")
+            if path.is_dir()
+            else Problem("no-project-file", "no project file")
+        )
+        return None, [Diagnostic(str(file), 0, 0, "", message)]
     project_doc, problems = load_file(file, _rel(file, root))
     if project_doc is None:
         return None, problems
     if not isinstance(project_doc.data, dict):
-        return None, [Diagnostic(project_doc.file, 1, 1, "", "the project file must be a mapping")]
+        message = Problem("not-a-mapping", "the project file must be a mapping")
+        return None, [Diagnostic(project_doc.file, 1, 1, "", message)]
     problems.extend(check(project_doc, schemas.skeleton_project_schema()))
     problems.extend(_connections(project_doc))
 
@@ -236,7 +242,8 @@ def load_project(
         if doc is None:
             continue
         if not isinstance(doc.data, dict):
-            problems.append(Diagnostic(doc.file, 1, 1, "", "a bundle must be a mapping"))
+            message = Problem("not-a-mapping", "a bundle must be a mapping")
+            problems.append(Diagnostic(doc.file, 1, 1, "", message))
             continue
         problems.extend(check_bundle_schema(doc))
         bundle_docs.append((doc, bundle_path, bundle_path.read_bytes()))

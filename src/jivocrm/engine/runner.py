@@ -42,6 +42,7 @@ from jivocrm.core.errors import (
     StepError,
     TemplateError,
 )
+from jivocrm.core.i18n import Text
 from jivocrm.core.records import ErrorKind, RunJournal, RunOutcome, StepRecord
 from jivocrm.core.values import truthy
 from jivocrm.engine import transcript
@@ -215,7 +216,8 @@ class _Run:
         slog = self.log.bind(step=step.id)
         try:
             if step.when is not None and not truthy(await render_async(step.when, self.context)):
-                record.status, record.message = "skipped", f"when: {step.when!r} is false"
+                record.status = "skipped"
+                record.message = Text("when: {when} is false", when=repr(step.when))
                 record.output = dict.fromkeys(spec.outputs)
                 await self.finish(step, record)
                 return
@@ -279,7 +281,7 @@ class _Run:
         record.output = dict(result.output)
         record.message = result.message
         if result.status == "failed":
-            record.error = result.message or "the step failed"
+            record.error = result.message or Text("the step failed")
 
     async def finish(self, step: Step, record: StepRecord) -> None:
         record.finished_at = time.time()
@@ -297,12 +299,15 @@ class _Run:
         if kind == "fatal" and not isinstance(exc, JivoCRMError):
             self.log.exception("step_crashed", step=step.id)
             text = f"{type(exc).__name__}: {text}"
-        record.status, record.error = "failed", f"{where(step)}: {text}"
+        spoken = isinstance(exc, JivoCRMError) and len(exc.args) == 1
+        said = exc.args[0] if spoken and isinstance(exc.args[0], Text) else text
+        record.status = "failed"
+        record.error = Text("{where}: {error}", where=where(step), error=said)
         record.output = dict.fromkeys(STEPS[step.type].outputs)
         if kind == "retriable" or step.on_error != "continue":
             record.error_kind = kind
         else:
-            record.message = f"{kind} error; on_error: continue, so the run went on"
+            record.message = Text("{kind} error; on_error: continue, so the run went on", kind=kind)
         self.log.warning("step_failed", step=step.id, kind=kind, error=text)
         retry_after = exc.retry_after if isinstance(exc, RetriableError) else None
         if kind == "retriable":
@@ -348,11 +353,12 @@ class _Run:
         if pending.deal_id is None:
             await self.create_alone(deal_step, record, ctx, pending)
             if pending.deal_id is not None:
-                record.message = f"deal {pending.deal_id} created"
+                record.message = Text("deal {id} created", id=pending.deal_id)
         else:
-            record.message = (
-                f"deal {pending.deal_id} created together with steps.{deferral.deal} "
-                "in one CRM call"
+            record.message = Text(
+                "deal {deal_id} created together with steps.{step} in one CRM call",
+                deal_id=pending.deal_id,
+                step=deferral.deal,
             )
         record.output = {
             **record.output,
@@ -372,15 +378,18 @@ class _Run:
         if pending.contact_id is None:
             await self.create_alone(contact_step, record, ctx, pending)
         elif pending.merged:
-            record.message = (
-                f"the CRM's duplicate control found contact {pending.contact_id}: it took the "
-                f"request of steps.{deferral.deal} instead of a new contact"
+            record.message = Text(
+                "the CRM's duplicate control found contact {contact}: it took the "
+                "request of steps.{deal} instead of a new contact",
+                contact=pending.contact_id,
+                deal=deferral.deal,
             )
             merged = {"created": False, "matched_by": "crm"}
         else:
-            record.message = (
-                f"contact {pending.contact_id} created together with steps.{deferral.deal} "
-                "in one CRM call"
+            record.message = Text(
+                "contact {contact} created together with steps.{deal} in one CRM call",
+                contact=pending.contact_id,
+                deal=deferral.deal,
             )
         record.output = {
             **record.output,
@@ -422,7 +431,9 @@ class _Run:
                 made = await write(ctx, pending)
                 if isinstance(pending, PendingContact):
                     pending.contact_id = made
-                    record.message = f"contact {pending.contact_id} created"
+                    record.message = Text(
+                        "contact {id} created{note}", id=pending.contact_id, note=""
+                    )
             except Exception as exc:
                 record.status, record.error = "failed", f"{where(step)}: {exc}"
                 record.error_kind = classify(exc)

@@ -10,8 +10,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from jivocrm.core.diagnostics import Diagnostic, json_path
-from jivocrm.core.i18n import Text
+from jivocrm.core.diagnostics import Diagnostic, Problem, json_path
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine.loader import Document
 
 
@@ -45,49 +45,102 @@ def _message(error: ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
         if extras:
             key = extras[0]
             hint = did_you_mean(key, allowed)
-            return (*path, key), Text("unknown key '{key}'{hint}", key=key, hint=hint), True
+            message = Problem("unknown-key", "unknown key '{key}'{hint}", key=key, hint=hint)
+            return (*path, key), message, True
     if kind == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
-        return path, f"missing required key '{missing}'", False
+        return path, Problem("missing-key", "missing required key '{key}'", key=missing), False
     if kind == "enum":
         choices = [str(c) for c in expected]
         value = error.instance
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
         # A step is validated on its own too (memoized), where its type's path is just "type".
         is_step = "steps" in path or len(path) == 1
-        what = "step type" if path[-1:] == ("type",) and is_step else "value"
+        code = "unknown-step-type" if path[-1:] == ("type",) and is_step else "unknown-value"
+        if hint and code == "unknown-step-type":
+            message = Problem(code, "unknown step type '{value}'{hint}", value=value, hint=hint)
+            return path, message, False
         if hint:
-            return path, f"unknown {what} '{value}'{hint}", False
+            message = Problem(code, "unknown value '{value}'{hint}", value=value, hint=hint)
+            return path, message, False
         shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
-        return path, f"{value!r} is not one of: {shown}", False
+        message = Problem(
+            code, "{value} is not one of: {choices}", value=repr(value), choices=shown
+        )
+        return path, message, False
     if kind == "const":
-        return path, f"must be {error.validator_value!r}, not {error.instance!r}", False
+        message = Problem(
+            "wrong-value",
+            "must be {expected}, not {actual}",
+            expected=repr(error.validator_value),
+            actual=repr(error.instance),
+        )
+        return path, message, False
     if kind == "type":
-        names = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return path, f"must be {_article(names)}, not {_typename(error.instance)}", False
+        names = expected if isinstance(expected, list) else [str(expected)]
+        message = Problem(
+            "wrong-type",
+            "must be {expected}, not {actual}",
+            expected=_article(names),
+            actual=_typename(error.instance),
+        )
+        return path, message, False
     if kind in ("oneOf", "anyOf"):
-        return (
-            path,
-            f"{_typename(error.instance)} is not a valid value here "
-            f"({schema.get('description', 'see `jivocrm schema`')})",
-            False,
-        )
+        description = schema.get("description")
+        if description:
+            message = Problem(
+                "invalid-value",
+                "{actual} is not a valid value here ({description})",
+                actual=_typename(error.instance),
+                description=description,
+            )
+        else:
+            message = Problem(
+                "invalid-value",
+                "{actual} is not a valid value here (see `jivocrm schema`)",
+                actual=_typename(error.instance),
+            )
+        return path, message, False
     if kind == "pattern":
-        return (
-            path,
-            f"{error.instance!r} does not have the expected form ({error.validator_value})",
-            False,
+        message = Problem(
+            "wrong-form",
+            "{value} does not have the expected form ({pattern})",
+            value=repr(error.instance),
+            pattern=error.validator_value,
         )
+        return path, message, False
     if kind == "minItems":
-        return path, "must not be empty", False
-    return path, error.message, False
+        return path, Problem("empty-list", "must not be empty"), False
+    return path, Problem("schema", "{problem}", problem=error.message), False
 
 
-def _article(names: str) -> str:
-    first = names.split(" or ")[0]
-    return ("an " if first[:1] in "aeiou" else "a ") + names.replace("object", "mapping").replace(
-        "array", "list"
-    )
+# JSON Schema's type names as messages say them: the first with its article ("must be a
+# mapping or null"), the others without.
+WITH_ARTICLE = {
+    "string": N_("a string"),
+    "integer": N_("an integer"),
+    "number": N_("a number"),
+    "boolean": N_("a boolean"),
+    "object": N_("a mapping"),
+    "array": N_("a list"),
+    "null": N_("null"),
+}
+BARE = {
+    "string": N_("string"),
+    "integer": N_("integer"),
+    "number": N_("number"),
+    "boolean": N_("boolean"),
+    "object": N_("mapping"),
+    "array": N_("list"),
+    "null": N_("null"),
+}
+
+
+def _article(names: list[str]) -> str:
+    said: str = Text(WITH_ARTICLE.get(names[0], names[0]))
+    for name in names[1:]:
+        said = Text("{first} or {second}", first=said, second=Text(BARE.get(name, name)))
+    return said
 
 
 def _typename(value: Any) -> str:
@@ -96,20 +149,22 @@ def _typename(value: Any) -> str:
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, dict):
-        return "a mapping"
+        return Text("a mapping")
     if isinstance(value, list):
-        return "a list"
+        return Text("a list")
     if isinstance(value, (int, float)):
-        return f"the number {value}"
-    return f"text {value!r}" if len(str(value)) < 40 else "text"
+        return Text("the number {value}", value=value)
+    if len(str(value)) < 40:
+        return Text("text {value}", value=repr(value))
+    return Text("text")
 
 
-Problem = tuple[tuple[str | int, ...], str, bool]  # (path in the instance, message, at the key)
-_MEMO: dict[tuple[int, str], list[Problem]] = {}
+Found = tuple[tuple[str | int, ...], str, bool]  # (path in the instance, message, at the key)
+_MEMO: dict[tuple[int, str], list[Found]] = {}
 MEMO_SIZE = 4096
 
 
-def problems(schema: dict[str, Any], instance: Any) -> list[Problem]:
+def problems(schema: dict[str, Any], instance: Any) -> list[Found]:
     errors = sorted(
         validator(schema).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))
     )
@@ -120,7 +175,7 @@ def _no_json(value: Any) -> Any:
     raise TypeError  # a date or another non-JSON value: validate it, do not memoize
 
 
-def memoized_problems(schema: dict[str, Any], instance: Any) -> list[Problem]:
+def memoized_problems(schema: dict[str, Any], instance: Any) -> list[Found]:
     """``problems``, remembered by the instance's JSON text: projects repeat the same steps
     (the same contact step in every bundle), and validating one costs ~100 µs."""
     try:

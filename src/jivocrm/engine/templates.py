@@ -33,6 +33,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from jivocrm.core.errors import TemplateError
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.engine import template_budget as spend
 from jivocrm.engine import transcript
@@ -375,38 +376,45 @@ def unsafe(source: str) -> list[str]:
     problems: list[str] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter)):
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            problems.append(f"attribute '{node.attr}' is not allowed in a template")
+            problems.append(Text("attribute '{name}' is not allowed in a template", name=node.attr))
         elif isinstance(node, nodes.Getattr) and node.attr in FORMAT_METHODS:
-            problems.append(f"'.{node.attr}()' is not allowed in a template; join text with ~")
+            problems.append(
+                Text("'.{name}()' is not allowed in a template; join text with ~", name=node.attr)
+            )
         elif (
             isinstance(node, nodes.Getitem)
             and isinstance(node.arg, nodes.Const)
             and str(node.arg.value).startswith("_")
         ):
-            problems.append(f"item '{node.arg.value}' is not allowed in a template")
+            problems.append(Text("item '{name}' is not allowed in a template", name=node.arg.value))
         elif (
             isinstance(node, nodes.Name)
             and node.ctx == "load"
             and node.name not in ALLOWED_NAMES | assigned
         ):
             problems.append(
-                f"unknown name '{node.name}' in a template (names: event, steps, bundle, run, now)"
+                Text(
+                    "unknown name '{name}' in a template (names: event, steps, bundle, run, now)",
+                    name=node.name,
+                )
             )
         elif isinstance(node, nodes.Filter) and node.name == "attr":
-            problems.append("the attr filter is not allowed in a template; write a.b")
+            problems.append(Text("the attr filter is not allowed in a template; write a.b"))
     for node in tree.find_all((nodes.Mul, nodes.Pow, nodes.Call)):
         if isinstance(node, nodes.Pow) and _const_number(node) == float("inf"):
-            problems.append(f"'**' with an exponent above {MAX_EXPONENT} is not allowed")
+            problems.append(
+                Text("'**' with an exponent above {limit} is not allowed", limit=MAX_EXPONENT)
+            )
         elif isinstance(node, nodes.Mul):
             count = _const_number(node.right) or _const_number(node.left)
             if count is not None and count > MAX_SEQUENCE:
-                problems.append(f"'*' would build more than {MAX_SEQUENCE} items")
+                problems.append(Text("'*' would build more than {limit} items", limit=MAX_SEQUENCE))
         elif (
             isinstance(node, nodes.Call)
             and isinstance(node.node, nodes.Name)
             and node.node.name == "range"
             and any((_const_number(a) or 0) > MAX_SEQUENCE for a in node.args)
         ):
-            problems.append(f"range() above {MAX_SEQUENCE} is not allowed")
+            problems.append(Text("range() above {limit} is not allowed", limit=MAX_SEQUENCE))
     problems += spend.static_problems(tree)
     return list(dict.fromkeys(problems))

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from jivocrm.core.errors import JivoCRMError
+from jivocrm.core.i18n import N_, Text
 from jivocrm.engine import versions
 from jivocrm.engine.matching import match
 from jivocrm.engine.model import Bundle, Project
@@ -155,14 +156,23 @@ async def bundle_rows(store: Store | None, project: Project) -> list[dict[str, A
 def _run_verdict(run: Run, steps: list[dict[str, Any]]) -> str:
     if run.status == "failed":
         failed = next((s for s in reversed(steps) if s["status"] == "failed"), None)
-        where = f" at step {failed['step_id']}" if failed else ""
-        return f"ran: run {run.id} failed{where}: {run.error or 'no error recorded'}"
+        error = run.error or Text("no error recorded")
+        if failed:
+            return Text(
+                "ran: run {run} failed at step {step}: {error}",
+                run=run.id,
+                step=failed["step_id"],
+                error=error,
+            )
+        return Text("ran: run {run} failed: {error}", run=run.id, error=error)
     if run.status == "paused":
-        return (
-            f"held: run {run.id} waits until the bundle is resumed (enabled: true in its file,"
-            f" or `jivocrm bundles resume {run.bundle}`)"
+        return Text(
+            "held: run {run} waits until the bundle is resumed (enabled: true in its file,"
+            " or `jivocrm bundles resume {bundle}`)",
+            run=run.id,
+            bundle=run.bundle,
         )
-    return f"ran: run {run.id} {run.status}"
+    return Text("ran: run {run} {status}", run=run.id, status=status_text(run.status))
 
 
 def _current(project: Project, detail: EventDetail, held: set[str]) -> dict[str, dict[str, Any]]:
@@ -173,7 +183,8 @@ def _current(project: Project, detail: EventDetail, held: set[str]) -> dict[str,
         channel = project.channels.get(detail.event.channel)
         found = match(project, event, channel)
     except Exception as exc:  # whatever the journal holds, the page shows it
-        verdict = {"matched": False, "paused": False, "reason": f"unreadable event: {exc}"}
+        reason = Text("unreadable event: {error}", error=str(exc))
+        verdict = {"matched": False, "paused": False, "reason": reason}
         return {b.name: verdict for b in project.bundles}
     return {
         m.bundle.name: {
@@ -200,7 +211,8 @@ async def explanation(store: Store, project: Project, event_id: int) -> dict[str
             "verdict": _run_verdict(run, steps),
         }
     for bundle, reason in detail.not_matched:
-        recorded.setdefault(bundle, {"run": None, "verdict": f"did not match: {reason}"})
+        verdict = Text("did not match: {reason}", reason=reason)
+        recorded.setdefault(bundle, {"run": None, "verdict": verdict})
     names = list(now) + [name for name in recorded if name not in now]
     bundles = [
         {"bundle": name, "at_intake": recorded.get(name), "now": now.get(name)} for name in names
@@ -214,20 +226,51 @@ async def explanation(store: Store, project: Project, event_id: int) -> dict[str
 
 def _summary(detail: EventDetail, bundles: list[dict[str, Any]]) -> str:
     if detail.event.status != "accepted":
-        return f"the event was {detail.event.status} at intake: no bundle ran"
+        return Text(
+            "the event was {status} at intake: no bundle ran",
+            status=status_text(detail.event.status),
+        )
     if not detail.runs:
-        return "no bundle matched this event at intake, so nothing was sent to the CRM"
+        return Text("no bundle matched this event at intake, so nothing was sent to the CRM")
     failed = [r for r in detail.runs if r.status == "failed"]
     if failed:
         ids = ", ".join(str(r.id) for r in failed)
-        return f"{len(failed)} run(s) failed ({ids}): `jivocrm runs show RUN`, then `runs replay`"
+        return Text(
+            "{count} run(s) failed ({ids}): `jivocrm runs show RUN`, then `runs replay`",
+            count=len(failed),
+            ids=ids,
+        )
     waiting = [r for r in detail.runs if r.status in ("queued", "running", "paused")]
     if waiting:
-        return f"{len(waiting)} run(s) not finished yet"
-    return "every run that matched succeeded"
+        return Text("{count} run(s) not finished yet", count=len(waiting))
+    return Text("every run that matched succeeded")
+
+
+# The states of runs and events as people read them (the store and JSON keep the word itself).
+STATUSES = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "paused": N_("paused"),
+    "succeeded": N_("succeeded"),
+    "failed": N_("failed"),
+    "accepted": N_("accepted"),
+    # a replay's
+    "refused": N_("refused"),
+    "would replay": N_("would replay"),
+    # a step's
+    "ok": N_("ok"),
+    "skipped": N_("skipped"),
+    "ignored": N_("ignored"),
+}
+
+
+def status_text(status: str) -> str:
+    """A run's or an event's state as people read it (a Text; the store keeps the word)."""
+    return Text(STATUSES[status]) if status in STATUSES else status
 
 
 __all__ = [
+    "STATUSES",
     "bundle_rows",
     "event_json",
     "explanation",
@@ -235,6 +278,7 @@ __all__ = [
     "parse_when",
     "run_data",
     "run_json",
+    "status_text",
     "step_json",
     "visitor_of",
 ]

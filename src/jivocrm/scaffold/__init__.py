@@ -17,7 +17,10 @@ from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING
 
 from jivocrm import __version__, samples
+from jivocrm.core import i18n
+from jivocrm.core.i18n import N_, Text, _
 from jivocrm.engine.envvars import references
+from jivocrm.scaffold.comments import localize
 
 if TYPE_CHECKING:
     from jivocrm.connectors.spec import ConnectorSpec
@@ -36,13 +39,41 @@ def crm_types() -> list[str]:
     return sorted(CONNECTORS)
 
 
-JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", "any long random text; Jivo posts to /jivo/<it>"),)
+JIVO_VARIABLES = (("JIVO_SHOP_TOKEN", N_("any long random text; Jivo posts to /jivo/<it>")),)
+ENV_HEADER = N_(
+    "The variables jivocrm.yaml refers to. Copy to .env (never commit it) or set them\n"
+    "where `jivocrm serve` runs. `jivocrm validate` needs none of them."
+)
+ENV_EMULATED = N_(
+    "The connections say `emulate: true`: they need no CRM values until you\n"
+    "switch the emulator off."
+)
+EMULATOR_COMMENT = N_("the built-in emulator of the CRM")
+README_EMULATED = N_(
+    "The connections say `emulate: true`: jivocrm runs a built-in emulator of the CRM, so\n"
+    "the bundles can be tried without an account. Remove the line to use yours.\n\n"
+)
+# The files whose comments are read in the project's language (YAML and .gitignore).
+COMMENTED = (".yaml", ".yml", ".gitignore")
 BUNDLE_SCHEMA_LINE = "# yaml-language-server: $schema=../.jivocrm/bundle.schema.json\n"
 TEST_SUFFIX = ".test.yaml"
 SAMPLES_DIR = "samples"
 # A test file names a sample event as ``event: ../samples/<name>.json``.
 SAMPLE_REFERENCE = re.compile(r"\.\./" + SAMPLES_DIR + r"/([\w-]+)\.json")
 WORKFLOW = ".github/workflows/jivocrm.yml"
+
+
+def _and(words: list[str]) -> str:
+    said = words[0] if words else ""
+    for word in words[1:]:
+        said = Text("{some} and {last}", some=said, last=word)
+    return i18n.localized(said)
+
+
+def _readme() -> str:
+    """The README template in the current language (English where it has none)."""
+    own = resources.files(__name__).joinpath(f"README.{i18n.current()}.md.tmpl")
+    return own.read_text("utf-8") if own.is_file() else _read("README.md.tmpl")
 
 
 def _read(*parts: str) -> str:
@@ -87,18 +118,14 @@ def _bundle(crm: str, name: str, named: bool) -> str:
 
 
 def _env_example(crms: list[str], emulate: bool) -> str:
-    lines = [
-        "# The variables jivocrm.yaml refers to. Copy to .env (never commit it) or set them",
-        "# where `jivocrm serve` runs. `jivocrm validate` needs none of them.",
-    ]
+    lines = [f"# {line}" for line in _(ENV_HEADER).split("\n")]
     if emulate:
-        lines.append("# The connections say `emulate: true`: they need no CRM values until you")
-        lines.append("# switch the emulator off.")
+        lines += [f"# {line}" for line in _(ENV_EMULATED).split("\n")]
     variables = list(JIVO_VARIABLES)
     for crm in crms:
         variables.extend(spec(crm).scaffold.variables)
     for name, hint in variables:
-        lines += ["", f"# {hint}", f"{name}="]
+        lines += ["", f"# {_(hint)}", f"{name}="]
     return "\n".join(lines) + "\n"
 
 
@@ -112,31 +139,24 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
     for crm in crms:
         block = _read_crm(crm, "connection.yaml.tmpl")
         if emulate:
-            block += (
-                "    emulate: true                           # the built-in emulator of the CRM\n"
-            )
+            block += f"    emulate: true                           # {_(EMULATOR_COMMENT)}\n"
         connections.append(block.rstrip("\n"))
     files = {
         "jivocrm.yaml": _fill(
             _read("jivocrm.yaml.tmpl"),
             BUNDLES=folders[0] if not both else "[" + ", ".join(folders) + "]",
             TIMEZONE=spec(crms[0]).scaffold.timezone,
+            LANGUAGE=i18n.current(),
             CONNECTIONS="\n".join(connections),
         ),
         ".env.example": _env_example(crms, emulate),
         ".gitignore": _read("gitignore"),
         "README.md": _fill(
-            _read("README.md.tmpl"),
-            CRMS=" and ".join(spec(c).title for c in crms),
-            WHERE=" and ".join(f"`{f}`" for f in folders),
-            NO_CONTACTS="; ".join(spec(c).scaffold.no_contacts for c in crms),
-            EMULATE=(
-                "The connections say `emulate: true`: jivocrm runs a built-in emulator of the "
-                "CRM, so\nthe bundles can be tried without an account. Remove the line to use "
-                "yours.\n\n"
-                if emulate
-                else ""
-            ),
+            _readme(),
+            CRMS=_and([spec(c).title for c in crms]),
+            WHERE=_and([f"`{f}`" for f in folders]),
+            NO_CONTACTS="; ".join(_(spec(c).scaffold.no_contacts) for c in crms),
+            EMULATE=_(README_EMULATED) if emulate else "",
         ),
         ".jivocrm/bundle.schema.json": json.dumps(bundle_schema(), ensure_ascii=False, indent=2)
         + "\n",
@@ -151,6 +171,8 @@ def project_files(crms: list[str], emulate: bool) -> dict[str, str]:
     for name in used:
         files[f"{SAMPLES_DIR}/{name}.json"] = samples.text(name)
     files[WORKFLOW] = _fill(_read("workflow.yml.tmpl"), VERSION=__version__)
+    if i18n.current() != i18n.SOURCE:
+        files = {n: localize(t) if n.endswith(COMMENTED) else t for n, t in files.items()}
     return files
 
 

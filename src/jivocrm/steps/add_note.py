@@ -16,8 +16,9 @@ from typing import Any
 from jivocrm.connectors.base import Connector, EntityKind
 from jivocrm.connectors.spec import CHAINED_WRITES, NOTES
 from jivocrm.core.errors import ConnectorError, StepError
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import TEXT, PendingDeal, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import TEXT, PendingDeal, StepContext, StepResult, StepSpec, record_word
 from jivocrm.steps.new_task import ENTITY, entity_of
 
 
@@ -47,10 +48,15 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         return await _with_deal(ctx, crm, params, pending)
     kind, entity_id = entity_of(params)
     if entity_id is None:
-        raise StepError(f"entity: the {kind} id is empty; did the step that makes it run?")
+        raise StepError(
+            Text(
+                "entity: the {kind} id is empty; did the step that makes it run?",
+                kind=record_word(kind),
+            )
+        )
     text = str(params.get("text") or "")
     if not text.strip():
-        return StepResult("skipped", {"id": None}, "the note's text is empty: nothing to add")
+        return StepResult("skipped", {"id": None}, Text("the note's text is empty: nothing to add"))
     mark = marker(ctx) if params.get("marker", True) else None
     uncertain = False
     if ctx.resumed and not ctx.dry_run:
@@ -59,8 +65,13 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
             return StepResult(
                 "ok",
                 {"id": found},
-                f"note {found} on {kind} {entity_id} was written before the interruption; "
-                "not written again",
+                Text(
+                    "note {id} on {kind} {entity} was written before the interruption; "
+                    "not written again",
+                    id=found,
+                    kind=record_word(kind),
+                    entity=entity_id,
+                ),
             )
         uncertain = found is False  # no way to look: a duplicate note may exist
     body = f"{text}\n\n{mark}" if mark else text
@@ -71,9 +82,13 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         lambda: crm.add_note(kind, entity_id, body),
         "note",
     )
-    message = f"note {made.id} added to {kind} {entity_id}"
-    if uncertain:
-        message += " (resumed: the interrupted try may have added it too)"
+    message = Text(
+        "note {id} added to {kind} {entity}{note}",
+        id=made.id,
+        kind=record_word(kind),
+        entity=entity_id,
+        note=Text(" (resumed: the interrupted try may have added it too)") if uncertain else "",
+    )
     return StepResult("ok", {"id": made.id}, message, uncertain=uncertain)
 
 
@@ -84,7 +99,7 @@ async def _with_deal(
     kind: EntityKind = (params.get("entity") or {}).get("type") or "deal"
     text = str(params.get("text") or "")
     if not text.strip():
-        return StepResult("skipped", {"id": None}, "the note's text is empty: nothing to add")
+        return StepResult("skipped", {"id": None}, Text("the note's text is empty: nothing to add"))
     mark = marker(ctx) if params.get("marker", True) else None
     body = f"{text}\n\n{mark}" if mark else text
     contact = pending.contact
@@ -109,7 +124,12 @@ async def _with_deal(
     return StepResult(
         "ok",
         {"id": made.id},
-        f"note {made.id} added to {kind} {pending.deal_id}, created with it in one call",
+        Text(
+            "note {id} added to {kind} {entity}, created with it in one call",
+            id=made.id,
+            kind=record_word(kind),
+            entity=pending.deal_id,
+        ),
     )
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from jivocrm.core.i18n import N_, Text
+
 if TYPE_CHECKING:
     from jivocrm.connectors.base import Connector
     from jivocrm.connectors.cache import ConnectionCache
@@ -30,6 +32,30 @@ TAGS: dict[str, Any] = {
     "description": "Tags by name (new ones are added to the account), for a CRM whose deals "
     "have tags; empty ones are left out.",
 }
+
+
+# Said after a create step that was resumed in `create` mode (the CRM may hold a duplicate).
+RESUMED_NOTE = N_(" (resumed in create mode: a duplicate from the interrupted try may exist)")
+# The records steps write, as their messages name them.
+RECORDS = {
+    "contact": N_("contact"),
+    "deal": N_("deal"),
+    "lead": N_("lead"),
+    "company": N_("company"),
+    "customer": N_("customer"),
+    "order": N_("order"),
+    "task": N_("task"),
+    "note": N_("note"),
+}
+
+
+def resumed_note(uncertain: bool) -> str:
+    return Text(RESUMED_NOTE) if uncertain else ""
+
+
+def record_word(kind: Any) -> str:
+    """``kind`` (``deal``…) as the reader's language names it."""
+    return Text(RECORDS[kind]) if isinstance(kind, str) and kind in RECORDS else str(kind)
 
 
 def duplicates_schema(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jivocrm.connectors.spec import USERS
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve
 from jivocrm.steps.base import NAME_OR_ID, TEXT, CrmNames, StepContext, StepResult, StepSpec
 
@@ -18,17 +19,25 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         listed = await resolve.users(ctx)
         found = next((u for u in listed if u.email and u.email.strip().casefold() == wanted), None)
         if found is not None:
-            return StepResult("ok", _output(found, True), f"{login} is CRM user {found.id}")
+            said = Text("{login} is CRM user {id}", login=login, id=found.id)
+            return StepResult("ok", _output(found, True), said)
     default = params.get("default")
     fallback = await resolve.user(ctx, default, "default")
     if fallback is None:
         return StepResult(
             "ok",
             {"id": None, "name": None, "email": None, "found": False},
-            f"no CRM user with login {login!r} and no default: the CRM picks the responsible",
+            Text(
+                "no CRM user with login {login} and no default: the CRM picks the responsible",
+                login=repr(login),
+            ),
         )
     return StepResult(
-        "ok", _output(fallback, False), f"no CRM user with login {login!r}; default {fallback.name}"
+        "ok",
+        _output(fallback, False),
+        Text(
+            "no CRM user with login {login}; default {name}", login=repr(login), name=fallback.name
+        ),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from jivocrm.connectors.base import Connector, ContactData
 from jivocrm.connectors.spec import CONTACTS
+from jivocrm.core.i18n import Text
 from jivocrm.core.phones import normalize_email, normalize_phone
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
@@ -18,6 +19,7 @@ from jivocrm.steps.base import (
     StepResult,
     StepSpec,
     duplicates_schema,
+    resumed_note,
 )
 
 CONTACT_FIELDS: dict[str, Any] = {
@@ -157,24 +159,23 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         return StepResult(
             "skipped",
             output(ctx, None, created=False, matched_by=None),
-            "no contact matches; update_only creates none",
+            Text("no contact matches; update_only creates none"),
         )
     # A crash between "create" and its record leaves no trace to look up in `create` mode.
     uncertain = ctx.resumed and mode == "create"
-    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
     if ctx.defer_contact:
         pending = PendingContact(ctx.step_id, data)
         return StepResult(
             "ok",
             output(ctx, pending, created=True, matched_by=None),
-            "new contact, created together with the deal" + (note if uncertain else ""),
+            Text("new contact, created together with the deal{note}", note=resumed_note(uncertain)),
             uncertain=uncertain,
         )
     contact_id = await create_now(ctx, data)
     return StepResult(
         "ok",
         output(ctx, contact_id, created=True, matched_by=None),
-        f"contact {contact_id} created" + (note if uncertain else ""),
+        Text("contact {id} created{note}", id=contact_id, note=resumed_note(uncertain)),
         uncertain=uncertain,
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 from jivocrm.connectors.base import DealData
 from jivocrm.connectors.spec import DEAL_TAGS, DEALS
 from jivocrm.core.errors import ConnectorError, StepError
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
@@ -20,6 +21,7 @@ from jivocrm.steps.base import (
     StepResult,
     StepSpec,
     duplicates_schema,
+    resumed_note,
 )
 
 # Every chat is its own deal unless the bundle asks to reuse an open one.
@@ -32,7 +34,7 @@ def _price(value: Any) -> float | None:
     try:
         return float(str(value).replace(" ", "").replace(",", "."))
     except ValueError:
-        raise StepError(f"price: {value!r} is not a number") from None
+        raise StepError(Text("price: {value} is not a number", value=repr(value))) from None
 
 
 def _output(ctx: StepContext, deal_id: str | None, created: bool) -> dict[str, Any]:
@@ -116,13 +118,21 @@ async def _with_contact(ctx: StepContext, data: DealData, pending: PendingContac
         return StepResult(
             "ok",
             _output(ctx, made.id, False),
-            f"the CRM's duplicate control merged the request into deal {made.id} of contact "
-            f"{pending.contact_id}",
+            Text(
+                "the CRM's duplicate control merged the request into deal {id} of contact "
+                "{contact}",
+                id=made.id,
+                contact=pending.contact_id,
+            ),
         )
     return StepResult(
         "ok",
         _output(ctx, made.id, True),
-        f"deal {made.id} created with contact {pending.contact_id} in one call",
+        Text(
+            "deal {id} created with contact {contact} in one call",
+            id=made.id,
+            contact=pending.contact_id,
+        ),
     )
 
 
@@ -137,7 +147,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         # The contact is about to be created: it has no deals to reuse or update.
         if mode == "update_only":
             return StepResult(
-                "skipped", _output(ctx, None, False), "new contact: no deal to update"
+                "skipped", _output(ctx, None, False), Text("new contact: no deal to update")
             )
         return await _with_contact(ctx, data, pending)
     if mode != "create" and data.contact_id and not writing.is_placeholder(data.contact_id):
@@ -148,7 +158,11 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
                 return StepResult(
                     "ok",
                     _output(ctx, deal.id, False),
-                    f"open deal {deal.id} of contact {data.contact_id} reused (duplicates: skip)",
+                    Text(
+                        "open deal {id} of contact {contact} reused (duplicates: skip)",
+                        id=deal.id,
+                        contact=data.contact_id,
+                    ),
                 )
             await writing.update(
                 ctx,
@@ -157,19 +171,20 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
                 lambda: crm.update_deal(deal.id, data),
             )
             return StepResult(
-                "ok", _output(ctx, deal.id, False), f"open deal {deal.id} updated ({mode})"
+                "ok",
+                _output(ctx, deal.id, False),
+                Text("open deal {id} updated ({mode})", id=deal.id, mode=mode),
             )
     if mode == "update_only":
-        return StepResult("skipped", _output(ctx, None, False), "no open deal to update")
+        return StepResult("skipped", _output(ctx, None, False), Text("no open deal to update"))
     if ctx.defer_deal and not ctx.dry_run:
         return _deferred(ctx, data, None)
     uncertain = ctx.resumed and mode == "create"
     made = await writing.write(ctx, "create_deal", data, lambda: crm.create_deal(data), "deal")
-    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
     return StepResult(
         "ok",
         _output(ctx, made.id, True),
-        f"deal {made.id} created" + (note if uncertain else ""),
+        Text("deal {id} created{note}", id=made.id, note=resumed_note(uncertain)),
         uncertain=uncertain,
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from jivocrm.connectors.base import LeadData
 from jivocrm.connectors.spec import LEADS
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
@@ -17,6 +18,7 @@ from jivocrm.steps.base import (
     StepResult,
     StepSpec,
     duplicates_schema,
+    resumed_note,
 )
 from jivocrm.steps.new_contact import emails_of, phones_of
 
@@ -90,15 +92,16 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         )
     if mode == "update_only":
         return StepResult(
-            "skipped", _output(ctx, None, False, None), "no lead matches; update_only creates none"
+            "skipped",
+            _output(ctx, None, False, None),
+            Text("no lead matches; update_only creates none"),
         )
     uncertain = ctx.resumed and mode == "create"
     made = await writing.write(ctx, "create_lead", data, lambda: crm.create_lead(data), "lead")
-    note = " (resumed in create mode: a duplicate from the interrupted try may exist)"
     return StepResult(
         "ok",
         _output(ctx, made.id, True, None),
-        f"lead {made.id} created" + (note if uncertain else ""),
+        Text("lead {id} created{note}", id=made.id, note=resumed_note(uncertain)),
         uncertain=uncertain,
     )
 

@@ -10,8 +10,18 @@ from typing import Any
 from jivocrm.connectors.base import TaskData
 from jivocrm.connectors.spec import TASKS
 from jivocrm.core.errors import StepError
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve, writing
-from jivocrm.steps.base import NAME_OR_ID, TEXT, VALUE, CrmNames, StepContext, StepResult, StepSpec
+from jivocrm.steps.base import (
+    NAME_OR_ID,
+    TEXT,
+    VALUE,
+    CrmNames,
+    StepContext,
+    StepResult,
+    StepSpec,
+    record_word,
+)
 
 ENTITY: dict[str, Any] = {
     "type": "object",
@@ -37,7 +47,10 @@ def due_at(value: Any, now: dt.datetime) -> dt.datetime:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise StepError(
-            f"due: {value!r} is neither a duration (30m, 2h, 1d, 1w) nor an ISO date"
+            Text(
+                "due: {value} is neither a duration (30m, 2h, 1d, 1w) nor an ISO date",
+                value=repr(value),
+            )
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=now.tzinfo or dt.UTC)
@@ -56,7 +69,12 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     crm = resolve.connector(ctx)
     kind, entity_id = entity_of(params)
     if params.get("entity") and entity_id is None:
-        raise StepError(f"entity: the {kind} id is empty; did the step that makes it run?")
+        raise StepError(
+            Text(
+                "entity: the {kind} id is empty; did the step that makes it run?",
+                kind=record_word(kind),
+            )
+        )
     data = TaskData(
         text=str(params.get("text") or ""),
         due=due_at(params.get("due"), ctx.now),
@@ -66,7 +84,9 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
         title=None if resolve.blank(params.get("title")) else str(params["title"]),
     )
     made = await writing.write(ctx, "create_task", data, lambda: crm.create_task(data), "task")
-    return StepResult("ok", {"id": made.id}, f"task {made.id} due {data.due.isoformat()}")
+    return StepResult(
+        "ok", {"id": made.id}, Text("task {id} due {due}", id=made.id, due=data.due.isoformat())
+    )
 
 
 SPEC = StepSpec(

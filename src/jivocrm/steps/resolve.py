@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jivocrm.core.errors import StepError
-from jivocrm.steps.base import StepContext
+from jivocrm.core.i18n import Text
+from jivocrm.steps.base import StepContext, record_word
 
 if TYPE_CHECKING:
     from jivocrm.connectors.base import (
@@ -28,7 +29,7 @@ T = TypeVar("T")
 
 def connector(ctx: StepContext) -> Connector:
     if ctx.connector is None:
-        raise StepError("this step needs a `connection`")
+        raise StepError(Text("this step needs a `connection`"))
     return ctx.connector
 
 
@@ -94,7 +95,14 @@ async def user(ctx: StepContext, value: Any, what: str = "responsible") -> CrmUs
     )
     if found is None:
         names = ", ".join(u.name for u in await users(ctx))
-        raise StepError(f"{what}: no CRM user {value!r} (by id, name or e-mail); users: {names}")
+        raise StepError(
+            Text(
+                "{what}: no CRM user {value} (by id, name or e-mail); users: {names}",
+                what=what,
+                value=repr(value),
+                names=names,
+            )
+        )
     return found
 
 
@@ -135,7 +143,14 @@ async def pipeline_and_stage(
         listed = "; ".join(
             f"{p.name}: {', '.join(s.name for s in p.stages)}" for p in meta.pipelines
         )
-        raise StepError(f"no pipeline {pipeline!r} with stage {stage!r}; the CRM has {listed}")
+        raise StepError(
+            Text(
+                "no pipeline {pipeline} with stage {stage}; the CRM has {listed}",
+                pipeline=repr(pipeline),
+                stage=repr(stage),
+                listed=listed,
+            )
+        )
     pair: tuple[str | None, str | None] = found
     return pair
 
@@ -165,7 +180,14 @@ async def custom_fields(
             field = pick(await metadata(ctx, refresh=True))
         if field is None:
             names = ", ".join(f.name for f in meta.custom_fields if f.entity == entity)
-            raise StepError(f"custom: no {entity} field {key!r}; the CRM has {names or 'none'}")
+            raise StepError(
+                Text(
+                    "custom: no {entity} field {key}; the CRM has {names}",
+                    entity=record_word(entity),
+                    key=repr(key),
+                    names=names or Text("none"),
+                )
+            )
         if not field.options:
             enum = field.option(value) if field.enums and not isinstance(value, list) else None
             out[field.id] = value if enum is None else _enum(ctx, enum)
@@ -193,8 +215,13 @@ async def _option(ctx: StepContext, entity: EntityKind, field: CustomField, valu
     if found is None:
         listed = ", ".join(text for _, text in field.options)
         raise StepError(
-            f"custom: {value!r} is not an option of {entity} field {field.name!r}; "
-            f"it takes {listed}"
+            Text(
+                "custom: {value} is not an option of {entity} field {field}; it takes {listed}",
+                value=repr(value),
+                entity=record_word(entity),
+                field=repr(field.name),
+                listed=listed,
+            )
         )
     return found
 

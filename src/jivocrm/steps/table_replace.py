@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jivocrm.core.i18n import Text
 from jivocrm.steps.base import VALUE, StepContext, StepResult, StepSpec
 
 
@@ -15,9 +16,11 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     key = "" if value is None else str(value).strip()
     for candidate, replacement in table.items():
         if str(candidate).strip() == key:
-            return StepResult("ok", {"value": replacement}, f"{key!r} → {replacement!r}")
+            said = Text("{key} → {value}", key=repr(key), value=repr(replacement))
+            return StepResult("ok", {"value": replacement}, said)
     default = params.get("default")
-    return StepResult("ok", {"value": default}, f"{key!r} is not in the table; default {default!r}")
+    said = Text("{key} is not in the table; default {value}", key=repr(key), value=repr(default))
+    return StepResult("ok", {"value": default}, said)
 
 
 SPEC = StepSpec(

@@ -8,6 +8,7 @@ from typing import Any
 
 from jivocrm.connectors.base import UnsortedData
 from jivocrm.connectors.spec import UNSORTED
+from jivocrm.core.i18n import Text
 from jivocrm.steps import resolve, writing
 from jivocrm.steps.base import (
     NAME_OR_ID,
@@ -67,7 +68,7 @@ async def run(ctx: StepContext, params: Mapping[str, Any]) -> StepResult:
     return StepResult(
         "ok",
         {"uid": uid, "lead_id": made.id, "contact_id": made.contact_id},
-        f"unsorted request {uid or made.id} created",
+        Text("unsorted request {id} created", id=uid or made.id),
     )
 
 

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from jivocrm.connectors.base import Created
-from jivocrm.steps.base import StepContext, StepResult
+from jivocrm.core.i18n import Text
+from jivocrm.steps.base import StepContext, StepResult, record_word
 
 DRY_RUN_PREFIX = "dry-run:"
 
@@ -78,11 +79,26 @@ async def found(
     record_id, by = record
     if mode == "skip":
         return StepResult(
-            "ok", output, f"{what} {record_id} found by {by}; kept as it is (duplicates: skip)"
+            "ok",
+            output,
+            Text(
+                "{what} {id} found by {by}; kept as it is (duplicates: skip)",
+                what=record_word(what),
+                id=record_id,
+                by=by,
+            ),
         )
     await update(ctx, f"update_{what}", {"id": record_id, **plain(payload)}, call)
     return StepResult(
-        "ok", output, f"{what} {record_id} found by {by} and updated (duplicates: {mode})"
+        "ok",
+        output,
+        Text(
+            "{what} {id} found by {by} and updated (duplicates: {mode})",
+            what=record_word(what),
+            id=record_id,
+            by=by,
+            mode=mode,
+        ),
     )
 
 

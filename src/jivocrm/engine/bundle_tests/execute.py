@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from jivocrm.connectors.spec import method_and_path
+from jivocrm.core.i18n import Text
 from jivocrm.engine.bundle_tests import crm_state
 from jivocrm.engine.bundle_tests.spec import BundleTest
 from jivocrm.engine.connections import open_connections
@@ -68,19 +69,28 @@ def same(expected: Any, actual: Any, where: str = "") -> Iterator[str]:
     """Every place where ``actual`` does not match ``expected`` (subset rules, see spec)."""
     if expected == ANY:
         if actual is None:
-            yield f"{where or 'value'}: expected a value, got null"
+            yield Text("{where}: expected a value, got null", where=where or "value")
         return
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            yield f"{where or 'value'}: expected a mapping, got {_show(actual)}"
+            yield Text(
+                "{where}: expected a mapping, got {actual}",
+                where=where or "value",
+                actual=_show(actual),
+            )
             return
         for key, value in expected.items():
             yield from same(value, actual.get(key), f"{where}.{key}" if where else str(key))
         return
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
-            count = len(actual) if isinstance(actual, list) else "not a list"
-            yield f"{where or 'value'}: expected {len(expected)} items, got {count}"
+            count = len(actual) if isinstance(actual, list) else Text("not a list")
+            yield Text(
+                "{where}: expected {expected} items, got {count}",
+                where=where or "value",
+                expected=len(expected),
+                count=count,
+            )
             return
         for n, (e, a) in enumerate(zip(expected, actual, strict=True)):
             yield from same(e, a, f"{where}[{n}]")
@@ -89,7 +99,12 @@ def same(expected: Any, actual: Any, where: str = "") -> Iterator[str]:
         expected is not None and actual is not None and str(expected) == str(actual)
     ):
         return
-    yield f"{where or 'value'}: expected {_show(expected)}, got {_show(actual)}"
+    yield Text(
+        "{where}: expected {expected}, got {actual}",
+        where=where or "value",
+        expected=_show(expected),
+        actual=_show(actual),
+    )
 
 
 def _show(value: Any) -> str:
@@ -102,7 +117,7 @@ def _calls_diff(expected: list[Any], actual: list[dict[str, Any]]) -> list[str]:
     got = [call_key(c) for c in actual]
     if want != got:
         diff = difflib.unified_diff(want, got, "expected calls", "actual calls", lineterm="")
-        return ["calls differ:\n    " + "\n    ".join(diff)]
+        return [Text("calls differ:\n    {diff}", diff="\n    ".join(diff))]
     problems = []
     for n, (e, call) in enumerate(zip(expected, actual, strict=True)):
         if isinstance(e, dict) and "request" in e:
@@ -118,29 +133,55 @@ def compare(test: BundleTest, report: EventReport, state: dict[str, Any]) -> lis
     expect, runs = test.expect, _runs(test, report)
     failures: list[str] = []
     if test.bundle is not None and not runs:
-        return [f"no bundle {test.bundle!r} in the project"]
+        return [Text("no bundle {name} in the project", name=repr(test.bundle))]
     matched = any(r.match.matched for r in runs)
     reasons = "; ".join(f"{r.match.bundle.name}: {r.match.reason}" for r in runs)
     if "matched" in expect and expect["matched"] != matched:
-        failures.append(f"matched: expected {expect['matched']}, got {matched} ({reasons})")
+        failures.append(
+            Text(
+                "matched: expected {expected}, got {matched} ({reasons})",
+                expected=expect["matched"],
+                matched=matched,
+                reasons=reasons,
+            )
+        )
     if "reason" in expect and expect["reason"] not in reasons:
-        failures.append(f"reason: expected to contain {expect['reason']!r}, got {reasons!r}")
+        failures.append(
+            Text(
+                "reason: expected to contain {expected}, got {reasons}",
+                expected=repr(expect["reason"]),
+                reasons=repr(reasons),
+            )
+        )
     outcomes = [r.outcome for r in runs if r.outcome is not None]
     records = [rec for o in outcomes for rec in o.steps]
     if "status" in expect:
         got = [o.status for o in outcomes]
         if not got or any(s != expect["status"] for s in got):
             errors = "; ".join(o.error for o in outcomes if o.error)
-            failures.append(f"status: expected {expect['status']}, got {got} {errors}".rstrip())
+            failures.append(
+                Text(
+                    "status: expected {expected}, got {got} {errors}",
+                    expected=expect["status"],
+                    got=got,
+                    errors=errors,
+                )
+                if errors
+                else Text(
+                    "status: expected {expected}, got {got}", expected=expect["status"], got=got
+                )
+            )
     if "error" in expect and not any(expect["error"] in (o.error or "") for o in outcomes):
-        failures.append(f"error: expected to contain {expect['error']!r}")
+        failures.append(
+            Text("error: expected to contain {expected}", expected=repr(expect["error"]))
+        )
     calls = [c for rec in records for c in rec.calls]
     if "calls" in expect:
         failures += _calls_diff(expect["calls"], calls)
     outputs = {rec.step_id: {**rec.output, "status": rec.status} for rec in records}
     for step_id, wanted in (expect.get("steps") or {}).items():
         if step_id not in outputs:
-            failures.append(f"steps.{step_id}: the step did not run")
+            failures.append(Text("steps.{id}: the step did not run", id=step_id))
         else:
             failures += list(same(wanted, outputs[step_id], f"steps.{step_id}"))
     for name, wanted in (expect.get("crm") or {}).items():
