@@ -20,9 +20,11 @@ from pathlib import Path
 import click
 from aiohttp import web
 
-from jivocrm.cli import banner
+from jivocrm.cli import banner, language
 from jivocrm.cli.common import USER_ERROR, guarded
+from jivocrm.core import i18n
 from jivocrm.core.diagnostics import render
+from jivocrm.core.i18n import _
 from jivocrm.core.logs import Redactor, configure
 from jivocrm.engine.envvars import references
 from jivocrm.engine.model import Project
@@ -62,17 +64,20 @@ def announce(
 
         lines = banner.for_app(project, app, url)
         for name, value in tokens.items():
-            lines.append(f"  development token: {name}={value}  (export your own to change it)")
+            lines.append(
+                _("  development token: {name}={value}  (export your own to change it)").format(
+                    name=name, value=value
+                )
+            )
         channel = next(iter(project.channels.values()))
         webhook = f"{url}/jivo/{resolve(channel.token, project.environ)}"
         lines += [
             "",
-            "Post a sample chat_accepted event from another terminal, in this folder:",
+            _("Post a sample chat_accepted event from another terminal, in this folder:"),
             f"  .venv/bin/jivocrm send --sample chat_accepted --url {webhook}",
-            "The reply carries crm_link, the 'open in CRM' button Jivo shows to the operator;",
-            f"the run is on {url}/ui, the contact in the emulator's state "
-            + " and ".join(f"{u}/_emulator/state" for u in emulator_urls(app).values())
-            + ".",
+            _("The reply carries crm_link, the 'open in CRM' button Jivo shows to the operator;"),
+            _("the run is on {ui}, the records in each emulator's state:").format(ui=f"{url}/ui"),
+            *(f"  {name}: {u}/_emulator/state" for name, u in emulator_urls(app).items()),
             "",
         ]
         click.echo("\n".join(lines), err=True)
@@ -85,7 +90,9 @@ def first_run(path: Path) -> int:
     project, problems = load_project(path)
     if project is None:
         click.echo(render(problems, "text"), err=True)
-        click.echo(f"the example project in {path} is invalid; fix it first", err=True)
+        click.echo(
+            _("the example project in {path} is invalid; fix it first").format(path=path), err=True
+        )
         return USER_ERROR
     tokens = development_tokens(project)
     os.environ.update(tokens)
@@ -108,6 +115,7 @@ def first_run(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     path = Path(args[0]) if args else Path("bundles")
+    i18n.set_language(language.choose(["--project", str(path)]))
     return guarded(lambda: first_run(path))
 
 
