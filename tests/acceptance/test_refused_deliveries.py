@@ -126,9 +126,10 @@ def test_explain_of_a_refused_delivery_says_what_to_change(
 def test_what_to_change_in_russian(refused: tuple[World, dict[int, Any]]) -> None:
     w, by_status = refused
     text = w.cli("events", "explain", "--refused", str(by_status[403]["id"]), "--lang", "ru").stdout
-    assert "что изменить: Событие пришло не из канала Jivo 'shop'" in " ".join(text.split())
+    said = " ".join(text.split())
+    assert "что изменить: Событие пришло из другого канала Jivo, а не из «shop»" in said
     listed = w.cli("events", "list", "--refused", "--lang", "ru").stdout
-    assert "подскажет, что изменить" in listed
+    assert "`jivocrm events explain --refused ID` подскажет, что изменить" in listed
 
 
 def test_the_refused_event_is_kept_as_an_excerpt(refused: tuple[World, dict[int, Any]]) -> None:

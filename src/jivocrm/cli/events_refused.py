@@ -22,9 +22,11 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
         return OK
     out = fmt_.console()
     if not data["refused"] and not data["unknown_tokens"]:
-        out.print("No refused deliveries.")
+        out.print(_("No refused deliveries."))
         return OK
-    grid = fmt_.table("refused", "received", "channel", "status", "reason", "from", "body")
+    grid = fmt_.table(
+        _("refused"), _("received"), _("channel"), _("status"), _("reason"), _("from"), _("body")
+    )
     for row in data["refused"]:
         grid.add_row(
             str(row["id"]),
@@ -42,16 +44,21 @@ def list_refused(project_path: Path, channel: str | None, limit: int, fmt: str) 
             f"{name}: " + ", ".join(f"{n}× {status}" for status, n in by.items())
             for name, by in data["by_channel"].items()
         )
-        out.print(f"{data['counted']} refused in all ({shown}); the newest are kept in detail.")
+        out.print(
+            _("{count} refused in all ({shown}); the newest are kept in detail.").format(
+                count=data["counted"], shown=shown
+            )
+        )
     for count in data["unknown_tokens"]:
         out.print(
-            f"{count['requests']} request(s) with an unknown token from {count['remote']},"
-            f" last {fmt_.ago(count['last_at'])}",
+            _("{count} request(s) with an unknown token from {remote}, last {ago}").format(
+                count=count["requests"], remote=count["remote"], ago=fmt_.ago(count["last_at"])
+            ),
             markup=False,
         )
     if data["unknown_tokens"]:
         out.print(localized(UNKNOWN_ADVICE), markup=False)
-    out.print("`jivocrm events explain --refused ID` says what to change.")
+    out.print(_("`jivocrm events explain --refused ID` says what to change."))
     return OK
 
 
