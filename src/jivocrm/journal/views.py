@@ -261,6 +261,8 @@ STATUSES = {
     "ok": N_("ok"),
     "skipped": N_("skipped"),
     "ignored": N_("ignored"),
+    "uncertain": N_("uncertain"),
+    "interrupted": N_("interrupted"),
 }
 
 

@@ -29,12 +29,12 @@ from aiohttp import web
 
 from jivocrm.core import i18n
 from jivocrm.core.errors import JivoCRMError
-from jivocrm.core.i18n import N_, _, localized
+from jivocrm.core.i18n import _, localized
 from jivocrm.engine.model import ServerConfig
 from jivocrm.engine.versions import version_of
 from jivocrm.journal.redaction import journal_redactor
 from jivocrm.journal.replay import plan_replay
-from jivocrm.journal.views import explanation, parse_when, run_data, run_json
+from jivocrm.journal.views import STATUSES, explanation, parse_when, run_data, run_json
 from jivocrm.server.ui_access import COOKIE, LANGUAGE_PATH, SESSION, Access
 from jivocrm.server.ui_pages import Journal, add_pages
 from jivocrm.store.base import UNFINISHED, RunFilter
@@ -48,18 +48,6 @@ LANG_COOKIE = "lang"
 LANG_LIFETIME = 365 * 24 * 3600
 # The switch on every page names each language in itself.
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
-# Statuses of runs and steps as a person reads them; classes, filters and JSON keep the names.
-STATUSES = {
-    "queued": N_("queued"),
-    "running": N_("running"),
-    "paused": N_("paused"),
-    "succeeded": N_("succeeded"),
-    "failed": N_("failed"),
-    "skipped": N_("skipped"),
-    "uncertain": N_("uncertain"),
-    "interrupted": N_("interrupted"),
-    "ok": N_("ok"),
-}
 
 
 def daemon_journal(app: web.Application) -> Journal:
