@@ -51,10 +51,13 @@ async def run_once(store: SQLiteStore, project: Project, conns: Connections, run
     return await execute_stored(store, runner, project.bundles[0], run, journal=journal)
 
 
-async def stored_run(tmp_path: Path, visitors: int = 1) -> tuple[Project, SQLiteStore]:
-    """The project and a store holding the sample chat of ``visitors`` different new visitors."""
+async def stored_run(
+    tmp_path: Path, visitors: int = 1, extra_steps: str = CHAINED
+) -> tuple[Project, SQLiteStore]:
+    """The project (contact and deal, then ``extra_steps``) and a store holding the sample chat
+    of ``visitors`` different new visitors."""
     project = write_project(
-        tmp_path, {"b": bundle("b24", event="chat_finished", extra_steps=CHAINED)}
+        tmp_path, {"b": bundle("b24", event="chat_finished", extra_steps=extra_steps)}
     )
     store = SQLiteStore(tmp_path / "journal.db")
     await store.open()
@@ -175,22 +178,7 @@ async def test_when_the_note_fails_inside_the_one_write_its_deal_is_not_made_aga
 async def test_when_the_deal_fails_inside_the_contact_and_deal_batch_the_contact_is_not_made_again(
     tmp_path: Path,
 ) -> None:
-    project = write_project(tmp_path, {"b": bundle("b24", event="chat_finished")})
-    store = SQLiteStore(tmp_path / "journal.db")
-    await store.open()
-    b = project.bundles[0]
-    payload = json.loads(samples.text("chat_finished"))
-    payload["visitor"] |= {"phone": "+7 916 555-20-01", "email": "deal-fails@mail.ru"}
-    await store.accept(
-        NewEvent(
-            "shop",
-            "chat_finished",
-            "k-deal-fails",
-            json.dumps(payload).encode(),
-            1.0,
-            runs=(NewRun(b.name, "l", b.version_hash),),
-        )
-    )
+    project, store = await stored_run(tmp_path, extra_steps="")
     try:
         async with opened(project, tmp_path) as conns:
             rest = conns["b24"].rest  # type: ignore[attr-defined]
