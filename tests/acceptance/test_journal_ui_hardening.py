@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from test_journal_ui_access import BUNDLE, PROXIED, TOKEN
+from journal_pages_kit import BUNDLE, TOKEN
+from test_journal_ui_access import PROXIED
 
 from jivocrm.engine.project import load_project
 from jivocrm.server.ui import Journal, setup_ui
